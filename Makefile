@@ -1,0 +1,39 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+# Both create .venv and install daftrl (editable, with dev extras) when it is missing or
+# pyproject.toml changed; nothing is reinstalled when nothing changed.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+TASK   ?= halfcheetah-broken-back-thigh
+METHOD ?= daft
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-slow lint render-deps clean-venv
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/daftrl demo --task $(TASK) --method $(METHOD)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests
+
+# Headless rendering for `daftrl tasks render` (OSMesa from Debian; needs root or sudo).
+render-deps: $(STAMP)
+	@command -v apt-get >/dev/null || { echo "apt-get not found: install OSMesa (libosmesa6) by hand"; exit 1; }
+	$$(command -v sudo || true) apt-get install -y -q libosmesa6 >/dev/null
+	$(PY) -m pip install -q -e ".[dev,render]"
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,208 @@
+"""`daftrl` command line: one tyro-parsed subcommand per entry; logic lives in the library.
+
+Heavy imports (JAX) happen inside the subcommands, after per-process thread/affinity settings,
+so `daftrl --help` and `daftrl tasks` are fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Callable
+
+COMMANDS: dict[str, tuple[str, Callable[[list[str]], int | None]]] = {}
+
+
+def command(name: str, summary: str):
+    def register(fn):
+        COMMANDS[name] = (summary, fn)
+        return fn
+
+    return register
+
+
+def apply_cpu_settings(cpus: str | None) -> None:
+    """Restrict this process to some cores (before JAX starts its thread pool): e.g. '0' or '0,1'.
+
+    One process pinned per core is the fastest way to run two seeds on a 2-core machine
+    (notes/performance.md section 6)."""
+    import os
+
+    if cpus:
+        os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
+        os.environ.setdefault("OMP_NUM_THREADS", str(len(cpus.split(","))))
+
+
+# ----------------------------------------------------------------------------- tasks
+@dataclasses.dataclass
+class TasksArgs:
+    """List the domain-shift tasks (`daftrl tasks`), show one (`show NAME`) or render one."""
+
+    action: str = "list"
+    """list | show | render"""
+    name: str | None = None
+    """Task name for show/render."""
+    family: str | None = None
+    """With list: only this family (paper, inverted, gravity, friction, kinematic, morph)."""
+    out: str | None = None
+    """With render: output PNG path (default <name>.png)."""
+
+
+@command("tasks", "list tasks; `tasks show NAME`; `tasks render NAME --out F.png`")
+def _tasks(argv: list[str]) -> int:
+    import tyro
+
+    args = tyro.cli(TasksArgs, args=_positional(argv, ("action", "name")), prog="daftrl tasks")
+    from rich.console import Console
+    from rich.table import Table
+
+    from daftrl.envs import describe_task, render_task, task_table
+
+    console = Console()
+    if args.action == "list":
+        table = Table("task", "family", "description", title="daftrl tasks (target domains)")
+        for name, family, desc in task_table():
+            if args.family in (None, family):
+                table.add_row(name, family, desc)
+        console.print(table)
+        console.print("ODRL gravity/friction factors: any positive number, e.g. halfcheetah-gravity-0.37")
+    elif args.action == "show":
+        if not args.name:
+            raise SystemExit("usage: daftrl tasks show NAME")
+        table = Table("quantity", "source", "target", title=args.name)
+        for row in describe_task(args.name):
+            table.add_row(*row)
+        console.print(table)
+    elif args.action == "render":
+        if not args.name:
+            raise SystemExit("usage: daftrl tasks render NAME [--out FILE.png]")
+        out = args.out or f"{args.name}.png"
+        render_task(args.name, out)
+        console.print(f"wrote {out}")
+    else:
+        raise SystemExit(f"unknown action {args.action!r}: use list, show or render")
+    return 0
+
+
+def _positional(argv: list[str], names: tuple[str, ...]) -> list[str]:
+    """Let `daftrl tasks show NAME` work as well as `--action show --name NAME`."""
+    out, i = [], 0
+    for arg in argv:
+        if not arg.startswith("-") and i < len(names) and (not out or not out[-1].startswith("--")):
+            out += [f"--{names[i]}", arg]
+            i += 1
+        else:
+            out.append(arg)
+    return out
+
+
+# ----------------------------------------------------------------------------- pretrain
+@command("pretrain", "train a SAC source expert (resumable): --env hopper --steps 1000000")
+def _pretrain(argv: list[str]) -> int:
+    import argparse
+
+    import tyro
+
+    from daftrl.loops import PretrainConfig
+    from daftrl.sac import PRESETS
+
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--preset", default="paper", choices=sorted(PRESETS))
+    pre.add_argument("--cpus", default=None)
+    known, rest = pre.parse_known_args(argv)
+    default = PretrainConfig(preset=known.preset, sac=PRESETS[known.preset])
+    cfg = tyro.cli(PretrainConfig, args=rest + ["--preset", known.preset], default=default,
+                   prog="daftrl pretrain", description=_PRETRAIN_HELP)
+    apply_cpu_settings(known.cpus)
+    from daftrl.loops import pretrain
+
+    result = pretrain(cfg)
+    if result["status"] == "finished":
+        ev = result["final_eval"]
+        print(f"done: {result['steps']:,} steps in {result['wall_time'] / 60:.1f} min; final eval "
+              f"{ev['return_mean']:,.1f} ± {ev['return_std']:,.1f}; run dir {result['run_dir']}")
+    return 0
+
+
+_PRETRAIN_HELP = """Train SAC from scratch in one domain (the source experts of the zoo).
+
+Resumable: a checkpoint (params, optimiser states, replay buffer, RNG and env state) is written every
+--checkpoint-every steps and on Ctrl-C/SIGTERM; `--resume` continues bit-exactly. Presets: paper
+(DAFT Table 1), expert (Tianshou MuJoCo SAC, batch 256, lr 1e-3), sb3 (learned alpha). Use
+--cpus 0 / --cpus 1 to pin two runs to one core each."""
+
+
+# ----------------------------------------------------------------------------- eval
+@dataclasses.dataclass
+class EvalArgs:
+    """Evaluate a checkpoint or actor file with the daftrl protocol (fresh env, tanh(mean))."""
+
+    checkpoint: str
+    """A run directory, checkpoint.safetensors or an actor .safetensors file."""
+    task: str | None = None
+    """Task, robot or gymnasium id (default: the env the checkpoint was trained on)."""
+    domain: str = "source"
+    episodes: int = 10
+    seed: int = 0
+
+
+@command("eval", "evaluate a checkpoint: CHECKPOINT --task T --domain target")
+def _eval(argv: list[str]) -> int:
+    import json
+
+    import tyro
+
+    args = tyro.cli(EvalArgs, args=_positional(argv, ("checkpoint",)), prog="daftrl eval")
+    from daftrl.policy import load_policy
+
+    policy, trained_env = load_policy(args.checkpoint)
+    from daftrl.env_factory import resolve_env
+    from daftrl.evaluate import evaluate
+
+    handle = resolve_env(args.task or trained_env, args.domain if args.task else "source")
+    if (handle.obs_dim, handle.act_dim) != (policy.obs_dim, policy.act_dim):
+        raise SystemExit(
+            f"the policy expects obs/act sizes {policy.obs_dim}/{policy.act_dim} but {handle.name} has "
+            f"{handle.obs_dim}/{handle.act_dim}"
+        )
+    res = evaluate(policy.deterministic, handle.make, args.episodes, args.seed, handle.robot)
+    print(json.dumps({"env": handle.name, "domain": handle.domain, **res.as_dict()}, indent=2))
+    return 0
+
+
+# ----------------------------------------------------------------------------- main
+def _usage() -> str:
+    lines = ["usage: daftrl COMMAND [--help] [ARGS]", "", "Adapt pretrained RL policies to changed dynamics.", "",
+             "commands:"]
+    lines += [f"  {name:<10} {summary}" for name, (summary, _) in COMMANDS.items()]
+    lines += ["", "Run `daftrl COMMAND --help` for a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0
+    if argv[0] in ("-V", "--version"):
+        from daftrl import __version__
+
+        print(__version__)
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        import difflib
+
+        close = difflib.get_close_matches(name, COMMANDS, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        print(f"daftrl: unknown command {name!r}{hint}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    try:
+        return COMMANDS[name][1](rest) or 0
+    except (ValueError, FileExistsError) as e:
+        print(f"daftrl {name}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

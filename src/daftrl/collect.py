@@ -1,0 +1,64 @@
+"""Environment interaction shared by the online loops: one env, its current observation, episode
+statistics, and exact capture/restore for checkpoints."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import gymnasium as gym
+import numpy as np
+
+from daftrl.env_state import capture_env_state, restore_env_state
+from daftrl.replay import ReplayBuffer
+
+
+class Collector:
+    """Steps one environment and writes transitions (policy action, not executed action) to a buffer."""
+
+    def __init__(self, env: gym.Env, seed: int, window: int = 10):
+        self.env = env
+        self.obs, _ = env.reset(seed=seed)
+        self.episodes = 0
+        self.ep_return = 0.0
+        self.ep_length = 0
+        self.recent_returns: deque[float] = deque(maxlen=window)
+
+    def step(self, action: np.ndarray, buffer: ReplayBuffer) -> bool:
+        """Execute `action`, store the transition, reset at episode end; returns True if one ended."""
+        next_obs, reward, terminated, truncated, _ = self.env.step(action)
+        buffer.add(self.obs, action, reward, next_obs, terminated, truncated)
+        self.ep_return += float(reward)
+        self.ep_length += 1
+        if terminated or truncated:
+            self.recent_returns.append(self.ep_return)
+            self.episodes += 1
+            self.ep_return, self.ep_length = 0.0, 0
+            self.obs, _ = self.env.reset()
+            return True
+        self.obs = next_obs
+        return False
+
+    def recent_return(self) -> float | None:
+        return float(np.mean(self.recent_returns)) if self.recent_returns else None
+
+    # ------------------------------------------------------------------ checkpointing
+    def state(self, prefix: str = "collector") -> tuple[dict[str, np.ndarray], dict]:
+        arrays, env_meta = capture_env_state(self.env)
+        arrays = {f"{prefix}/{k}": v for k, v in arrays.items()}
+        arrays[f"{prefix}/obs"] = np.asarray(self.obs)
+        meta = {
+            "env": env_meta,
+            "episodes": self.episodes,
+            "ep_return": self.ep_return,
+            "ep_length": self.ep_length,
+            "recent_returns": list(self.recent_returns),
+        }
+        return arrays, meta
+
+    def restore(self, arrays: dict[str, np.ndarray], meta: dict, prefix: str = "collector") -> None:
+        n = len(prefix) + 1
+        restore_env_state(self.env, {k[n:]: v for k, v in arrays.items() if k.startswith(prefix + "/")}, meta["env"])
+        self.obs = arrays[f"{prefix}/obs"]
+        self.episodes, self.ep_return, self.ep_length = meta["episodes"], meta["ep_return"], meta["ep_length"]
+        self.recent_returns.clear()
+        self.recent_returns.extend(meta["recent_returns"])

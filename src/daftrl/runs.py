@@ -1,0 +1,197 @@
+"""Run directories, metrics logs, provenance, progress bars and graceful stopping.
+
+Shared by every loop (pretrain, adapt, cotrain, offline). A run directory holds
+
+    config.json         the resolved configuration and provenance of the first start
+    metrics.jsonl       one JSON object per log/eval row (rows past the last checkpoint are dropped
+                        on resume, so a resumed log equals an uninterrupted one)
+    eval.csv            the evaluation rows only, for spreadsheets and plots
+    checkpoint.safetensors  the full resumable state (see checkpoint.py)
+    result.json         written at the end
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from daftrl.checkpoint import atomic_write_bytes, atomic_write_json
+
+EVAL_FIELDS = ("step", "return_mean", "return_std", "normalized_score", "wall_time")
+
+
+def git_commit() -> str:
+    """The daftrl source tree's commit (+ '-dirty'), or 'unknown' outside a git checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here, capture_output=True, text=True, timeout=5,
+        ).stdout.strip()
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def provenance() -> dict[str, Any]:
+    """Who/what/where produced a result: commit, versions, machine, date, command."""
+    versions = {}
+    for mod in ("jax", "jaxlib", "flax", "optax", "numpy", "gymnasium", "mujoco"):
+        try:
+            versions[mod] = __import__(mod).__version__
+        except Exception:  # noqa: BLE001 - optional modules
+            versions[mod] = None
+    return {
+        "git_commit": git_commit(),
+        "command": " ".join(sys.argv),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "versions": versions,
+        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "hostname": platform.node()},
+    }
+
+
+class RunDir:
+    """A run's directory and its logs."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    checkpoint = property(lambda self: self.path / "checkpoint.safetensors")
+    config_path = property(lambda self: self.path / "config.json")
+    metrics_path = property(lambda self: self.path / "metrics.jsonl")
+    eval_csv = property(lambda self: self.path / "eval.csv")
+    result_path = property(lambda self: self.path / "result.json")
+
+    def has_checkpoint(self) -> bool:
+        return self.checkpoint.is_file()
+
+    def write_config(self, config: dict) -> None:
+        atomic_write_json(self.config_path, {"config": config, "provenance": provenance()})
+
+    def read_config(self) -> dict:
+        return json.loads(self.config_path.read_text())["config"]
+
+    def log(self, row: dict) -> None:
+        """Append one metrics row (flushed, so a crash loses at most the row being written)."""
+        with open(self.metrics_path, "a") as f:
+            f.write(json.dumps(row, default=float) + "\n")
+        if row.get("kind") == "eval":
+            new = not self.eval_csv.exists()
+            with open(self.eval_csv, "a", newline="") as f:
+                w = csv.DictWriter(f, EVAL_FIELDS, extrasaction="ignore")
+                if new:
+                    w.writeheader()
+                w.writerow(row)
+
+    def rows(self, kind: str | None = None) -> list[dict]:
+        if not self.metrics_path.exists():
+            return []
+        out = []
+        for line in self.metrics_path.read_text().splitlines():
+            if line.strip():
+                row = json.loads(line)
+                if kind is None or row.get("kind") == kind:
+                    out.append(row)
+        return out
+
+    def truncate_logs(self, step: int) -> None:
+        """Drop rows logged after `step` (they will be produced again by the resumed run)."""
+        rows = [r for r in self.rows() if r.get("step", 0) <= step]
+        atomic_write_bytes(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows).encode())
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, EVAL_FIELDS, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            if r.get("kind") == "eval":
+                w.writerow(r)
+        atomic_write_bytes(self.eval_csv, buf.getvalue().encode())
+
+    def write_result(self, result: dict) -> None:
+        atomic_write_json(self.result_path, {**result, "provenance": provenance()})
+
+
+class StopFlag:
+    """Set by SIGINT/SIGTERM; loops check it, write a checkpoint and exit cleanly."""
+
+    def __init__(self):
+        self.requested = False
+        self.signal = None
+
+    def __bool__(self) -> bool:
+        return self.requested
+
+
+@contextmanager
+def graceful_stop():
+    """Within the block, SIGINT/SIGTERM set a flag instead of killing the process (a second
+    SIGINT still interrupts immediately)."""
+    flag = StopFlag()
+    old = {}
+
+    def handler(signum, frame):
+        if flag.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        flag.requested, flag.signal = True, signal.Signals(signum).name
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            old[sig] = signal.signal(sig, handler)
+        except ValueError:  # not the main thread: leave signals alone
+            pass
+    try:
+        yield flag
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+def progress_bar(description: str, total: int, completed: int = 0):
+    """A rich progress bar with steps/s and ETA; plain periodic lines when not on a terminal."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+        disable=not sys.stderr.isatty(),
+        transient=False,
+    )
+    task = progress.add_task(description, total=total, completed=completed, rate="", status="")
+    return progress, task
