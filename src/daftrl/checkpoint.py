@@ -97,6 +97,20 @@ def save_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], kind:
         raise
 
 
+def checkpoint_kind(path: str | os.PathLike) -> str:
+    """The kind recorded in a daftrl checkpoint's header (reads the header only)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="np") as f:
+            header = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path} is not a readable safetensors file ({e})") from e
+    if header.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a daftrl checkpoint (format tag {header.get('format')!r})")
+    return header.get("kind", "")
+
+
 def load_arrays(path: str | os.PathLike, kind: str | None = None) -> tuple[dict[str, np.ndarray], dict]:
     """Read and verify a daftrl checkpoint; returns (arrays, meta). Raises CheckpointError."""
     path = Path(path)

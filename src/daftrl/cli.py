@@ -170,6 +170,27 @@ def _eval(argv: list[str]) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- bench
+@command("bench", "measure speed: `bench sac` (update, FLOP/s, end-to-end vs SB3/SBX)")
+def _bench(argv: list[str]) -> int:
+    import tyro
+
+    if not argv or argv[0] not in ("sac",):
+        raise SystemExit("usage: daftrl bench sac [--help]")
+    from daftrl.experiments.bench import BenchArgs, run_bench
+
+    args = tyro.cli(BenchArgs, args=argv[1:], prog=f"daftrl bench {argv[0]}")
+    res = run_bench(args)
+    for u in res["update"]:
+        print(f"update B={u['batch_size']}: {u['updates_per_s']:.0f} updates/s, {u['gflops']:.0f} GFLOP/s "
+              f"({100 * u['fraction_of_peak']:.0f}% of measured peak {res['matmul_gflops']['peak']:.0f})")
+    e2e = res["end_to_end"]
+    print("end-to-end steps/s:", {k: round(v, 1) for k, v in e2e["steps_per_s"].items()},
+          "ratios:", {k: round(v, 2) for k, v in e2e["ratios"].items()})
+    print(f"wrote {args.out}")
+    return 0
+
+
 # ----------------------------------------------------------------------------- main
 def _usage() -> str:
     lines = ["usage: daftrl COMMAND [--help] [ARGS]", "", "Adapt pretrained RL policies to changed dynamics.", "",

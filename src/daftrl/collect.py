@@ -9,11 +9,10 @@ import gymnasium as gym
 import numpy as np
 
 from daftrl.env_state import capture_env_state, restore_env_state
-from daftrl.replay import ReplayBuffer
 
 
 class Collector:
-    """Steps one environment and writes transitions (policy action, not executed action) to a buffer."""
+    """Steps one environment; the transition holds the policy's action (not, e.g., an inverted one)."""
 
     def __init__(self, env: gym.Env, seed: int, window: int = 10):
         self.env = env
@@ -23,10 +22,11 @@ class Collector:
         self.ep_length = 0
         self.recent_returns: deque[float] = deque(maxlen=window)
 
-    def step(self, action: np.ndarray, buffer: ReplayBuffer) -> bool:
-        """Execute `action`, store the transition, reset at episode end; returns True if one ended."""
+    def step(self, action: np.ndarray) -> tuple:
+        """Execute `action`; returns the transition (obs, action, reward, next_obs, terminated,
+        truncated) and resets the env when the episode ended."""
         next_obs, reward, terminated, truncated, _ = self.env.step(action)
-        buffer.add(self.obs, action, reward, next_obs, terminated, truncated)
+        transition = (self.obs, action, reward, next_obs, terminated, truncated)
         self.ep_return += float(reward)
         self.ep_length += 1
         if terminated or truncated:
@@ -34,9 +34,9 @@ class Collector:
             self.episodes += 1
             self.ep_return, self.ep_length = 0.0, 0
             self.obs, _ = self.env.reset()
-            return True
-        self.obs = next_obs
-        return False
+        else:
+            self.obs = next_obs
+        return transition
 
     def recent_return(self) -> float | None:
         return float(np.mean(self.recent_returns)) if self.recent_returns else None

@@ -1,9 +1,12 @@
-"""Training loops. `pretrain`: SAC in one domain (source experts), resumable bit-exactly.
+"""Training loops, each readable top to bottom like a CleanRL script (act, step, store, update,
+evaluate, checkpoint) and resumable bit-exactly:
 
-Read top to bottom like a CleanRL script: act, step, store, update, evaluate, checkpoint.
-The first `warmup_steps` actions are uniform random (DAFT Table 1: 1e4); afterwards every
-`update_every` env steps run that many gradient updates in one compiled call (1 = the paper's
-one-update-per-step schedule).
+- `pretrain`: SAC from scratch in one domain (the source experts). The first `warmup_steps` actions
+  are uniform random (DAFT Table 1: 1e4); then every `update_every` env steps run that many updates
+  in one compiled call (1 = the paper's one-update-per-step schedule).
+- `adapt`: an expert adapted in the target domain by one method through `daftrl.Adapter` (the same
+  code path a user runs on a real robot); evaluation at target step 0 (zero-shot) and every
+  `eval_every` target steps (the curves of the paper's Figure 2).
 """
 
 from __future__ import annotations
@@ -67,26 +70,28 @@ def pretrain_config_from_dict(d: dict) -> PretrainConfig:
     return PretrainConfig(**d, sac=SACConfig(**sac))
 
 
-def _resolve_resume(cfg: PretrainConfig):
+def open_run(cfg, default_dir: Path, from_dict, default_steps: int, extra_config: dict | None = None):
+    """Create a run directory, or reopen it with --resume (the saved config wins, except `steps`
+    when given). Returns (cfg, RunDir, saved config dict)."""
     from daftrl.runs import RunDir
 
-    run = RunDir(cfg.run_dir or cfg.default_run_dir())
+    run = RunDir(cfg.run_dir or default_dir)
     if cfg.resume:
         if not run.has_checkpoint():
             raise CheckpointError(f"--resume given but {run.checkpoint} does not exist; start without --resume")
-        saved = pretrain_config_from_dict(run.read_config())
+        saved_dict = run.read_config()
+        saved = from_dict(saved_dict)
         steps = cfg.steps if cfg.steps is not None else saved.steps
         cfg = dataclasses.replace(saved, steps=steps, resume=True, run_dir=str(run.path), tensorboard=cfg.tensorboard)
-    else:
-        if run.has_checkpoint():
-            raise FileExistsError(
-                f"{run.path} already holds a run; pass --resume to continue it or --run-dir for a new one"
-            )
-        cfg = dataclasses.replace(cfg, steps=cfg.steps or 1_000_000, run_dir=str(run.path))
-        for p in (run.metrics_path, run.eval_csv, run.result_path):
-            p.unlink(missing_ok=True)
-        run.write_config(config_to_dict(cfg))
-    return cfg, run
+        return cfg, run, saved_dict
+    if run.has_checkpoint():
+        raise FileExistsError(f"{run.path} already holds a run; pass --resume to continue it or --run-dir for a new one")
+    cfg = dataclasses.replace(cfg, steps=cfg.steps if cfg.steps is not None else default_steps, run_dir=str(run.path))
+    for p in (run.metrics_path, run.eval_csv, run.result_path):
+        p.unlink(missing_ok=True)
+    saved_dict = {**config_to_dict(cfg), **(extra_config or {})}
+    run.write_config(saved_dict)
+    return cfg, run, saved_dict
 
 
 def save_actor(path: Path, sac, actor, meta: dict) -> None:
@@ -103,10 +108,10 @@ def pretrain(cfg: PretrainConfig, quiet: bool = False) -> dict:
     from daftrl.env_factory import resolve_env
     from daftrl.evaluate import evaluate
     from daftrl.replay import ReplayBuffer
-    from daftrl.runs import graceful_stop, progress_bar
+    from daftrl.runs import Monitor, graceful_stop
     from daftrl.sac import SAC
 
-    cfg, run = _resolve_resume(cfg)
+    cfg, run, _ = open_run(cfg, cfg.default_run_dir(), pretrain_config_from_dict, 1_000_000)
     handle = resolve_env(cfg.env, cfg.domain)
     sac = SAC(cfg.sac, handle.obs_dim, handle.act_dim)
     state = sac.init(cfg.seed)
@@ -115,7 +120,6 @@ def pretrain(cfg: PretrainConfig, quiet: bool = False) -> dict:
     collector = Collector(handle.make(), seed=cfg.seed)
     act_key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 1)
     step, wall_before, best = 0, 0.0, None
-
     if cfg.resume:
         arrays, meta = load_arrays(run.checkpoint, kind="pretrain")
         state = unflatten_like(state, arrays, "sac", str(run.checkpoint))
@@ -125,41 +129,24 @@ def pretrain(cfg: PretrainConfig, quiet: bool = False) -> dict:
         step, wall_before, best = meta["step"], meta["wall_time"], meta["best"]
         run.truncate_logs(step)
 
-    writer = None
-    if cfg.tensorboard:
-        from tensorboardX import SummaryWriter
-
-        writer = SummaryWriter(str(run.path / "tb"))
-
     def checkpoint(step: int) -> None:
-        arrays = {**flatten_tree(state, "sac"), **buffer.state_dict()}
         c_arrays, c_meta = collector.state()
-        arrays.update(c_arrays)
-        meta = {
-            "step": step,
-            "rng": rng.bit_generator.state,
-            "collector": c_meta,
-            "wall_time": wall_before + time.perf_counter() - t0,
-            "best": best,
-            "config": config_to_dict(cfg),
-        }
+        arrays = {**flatten_tree(state, "sac"), **buffer.state_dict(), **c_arrays}
+        meta = {"step": step, "rng": rng.bit_generator.state, "collector": c_meta,
+                "wall_time": monitor.wall_time(), "best": monitor.best, "config": config_to_dict(cfg)}
         save_arrays(run.checkpoint, arrays, kind="pretrain", meta=meta)
 
     learning_starts = max(cfg.warmup_steps, cfg.sac.batch_size)
     K = cfg.update_every
-    info = None
-    last_eval = None
-    saved_at = step
-    t0 = time.perf_counter()
-    rate_t, rate_step = t0, step
-    progress, task = progress_bar(f"pretrain {cfg.env}", cfg.steps, step)
-    with graceful_stop() as stop, progress:
+    info, saved_at = None, step
+    monitor = Monitor(run, f"pretrain {cfg.env}", cfg.steps, step, wall_before, best, cfg.tensorboard, quiet)
+    with graceful_stop() as stop, monitor:
         while step < cfg.steps and not stop:
             if step < cfg.warmup_steps:
                 action = rng.uniform(-1.0, 1.0, handle.act_dim).astype(np.float32)
             else:
                 action = np.asarray(sac.sample_actions(state.actor, collector.obs[None], act_key, step))[0]
-            collector.step(action, buffer)
+            buffer.add(*collector.step(action))
             step += 1
 
             if step >= learning_starts and step % K == 0:
@@ -169,70 +156,129 @@ def pretrain(cfg: PretrainConfig, quiet: bool = False) -> dict:
                     state, info = sac.update_many(state, buffer.sample(rng, cfg.sac.batch_size, K))
 
             if step % cfg.log_every == 0:
-                now = time.perf_counter()
-                sps = (step - rate_step) / max(now - rate_t, 1e-9)
-                rate_t, rate_step = now, step
-                row = {"kind": "train", "step": step, "episode_return": collector.recent_return(), "sps": sps}
-                if info is not None:
-                    row.update({k: float(v) for k, v in jax.device_get(info).items()})
-                run.log(row)
-                if writer:
-                    for k, v in row.items():
-                        if isinstance(v, float):
-                            writer.add_scalar(f"train/{k}", v, step)
-                progress.update(task, completed=step, rate=f"{sps:,.0f} steps/s",
-                                status=_status(collector.recent_return(), last_eval))
-
+                monitor.train(step, info, episode_return=collector.recent_return())
             if step % cfg.eval_every == 0 or step == cfg.steps:
                 res = evaluate(lambda o: sac.mean_actions(state.actor, o), handle.make,
                                cfg.eval_episodes, cfg.seed, handle.robot)
-                last_eval = res.mean
-                wall = wall_before + time.perf_counter() - t0
-                run.log({"kind": "eval", "step": step, "wall_time": wall, **res.as_dict()})
-                if writer:
-                    writer.add_scalar("eval/return", res.mean, step)
-                if best is None or res.mean > best["return_mean"]:
-                    best = {"step": step, "return_mean": res.mean, "return_std": res.std}
+                monitor.evaluation(step, res)
                 if cfg.save_actors:
                     save_actor(run.path / "actors" / f"step_{step:08d}.safetensors", sac, state.actor,
                                {"step": step, "env": cfg.env, "eval": res.as_dict()})
-                if not quiet and progress.disable:
-                    print(f"[{run.path.name}] step {step:,}/{cfg.steps:,}  eval {res.mean:,.1f} ± {res.std:,.1f}"
-                          f"  ({wall / 60:.1f} min)", flush=True)
-
             if step % cfg.checkpoint_every == 0:
                 checkpoint(step)
                 saved_at = step
-
         if saved_at != step:
             checkpoint(step)
-    if writer:
-        writer.close()
-    wall = wall_before + time.perf_counter() - t0
     if stop:
-        if not quiet:
-            print(f"stopped by {stop.signal} at step {step:,}; checkpoint saved in {run.path} "
-                  f"(continue with --resume --run-dir {run.path})", flush=True)
-        return {"status": "interrupted", "step": step, "run_dir": str(run.path)}
+        return monitor.stopped(stop.signal, step)
+    return monitor.finish(step, env=cfg.env, domain=cfg.domain)
+
+
+@dataclasses.dataclass(frozen=True)
+class AdaptRunConfig:
+    """Adapt a source expert in a task's target domain with one method (DAFT, FT, SGFT, ...)."""
+
+    task: str = "halfcheetah-broken-back-thigh"
+    """Target task (`daftrl tasks`)."""
+    method: str = "daft"
+    """daft | ft | sgft | single-critic | reward-shaping | zero-shot"""
+    expert: str | None = None
+    """Zoo name, expert file or pretraining run directory (default: the zoo expert of the task's robot)."""
+    steps: int | None = None
+    """Target environment steps (default 1e5; on --resume, the saved total unless given)."""
+    seed: int = 0
+    eval_every: int = 1000
+    """Evaluate every this many target steps (and at step 0: the zero-shot return)."""
+    eval_episodes: int = 10
+    checkpoint_every: int = 10_000
+    log_every: int = 1000
+    source_size: int = 100_000
+    """With a pretraining run as expert: how many of its latest transitions form D_src."""
+    run_dir: str | None = None
+    """Default: $DAFTRL_HOME/runs/adapt/<task>/<method>-s<seed>."""
+    resume: bool = False
+    tensorboard: bool = False
+
+    def default_run_dir(self) -> Path:
+        return daftrl_home() / "runs" / "adapt" / self.task / f"{self.method}-s{self.seed}"
+
+
+def adapt_config_from_dict(d: dict) -> AdaptRunConfig:
+    fields = {f.name for f in dataclasses.fields(AdaptRunConfig)}
+    return AdaptRunConfig(**{k: v for k, v in d.items() if k in fields})
+
+
+def adapt(cfg: AdaptRunConfig, method_config=None, target=None, expert=None, quiet: bool = False) -> dict:
+    """Run (or resume) one adaptation run. `target` (an EnvHandle) and `expert` (an Expert) override
+    the task's target env and the zoo expert, e.g. for tests with small custom envs."""
+    from daftrl.adapter import Adapter, json_ready
+    from daftrl.algos import method_class
+    from daftrl.collect import Collector
+    from daftrl.env_factory import resolve_env
+    from daftrl.evaluate import evaluate
+    from daftrl.experts import load_expert
+    from daftrl.runs import Monitor, graceful_stop
+
+    _, config_cls = method_class(cfg.method)
+    method_config = method_config or config_cls()
+    cfg, run, saved = open_run(cfg, cfg.default_run_dir(), adapt_config_from_dict, 100_000,
+                               {"method_config": json_ready(dataclasses.asdict(method_config))})
+    target = target or resolve_env(cfg.task, "target")
+    step, wall_before, best = 0, 0.0, None
+    if cfg.resume:
+        arrays, meta = load_arrays(run.checkpoint, kind="adapt")
+        adapter = Adapter._from_arrays(arrays, meta["adapter"], str(run.checkpoint))
+        collector = Collector(target.make(), seed=cfg.seed)
+        collector.restore(arrays, meta["collector"])
+        step, wall_before, best = meta["step"], meta["wall_time"], meta["best"]
+        run.truncate_logs(step)
+    else:
+        if expert is None:
+            expert = load_expert(cfg.expert or target.robot or "", cfg.source_size)
+        expert.check_compatible(target.obs_dim, target.act_dim, f"task {cfg.task!r}")
+        adapter = Adapter(expert, cfg.method, config_cls(**saved["method_config"]), cfg.seed)
+        collector = Collector(target.make(), seed=cfg.seed)
+
+    def checkpoint(step: int) -> None:
+        a_arrays, a_meta = adapter.to_arrays()
+        c_arrays, c_meta = collector.state()
+        meta = {"step": step, "adapter": a_meta, "collector": c_meta, "wall_time": monitor.wall_time(),
+                "best": monitor.best}
+        save_arrays(run.checkpoint, {**a_arrays, **c_arrays}, kind="adapt", meta=meta)
+
+    def evaluate_now(step: int) -> None:
+        res = evaluate(adapter.policy, target.make, cfg.eval_episodes, cfg.seed, target.robot)
+        monitor.evaluation(step, res)
+
+    total = cfg.steps if adapter.method.learns else 0
+    warmup = adapter.config.warmup_steps
+    info, saved_at = None, step
+    monitor = Monitor(run, f"{cfg.method} {cfg.task}", total, step, wall_before, best, cfg.tensorboard, quiet)
+    with graceful_stop() as stop, monitor:
+        if step == 0:
+            evaluate_now(0)  # zero-shot: the expert before any target update
+        while step < total and not stop:
+            if step < warmup:
+                action = adapter.rng.uniform(-1.0, 1.0, target.act_dim).astype(np.float32)
+            else:
+                action = adapter.act(collector.obs)
+            adapter.observe(*collector.step(action))
+            info = adapter.update() or info
+            step += 1
+
+            if step % cfg.log_every == 0:
+                beta = adapter.beta
+                monitor.train(step, info, episode_return=collector.recent_return(),
+                              **({"beta_schedule": beta} if beta is not None else {}))
+            if step % cfg.eval_every == 0 or step == total:
+                evaluate_now(step)
+            if step % cfg.checkpoint_every == 0:
+                checkpoint(step)
+                saved_at = step
+        if saved_at != step or step == 0:
+            checkpoint(step)
+    if stop:
+        return monitor.stopped(stop.signal, step)
     evals = run.rows("eval")
-    result = {
-        "status": "finished",
-        "env": cfg.env,
-        "domain": cfg.domain,
-        "steps": step,
-        "wall_time": wall,
-        "final_eval": evals[-1] if evals else None,
-        "best_eval": best,
-        "run_dir": str(run.path),
-    }
-    run.write_result(result)
-    return result
-
-
-def _status(recent: float | None, last_eval: float | None) -> str:
-    parts = []
-    if recent is not None:
-        parts.append(f"return {recent:,.0f}")
-    if last_eval is not None:
-        parts.append(f"eval {last_eval:,.0f}")
-    return "  ".join(parts)
+    return monitor.finish(step, task=cfg.task, method=cfg.method, expert=adapter.expert_info,
+                          zero_shot=evals[0]["return_mean"] if evals else None)

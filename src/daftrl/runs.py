@@ -195,3 +195,90 @@ def progress_bar(description: str, total: int, completed: int = 0):
     )
     task = progress.add_task(description, total=total, completed=completed, rate="", status="")
     return progress, task
+
+
+class Monitor:
+    """Progress bar, throughput, metrics rows, best evaluation and TensorBoard for one loop."""
+
+    def __init__(self, run: RunDir, description: str, total: int, step: int, wall_before: float,
+                 best: dict | None, tensorboard: bool, quiet: bool):
+        import time
+
+        self.run, self.total, self.quiet = run, total, quiet
+        self.wall_before, self.best, self.last_eval = wall_before, best, None
+        self.t0 = self._rate_t = time.perf_counter()
+        self._rate_step = step
+        self.progress, self.task = progress_bar(description, total, step)
+        self.writer = None
+        if tensorboard:
+            try:
+                from tensorboardX import SummaryWriter
+            except ImportError as e:
+                raise ImportError("--tensorboard needs tensorboardX: pip install 'daftrl[tensorboard]'") from e
+            self.writer = SummaryWriter(str(run.path / "tb"))
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.__exit__(*exc)
+        if self.writer:
+            self.writer.close()
+
+    def wall_time(self) -> float:
+        import time
+
+        return self.wall_before + time.perf_counter() - self.t0
+
+    def train(self, step: int, info: dict | None, **fields) -> None:
+        """Log a training row (fetches the device metrics: call every N steps, not every step)."""
+        import time
+
+        import jax
+
+        now = time.perf_counter()
+        sps = (step - self._rate_step) / max(now - self._rate_t, 1e-9)
+        self._rate_t, self._rate_step = now, step
+        row = {"kind": "train", "step": step, **fields, "sps": sps}
+        if info is not None:
+            row.update({k: float(v) for k, v in jax.device_get(info).items()})
+        self.run.log(row)
+        self._scalars("train", row, step)
+        status = [f"{k.replace('_', ' ')} {v:,.0f}" for k, v in fields.items() if isinstance(v, float)]
+        if self.last_eval is not None:
+            status.append(f"eval {self.last_eval:,.0f}")
+        self.progress.update(self.task, completed=step, rate=f"{sps:,.0f} steps/s", status="  ".join(status))
+
+    def evaluation(self, step: int, result) -> dict:
+        row = {"kind": "eval", "step": step, "wall_time": self.wall_time(), **result.as_dict()}
+        self.run.log(row)
+        self._scalars("eval", {"return": result.mean}, step)
+        self.last_eval = result.mean
+        if self.best is None or result.mean > self.best["return_mean"]:
+            self.best = {"step": step, "return_mean": result.mean, "return_std": result.std}
+        self.progress.update(self.task, completed=step)
+        if not self.quiet and self.progress.disable:
+            print(f"[{self.run.path.name}] step {step:,}/{self.total:,}  eval {result.mean:,.1f} ± "
+                  f"{result.std:,.1f}  ({self.wall_time() / 60:.1f} min)", flush=True)
+        return row
+
+    def _scalars(self, prefix: str, row: dict, step: int) -> None:
+        if self.writer:
+            for k, v in row.items():
+                if isinstance(v, float):
+                    self.writer.add_scalar(f"{prefix}/{k}", v, step)
+
+    def stopped(self, signal_name: str, step: int) -> dict:
+        if not self.quiet:
+            print(f"stopped by {signal_name} at step {step:,}; checkpoint saved in {self.run.path} "
+                  f"(continue with --resume --run-dir {self.run.path})", flush=True)
+        return {"status": "interrupted", "step": step, "run_dir": str(self.run.path)}
+
+    def finish(self, step: int, **fields) -> dict:
+        evals = self.run.rows("eval")
+        result = {"status": "finished", **fields, "steps": step, "wall_time": self.wall_time(),
+                  "final_eval": evals[-1] if evals else None, "best_eval": self.best,
+                  "run_dir": str(self.run.path)}
+        self.run.write_result(result)
+        return result

@@ -87,6 +87,8 @@ class SACState(flax.struct.PyTreeNode):
     alpha_opt: optax.OptState
     key: jax.Array
     step: jax.Array
+    extra: dict = flax.struct.field(default_factory=dict)
+    """Method-specific arrays, e.g. DAFT's frozen source critic Q*_src (never optimised here)."""
 
 
 def polyak(target: Params, online: Params, tau: float) -> Params:

@@ -1,0 +1,191 @@
+"""`Adapter`: adapt a pretrained policy on a real system, no simulator needed.
+
+A robotics user wraps it around their own control loop::
+
+    from daftrl import Adapter
+    adapter = Adapter.from_zoo("halfcheetah", method="daft")
+    obs = robot.reset()
+    for t in range(100_000):
+        action = adapter.act(obs)                       # explore=True: a ~ pi(.|s)
+        next_obs, reward, terminated, truncated = robot.step(action)
+        adapter.observe(obs, action, reward, next_obs, terminated, truncated)
+        adapter.update()                                # one gradient step per target step
+        obs = robot.reset() if terminated or truncated else next_obs
+    adapter.save("adapted.safetensors")
+
+`daftrl adapt` runs exactly this code path against a simulated target domain.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from daftrl.checkpoint import flatten_tree, load_arrays, save_arrays, unflatten_like
+from daftrl.replay import ReplayBuffer
+
+
+class Adapter:
+    """Acts, observes target transitions and updates with one adaptation method."""
+
+    def __init__(self, expert, method: str = "daft", config: Any = None, seed: int = 0, **overrides):
+        """`config`: the method's Config dataclass (see `daftrl adapt --help`); `overrides` set single fields."""
+        import jax
+
+        from daftrl.algos import method_class
+
+        method_cls, config_cls = method_class(method)
+        config = config or config_cls()
+        if not isinstance(config, config_cls):
+            raise TypeError(f"method {method!r} takes a {config_cls.__name__}, got {type(config).__name__}")
+        config = dataclasses.replace(config, **overrides)
+        self.method_name, self.config, self.seed = method, config, seed
+        self.method = method_cls(config, expert)
+        if self.method.uses_source_data and (expert.source is None or len(expert.source) == 0):
+            raise ValueError(f"method {method!r} needs source data D_src, but expert {expert.name!r} has none")
+        self.expert_info = {"name": expert.name, "env": expert.env, **{k: v for k, v in expert.meta.items()
+                                                                        if isinstance(v, (str, int, float))}}
+        self.obs_dim, self.act_dim = expert.obs_dim, expert.act_dim
+        self.state = self.method.init_from_expert(expert, seed)
+        self.source = expert.source
+        self.buffer = ReplayBuffer(expert.obs_dim, expert.act_dim, config.buffer_size)
+        self.rng = np.random.default_rng(seed)
+        self.act_key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
+        self.counters = {"env_steps": 0, "episodes": 0, "updates": 0, "act_calls": 0}
+        self.last_info: dict | None = None
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_zoo(cls, robot: str, method: str = "daft", **kwargs) -> Adapter:
+        """Start from a bundled expert (`daftrl zoo list`)."""
+        from daftrl.experts import load_expert
+
+        return cls(load_expert(robot), method, **kwargs)
+
+    @classmethod
+    def from_expert(cls, spec: str, method: str = "daft", **kwargs) -> Adapter:
+        """Start from a zoo name, an expert file or a pretraining run directory."""
+        from daftrl.experts import load_expert
+
+        return cls(load_expert(spec), method, **kwargs)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path) -> Adapter:
+        """Restore an adapter written by `save` (self-contained: no expert file needed)."""
+        arrays, meta = load_arrays(path, kind="adapter")
+        return cls._from_arrays(arrays, meta, str(path))
+
+    load = from_checkpoint
+
+    # ------------------------------------------------------------------ the control-loop API
+    def act(self, obs: np.ndarray, explore: bool = True) -> np.ndarray:
+        """Action(s) for one observation (obs_dim,) or a batch (n, obs_dim): a sample of pi, or tanh(mean)."""
+        obs = np.asarray(obs, np.float32)
+        single = obs.ndim == 1
+        batch = obs[None] if single else obs
+        if batch.shape[-1] != self.obs_dim:
+            raise ValueError(f"observation has size {batch.shape[-1]}, the policy expects {self.obs_dim}")
+        if explore:
+            out = self.method.sample_actions(self.state.actor, batch, self.act_key, self.counters["act_calls"])
+            self.counters["act_calls"] += 1
+        else:
+            out = self.method.mean_actions(self.state.actor, batch)
+        out = np.asarray(out)
+        return out[0] if single else out
+
+    def observe(self, obs, action, reward: float, next_obs, terminated: bool, truncated: bool) -> None:
+        """Record one target transition (the action the policy chose)."""
+        self.buffer.add(obs, action, reward, next_obs, terminated, truncated)
+        self.counters["env_steps"] += 1
+        if terminated or truncated:
+            self.counters["episodes"] += 1
+
+    def ready(self) -> bool:
+        return self.method.learns and len(self.buffer) >= max(self.config.learning_starts, self.config.batch_size)
+
+    def update(self, n_steps: int = 1) -> dict | None:
+        """Run `n_steps` gradient steps (nothing until the target buffer holds a batch).
+
+        Returns the last step's metrics as device arrays (call `float()` to read; reading syncs)."""
+        if not self.ready():
+            return None
+        for _ in range(n_steps):
+            batch = self.buffer.sample(self.rng, self.config.batch_size)
+            aux = self.method.host_aux(self.source, self.buffer, self.rng, self.counters)
+            self.state, self.last_info = self.method.update(self.state, batch, aux)
+            self.counters["updates"] += 1
+        return self.last_info
+
+    @property
+    def beta(self) -> float | None:
+        """The current scheduled beta (methods with a source term)."""
+        return self.config.beta(self.counters) if hasattr(self.config, "beta") else None
+
+    def policy(self, obs: np.ndarray) -> np.ndarray:
+        """Deterministic batch policy (for evaluation)."""
+        return np.asarray(self.method.mean_actions(self.state.actor, obs))
+
+    # ------------------------------------------------------------------ persistence
+    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict]:
+        arrays = {**flatten_tree(self.state, "state"), **self.buffer.state_dict()}
+        if self.source is not None:
+            arrays.update({f"source/{k}": v for k, v in self.source.state_dict().items()})
+        meta = {
+            "method": self.method_name,
+            "config": json_ready(dataclasses.asdict(self.config)),
+            "seed": self.seed,
+            "counters": dict(self.counters),
+            "rng": self.rng.bit_generator.state,
+            "expert": self.expert_info,
+            "obs_dim": self.obs_dim,
+            "act_dim": self.act_dim,
+            "hidden": list(self.method.config.hidden),
+        }
+        return arrays, meta
+
+    def save(self, path: str | Path) -> None:
+        """Atomically write everything needed to continue (params, optimiser states, buffers, RNG)."""
+        arrays, meta = self.to_arrays()
+        save_arrays(path, arrays, kind="adapter", meta=meta)
+
+    @classmethod
+    def _from_arrays(cls, arrays: dict, meta: dict, source_name: str = "") -> Adapter:
+        from daftrl.algos import method_class
+
+        _, config_cls = method_class(meta["method"])
+        config = config_cls(**meta["config"])
+        src = {k[len("source/"):]: v for k, v in arrays.items() if k.startswith("source/")}
+        source = ReplayBuffer.from_state_dict(src) if src else None
+        # a placeholder expert with the right shapes; every array is then restored from the file
+        expert = _shape_expert(meta, source)
+        self = cls(expert, meta["method"], config, meta["seed"])
+        self.state = unflatten_like(self.state, arrays, "state", source_name)
+        self.buffer = ReplayBuffer.from_state_dict(arrays)
+        self.counters = dict(meta["counters"])
+        self.rng.bit_generator.state = meta["rng"]
+        self.expert_info = meta["expert"]
+        return self
+
+
+def _shape_expert(meta: dict, source: ReplayBuffer | None):
+    import jax
+    import jax.numpy as jnp
+
+    from daftrl.experts import Expert
+    from daftrl.nn import QEnsemble, TanhGaussianActor
+
+    o, a = jnp.zeros((1, meta["obs_dim"])), jnp.zeros((1, meta["act_dim"]))
+    hidden = tuple(meta["hidden"])
+    key = jax.random.PRNGKey(0)
+    return Expert(meta["expert"].get("name", "restored"), meta["expert"].get("env", ""), meta["obs_dim"],
+                  meta["act_dim"], hidden, TanhGaussianActor(meta["act_dim"], hidden).init(key, o),
+                  QEnsemble(2, hidden).init(key, o, a), float(np.log(0.2)), source)
+
+
+def json_ready(d: dict) -> dict:
+    import json
+
+    return json.loads(json.dumps(d, default=list))

@@ -1,0 +1,91 @@
+"""FT (naive fine-tuning) and zero-shot: the base every adaptation method extends.
+
+FT continues SAC from the source expert in the target domain (DAFT section 4; notes/algorithms.md
+section 3): actor, twin critics and temperature start as the expert's, the target critics as a copy
+of its critics, Adam states fresh (the zoo experts carry none), a fresh target replay buffer, no
+random warm-up, one update per target step once the buffer holds a batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import numpy as np
+
+from daftrl.sac import SAC, SACConfig, SACState, copy_tree
+
+
+@dataclasses.dataclass(frozen=True)
+class AdaptConfig:
+    """Hyperparameters shared by every adaptation method (DAFT Table 1)."""
+
+    batch_size: int = 128
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    gamma: float = 0.99
+    tau: float = 5e-3
+    alpha: float | None = None
+    """Temperature; None keeps the expert's (0.2 for the zoo experts, as in the paper)."""
+    learn_alpha: bool = False
+    learning_starts: int = 128
+    """Updates start once the target buffer holds this many transitions."""
+    warmup_steps: int = 0
+    """Uniform-random target actions before the policy acts (0: the expert acts from step one)."""
+    buffer_size: int = 1_000_000
+
+    def sac_config(self, hidden: tuple[int, ...], num_critics: int = 2) -> SACConfig:
+        return SACConfig(hidden=tuple(hidden), actor_lr=self.actor_lr, critic_lr=self.critic_lr,
+                         alpha_lr=self.actor_lr, gamma=self.gamma, tau=self.tau, batch_size=self.batch_size,
+                         init_alpha=self.alpha or 0.2, learn_alpha=self.learn_alpha, num_critics=num_critics)
+
+
+class FT(SAC):
+    """SAC initialised from the expert, trained on target data only."""
+
+    name = "ft"
+    learns = True
+    uses_source_data = False
+
+    def __init__(self, config: AdaptConfig, expert):
+        self.adapt_config = config
+        super().__init__(config.sac_config(expert.hidden, self.num_members(config)), expert.obs_dim, expert.act_dim)
+
+    @staticmethod
+    def num_members(config) -> int:
+        return 2
+
+    # ------------------------------------------------------------------ initialisation
+    def initial_critic(self, expert, key: jax.Array) -> Any:
+        del key
+        return copy_tree(expert.critic)
+
+    def initial_extra(self, expert) -> dict:
+        """Frozen arrays a method needs (e.g. Q*_src); kept in the state, never optimised."""
+        return {}
+
+    def init_from_expert(self, expert, seed: int) -> SACState:
+        state = self.init(seed)
+        key = jax.random.fold_in(state.key, 0x5EED)
+        actor = copy_tree(expert.actor)
+        critic = self.initial_critic(expert, key)
+        log_alpha = np.log(self.adapt_config.alpha) if self.adapt_config.alpha is not None else expert.log_alpha
+        log_alpha = jax.numpy.asarray(log_alpha, jax.numpy.float32)
+        return state.replace(
+            actor=actor, critic=critic, target_critic=copy_tree(critic), log_alpha=log_alpha,
+            actor_opt=self.actor_tx.init(actor), critic_opt=self.critic_tx.init(critic),
+            alpha_opt=self.alpha_tx.init(log_alpha), extra=self.initial_extra(expert),
+        )
+
+    # ------------------------------------------------------------------ host side, per update
+    def host_aux(self, source, target, rng: np.random.Generator, counters: dict) -> Any:
+        """Inputs sampled on the host for one update besides the target batch (None for FT)."""
+        return None
+
+
+class ZeroShot(FT):
+    """The expert evaluated in the target domain, never updated (the reference line of every plot)."""
+
+    name = "zero-shot"
+    learns = False

@@ -1,0 +1,72 @@
+"""SGFT: simulation-guided fine-tuning by potential-based reward shaping (Yin, Westenbroek et al.,
+ICLR 2025), ported to SAC (notes/algorithms.md section 4).
+
+Shaped reward r~ = r + gamma_H (1 - d) V_sim(s') - V_sim(s), with V_sim(s) = min_j Q*_src,j(s, tanh mu_src(s))
+from the frozen source actor and critics (zero potential at absorbing states). The horizon H sets the
+learner's discount gamma_H = 1 - 1/H (potential-based shaping must use the learner's discount):
+- H = 1 (default, SGFT-SAC): the critic target is r~ with no bootstrap; since -V_sim(s) does not
+  depend on the action, we train on the equivalent and better-scaled y = r + gamma (1 - d) V_sim(s')
+  starting from the source critics;
+- H = inf: SAC with the full discount gamma on r~;
+- other H: SAC on r~ with discount 1 - 1/H.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax.numpy as jnp
+
+from daftrl.algos.ft import FT, AdaptConfig
+from daftrl.nn import QEnsemble, TanhGaussianActor
+from daftrl.sac import Batch, SACState, copy_tree
+
+
+@dataclasses.dataclass(frozen=True)
+class SGFTConfig(AdaptConfig):
+    horizon: float = 1.0
+    """SGFT horizon H: 1 (SGFT-SAC), inf (full discount) or H > 1 (discount 1 - 1/H)."""
+
+
+def shaped_reward(rew, terminated, v_s, v_next, gamma):
+    """Potential-based shaping r + gamma (1 - d) V(s') - V(s) (Ng et al., 1999)."""
+    return rew + gamma * (1.0 - terminated) * v_next - v_s
+
+
+class SGFT(FT):
+    name = "sgft"
+
+    def __init__(self, config: SGFTConfig, expert):
+        if not (config.horizon >= 1):
+            raise ValueError(f"SGFT horizon must be >= 1 or inf, got {config.horizon}")
+        super().__init__(config, expert)
+        self.horizon = config.horizon
+        self.src_actor_net = TanhGaussianActor(expert.act_dim, tuple(expert.hidden))
+        self.src_critic_net = QEnsemble(2, tuple(expert.hidden))
+
+    def initial_extra(self, expert) -> dict:
+        return {"src_actor": copy_tree(expert.actor), "q_src": copy_tree(expert.critic)}
+
+    def v_sim(self, state: SACState, obs):
+        """V_sim(s) = min_j Q*_src,j(s, tanh(mu_src(s)))."""
+        act = jnp.tanh(self.src_actor_net.apply(state.extra["src_actor"], obs)[0])
+        return self.src_critic_net.apply(state.extra["q_src"], obs, act).min(0)
+
+    @property
+    def gamma_h(self) -> float:
+        return self.config.gamma if math.isinf(self.horizon) else 1.0 - 1.0 / self.horizon
+
+    def td_target(self, state: SACState, batch: Batch, key):
+        if self.horizon == 1:
+            return batch.rew + self.config.gamma * (1.0 - batch.terminated) * self.v_sim(state, batch.next_obs)
+        gamma = self.gamma_h
+        r_shaped = shaped_reward(batch.rew, batch.terminated, self.v_sim(state, batch.obs),
+                                 self.v_sim(state, batch.next_obs), gamma)
+        next_act, next_logp = self.policy(state.actor, batch.next_obs, key)
+        next_q = self.critic_net.apply(state.target_critic, batch.next_obs, next_act).min(0)
+        alpha = jnp.exp(state.log_alpha)
+        return r_shaped + gamma * (1.0 - batch.terminated) * (next_q - alpha * next_logp)
+
+
+__all__ = ["SGFT", "SGFTConfig", "shaped_reward"]

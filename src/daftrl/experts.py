@@ -1,0 +1,131 @@
+"""Source experts: pi*_src, Q*_src (twin critics), temperature and a sample of D_src.
+
+An expert comes from the bundled zoo (`daftrl zoo list`), from a pretraining run (its directory or
+checkpoint: D_src is the tail of its replay buffer), or from an expert file written by
+`save_expert`. Everything goes through the safe checkpoint code (safetensors, checksums).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from daftrl.checkpoint import (
+    CheckpointError,
+    checkpoint_kind,
+    flatten_tree,
+    load_arrays,
+    save_arrays,
+    unflatten_like,
+)
+from daftrl.replay import FIELDS, ReplayBuffer
+
+
+@dataclasses.dataclass
+class Expert:
+    """A pretrained source policy and critic, with the source data DAFT/SGFT need."""
+
+    name: str
+    env: str
+    """The env it was trained on (robot, task or gymnasium id)."""
+    obs_dim: int
+    act_dim: int
+    hidden: tuple[int, ...]
+    actor: Any
+    critic: Any
+    log_alpha: float
+    source: ReplayBuffer | None = None
+    meta: dict = dataclasses.field(default_factory=dict)
+
+    def check_compatible(self, obs_dim: int, act_dim: int, what: str) -> None:
+        """Refuse a target whose sizes differ from the expert's (clear message, nothing run)."""
+        if (obs_dim, act_dim) != (self.obs_dim, self.act_dim):
+            raise ValueError(
+                f"expert {self.name!r} (trained on {self.env}) has observation/action sizes "
+                f"{self.obs_dim}/{self.act_dim}, but {what} has {obs_dim}/{act_dim}; use an expert of the same robot"
+            )
+
+
+def _templates(obs_dim: int, act_dim: int, hidden, num_critics: int = 2):
+    import jax
+    import jax.numpy as jnp
+
+    from daftrl.nn import QEnsemble, TanhGaussianActor
+
+    key = jax.random.PRNGKey(0)
+    o, a = jnp.zeros((1, obs_dim)), jnp.zeros((1, act_dim))
+    return TanhGaussianActor(act_dim, tuple(hidden)).init(key, o), QEnsemble(num_critics, tuple(hidden)).init(key, o, a)
+
+
+def save_expert(path: str | Path, expert: Expert, source_dtype=np.float16) -> None:
+    """Write an expert file; the D_src sample is stored in `source_dtype` (float16 halves the size)."""
+    arrays = {**flatten_tree(expert.actor, "actor"), **flatten_tree(expert.critic, "critic"),
+              "log_alpha": np.asarray(expert.log_alpha, np.float32)}
+    if expert.source is not None:
+        n = len(expert.source)
+        order = (np.arange(n) + (expert.source.pos if n == expert.source.capacity else 0)) % expert.source.capacity
+        for k in FIELDS:
+            v = expert.source.data[k][order]
+            arrays[f"source/{k}"] = v.astype(source_dtype) if k in ("obs", "next_obs", "act", "rew") else v.astype(np.uint8)
+    meta = {"name": expert.name, "env": expert.env, "obs_dim": expert.obs_dim, "act_dim": expert.act_dim,
+            "hidden": list(expert.hidden), **expert.meta}
+    save_arrays(path, arrays, kind="expert", meta=meta)
+
+
+def _source_from(arrays: dict, prefix: str) -> ReplayBuffer | None:
+    if f"{prefix}obs" not in arrays:
+        return None
+    obs = arrays[f"{prefix}obs"]
+    buf = ReplayBuffer(obs.shape[1], arrays[f"{prefix}act"].shape[1], len(obs))
+    buf.add_many(**{k: arrays[f"{prefix}{k}"].astype(np.float32) for k in FIELDS})
+    return buf
+
+
+def load_expert(spec: str | Path, source_size: int | None = 100_000) -> Expert:
+    """An expert from a zoo name, an expert file, or a pretraining run directory / checkpoint."""
+    from daftrl import zoo
+
+    if isinstance(spec, str) and zoo.has(spec):
+        return load_expert(zoo.expert_path(spec), source_size)
+    path = Path(spec)
+    if path.is_dir():
+        path = path / "checkpoint.safetensors"
+    if not path.exists():
+        raise ValueError(f"no expert {str(spec)!r}: give a zoo name ({', '.join(zoo.names()) or 'none bundled'}), "
+                         "an expert .safetensors file or a pretraining run directory")
+    kind = checkpoint_kind(path)
+    if kind == "expert":
+        arrays, meta = load_arrays(path, kind="expert")
+        actor_t, critic_t = _templates(meta["obs_dim"], meta["act_dim"], meta["hidden"])
+        return Expert(meta["name"], meta["env"], meta["obs_dim"], meta["act_dim"], tuple(meta["hidden"]),
+                      unflatten_like(actor_t, arrays, "actor", str(path)),
+                      unflatten_like(critic_t, arrays, "critic", str(path)),
+                      float(arrays["log_alpha"]), _source_from(arrays, "source/"),
+                      {k: v for k, v in meta.items() if k not in ("name", "env", "obs_dim", "act_dim", "hidden")})
+    if kind != "pretrain":
+        raise CheckpointError(f"{path} holds a {kind!r} checkpoint, not an expert file or a pretraining checkpoint")
+    arrays, meta = load_arrays(path, kind="pretrain")
+    cfg = meta["config"]
+    obs_dim = arrays["sac/actor/params/MLP_0/Dense_0/kernel"].shape[0]
+    act_dim = arrays["sac/actor/params/MLP_0/Dense_2/bias"].shape[0] // 2
+    hidden = tuple(cfg["sac"]["hidden"])
+    actor_t, critic_t = _templates(obs_dim, act_dim, hidden, cfg["sac"]["num_critics"])
+    replay = ReplayBuffer.from_state_dict(arrays)
+    source = _tail(replay, source_size) if source_size else replay
+    return Expert(path.parent.name, cfg["env"], obs_dim, act_dim, hidden,
+                  unflatten_like(actor_t, arrays, "sac/actor", str(path)),
+                  unflatten_like(critic_t, arrays, "sac/critic", str(path)),
+                  float(arrays["sac/log_alpha"]), source,
+                  {"steps": meta["step"], "checkpoint": str(path)})
+
+
+def _tail(buf: ReplayBuffer, n: int) -> ReplayBuffer:
+    """The most recent n transitions of `buf`, contiguous and in time order (episodes stay intact)."""
+    n = min(n, len(buf))
+    idx = (buf.pos - n + np.arange(n)) % buf.capacity if len(buf) == buf.capacity else np.arange(len(buf) - n, len(buf))
+    out = ReplayBuffer(buf.obs_dim, buf.act_dim, n)
+    out.add_many(**{k: buf.data[k][idx] for k in FIELDS})
+    return out
