@@ -1,0 +1,101 @@
+"""Adapter round trips, the adapt loop's resume, refusal of mismatched experts, and learning."""
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from conftest import random_expert
+
+from daftrl.adapter import Adapter
+from daftrl.checkpoint import load_arrays
+from daftrl.env_factory import EnvHandle
+from daftrl.experts import load_expert, save_expert
+from daftrl.loops import AdaptRunConfig, adapt
+
+
+def pendulum(g: float = 10.0) -> EnvHandle:
+    """Pendulum-v1 with gravity g and actions rescaled to [-1, 1]."""
+
+    def make():
+        one = np.ones(1, np.float32)
+        return gym.wrappers.RescaleAction(gym.make("Pendulum-v1", g=g), -one, one)
+
+    return EnvHandle(f"pendulum-g{g}", "target", None, 3, 1, make)
+
+
+def drive(adapter: Adapter, steps: int, seed: int = 0) -> None:
+    env = pendulum(12.0).make()
+    obs, _ = env.reset(seed=seed)
+    for _ in range(steps):
+        a = adapter.act(obs)
+        nxt, r, term, trunc, _ = env.step(a)
+        adapter.observe(obs, a, r, nxt, term, trunc)
+        adapter.update()
+        obs = env.reset()[0] if term or trunc else nxt
+
+
+@pytest.mark.parametrize("method", ["daft", "ft", "sgft", "single-critic", "reward-shaping"])
+def test_adapter_save_load_continues_identically(tmp_path, method):
+    overrides = {"batch_size": 16, "learning_starts": 16}
+    a = Adapter(random_expert(), method, **overrides)
+    drive(a, 40)
+    a.save(tmp_path / "a.safetensors")
+    b = Adapter.load(tmp_path / "a.safetensors")
+    obs = np.ones(3, np.float32)
+    np.testing.assert_array_equal(a.act(obs, explore=False), b.act(obs, explore=False))
+    drive(a, 30, seed=1)
+    drive(b, 30, seed=1)
+    a.save(tmp_path / "a2.safetensors")
+    b.save(tmp_path / "b2.safetensors")
+    A, _ = load_arrays(tmp_path / "a2.safetensors")
+    B, _ = load_arrays(tmp_path / "b2.safetensors")
+    assert [k for k in A if not np.array_equal(A[k], B[k])] == []
+
+
+def test_adapter_rejects_bad_input(tmp_path):
+    a = Adapter(random_expert(), "ft")
+    with pytest.raises(ValueError, match="size 5"):
+        a.act(np.zeros(5))
+    with pytest.raises(ValueError, match="unknown method"):
+        Adapter(random_expert(), "daftt")
+    assert a.update() is None  # nothing to learn from yet
+
+
+def test_adapt_refuses_an_expert_of_another_robot(tmp_path):
+    with pytest.raises(ValueError, match="sizes 3/1.*4/2"):
+        adapt(AdaptRunConfig(task="x", steps=10, run_dir=str(tmp_path / "r")),
+              target=EnvHandle("x", "target", None, 4, 2, lambda: None), expert=random_expert(), quiet=True)
+
+
+def test_adapt_resume_equals_no_stop(tmp_path):
+    expert_file = tmp_path / "expert.safetensors"
+    save_expert(expert_file, random_expert())
+    common = dict(task="pendulum", method="daft", expert=str(expert_file), eval_every=150, eval_episodes=1,
+                  log_every=50)
+    from daftrl.algos import DAFTConfig
+
+    mc = DAFTConfig(batch_size=16, learning_starts=16)
+    adapt(AdaptRunConfig(**common, steps=300, run_dir=str(tmp_path / "straight")), mc, target=pendulum(12.0),
+          quiet=True)
+    adapt(AdaptRunConfig(**common, steps=170, run_dir=str(tmp_path / "stopped")), mc, target=pendulum(12.0),
+          quiet=True)
+    adapt(AdaptRunConfig(steps=300, resume=True, run_dir=str(tmp_path / "stopped")), target=pendulum(12.0),
+          quiet=True)
+    A, _ = load_arrays(tmp_path / "straight" / "checkpoint.safetensors")
+    B, _ = load_arrays(tmp_path / "stopped" / "checkpoint.safetensors")
+    assert [k for k in A if not np.array_equal(A[k], B[k])] == []
+
+
+def test_daft_adaptation_beats_zero_shot(pendulum_expert, tmp_path):
+    """Expert trained on Pendulum (g = 10) fails zero-shot at g = 15 (about -950); DAFT recovers in 3000 steps."""
+    run, _ = pendulum_expert
+    result = adapt(AdaptRunConfig(task="pendulum-g15", method="daft", steps=3000, eval_every=3000,
+                                  eval_episodes=10, run_dir=str(tmp_path / "daft")),
+                   target=pendulum(15.0), expert=load_expert(run), quiet=True)
+    zero_shot, final = result["zero_shot"], result["final_eval"]["return_mean"]
+    assert zero_shot < -700
+    assert final > zero_shot + 300 and final > -500, (zero_shot, final)
+    rows = [json.loads(x) for x in open(tmp_path / "daft" / "metrics.jsonl")]
+    betas = [r["beta"] for r in rows if r["kind"] == "train" and "beta" in r]
+    assert betas[0] > betas[-1] > 0  # the source term's weight decays
