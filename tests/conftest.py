@@ -30,8 +30,10 @@ def random_expert(obs_dim=3, act_dim=1, hidden=(32, 32), n_source=500, seed=0):
 def pendulum_expert(tmp_path_factory):
     """A real SAC expert on Pendulum-v1 (about a minute of training), shared by the learning tests."""
     from daftrl.loops import PretrainConfig, pretrain
+    from daftrl.sac import SACConfig
 
     run = tmp_path_factory.mktemp("pendulum-expert")
+    sac = SACConfig(actor_lr=1e-3, critic_lr=1e-3)  # the paper preset with lr 1e-3: learns in ~5000 steps
     result = pretrain(PretrainConfig(env="Pendulum-v1", steps=6000, warmup_steps=1000, eval_every=6000,
-                                     eval_episodes=5, run_dir=str(run)), quiet=True)
+                                     eval_episodes=10, sac=sac, run_dir=str(run)), quiet=True)
     return run, result

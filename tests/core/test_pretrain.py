@@ -87,6 +87,6 @@ def test_sigterm_checkpoints_and_resume_matches(tmp_path):
 
 
 def test_sac_learns_pendulum(pendulum_expert):
-    """A random policy scores about -1200 on Pendulum-v1; SAC (paper preset) gets above -400 in 6000 steps."""
+    """A random policy scores about -1200 on Pendulum-v1; SAC gets above -400 in 6000 steps (10 episodes)."""
     run, result = pendulum_expert
     assert result["final_eval"]["return_mean"] > -400, eval_rows(run)

@@ -217,5 +217,108 @@ def run_bench(args: BenchArgs) -> dict:
     return result
 
 
+# ------------------------------------------------------------------ adaptation methods
+@dataclasses.dataclass
+class AdaptBenchArgs:
+    """Cost of one update of each adaptation method relative to FT (same run, interleaved), and the
+    wall time of the adapt loop on HalfCheetah (measured on a slice, extrapolated to 1e5 steps, or
+    --full-steps for a real run)."""
+
+    methods: tuple[str, ...] = ("ft", "daft", "sgft", "single-critic", "reward-shaping")
+    batch_size: int = 128
+    updates: int = 200
+    rounds: int = 7
+    """Round-robin rounds; the median per method is reported."""
+    task: str = "halfcheetah-broken-back-thigh"
+    loop_steps: int = 3000
+    """Timed adapt-loop steps per method (no evaluation), extrapolated to 1e5."""
+    full_steps: int = 0
+    """If > 0: also run a real DAFT adaptation of this many steps (eval every 1e3, 10 episodes)."""
+    out: str = "benchmarks/results/bench_adapt.json"
+
+
+def _halfcheetah_expert(obs_dim: int = 17, act_dim: int = 6, n_source: int = 20_000):
+    """Shapes of a HalfCheetah expert (random weights: cost does not depend on the values)."""
+    from daftrl.experts import Expert
+    from daftrl.replay import ReplayBuffer
+    from daftrl.sac import SAC, SACConfig
+
+    state = SAC(SACConfig(), obs_dim, act_dim).init(0)
+    rng = np.random.default_rng(0)
+    src = ReplayBuffer(obs_dim, act_dim, n_source)
+    src.add_many(obs=rng.normal(size=(n_source, obs_dim)), act=rng.uniform(-1, 1, (n_source, act_dim)),
+                 rew=rng.normal(size=n_source), next_obs=rng.normal(size=(n_source, obs_dim)),
+                 terminated=np.zeros(n_source), truncated=(np.arange(n_source) % 1000 == 999).astype(float))
+    return Expert("bench", "halfcheetah", obs_dim, act_dim, (256, 256), state.actor, state.critic,
+                  float(np.log(0.2)), src)
+
+
+def adapt_update_costs(args: AdaptBenchArgs) -> dict:
+    """Updates/s per method, timed round-robin so every method sees the same machine conditions."""
+    import jax
+
+    from daftrl.adapter import Adapter
+
+    expert = _halfcheetah_expert()
+    adapters = {}
+    for m in args.methods:
+        a = Adapter(expert, m, batch_size=args.batch_size, learning_starts=args.batch_size, buffer_size=50_000)
+        rng = np.random.default_rng(1)
+        for _ in range(2 * args.batch_size):
+            a.observe(rng.normal(size=17), rng.uniform(-1, 1, 6), 0.0, rng.normal(size=17), False, False)
+        jax.block_until_ready(a.update(3))  # compile
+        adapters[m] = a
+    rates: dict[str, list[float]] = {m: [] for m in args.methods}
+    for _ in range(args.rounds):
+        for m, a in adapters.items():
+            t = time.perf_counter()
+            jax.block_until_ready(a.update(args.updates))
+            rates[m].append(args.updates / (time.perf_counter() - t))
+    med = {m: statistics.median(r) for m, r in rates.items()}
+    return {"batch_size": args.batch_size, "updates_per_s": med, "all": rates,
+            "cost_vs_ft": {m: med["ft"] / med[m] for m in med} if "ft" in med else None}
+
+
+def adapt_loop_rate(method: str, args: AdaptBenchArgs) -> float:
+    """Target steps/s of the real adapt loop (act, env step, observe, update), no evaluation."""
+    from daftrl.loops import AdaptRunConfig, adapt
+    from daftrl.runs import RunDir
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = AdaptRunConfig(task=args.task, method=method, steps=args.loop_steps, eval_every=10**9,
+                             eval_episodes=1, checkpoint_every=10**9, log_every=max(100, args.loop_steps // 6),
+                             run_dir=tmp)
+        adapt(cfg, target=None, expert=_halfcheetah_expert(), quiet=True)
+        rows = RunDir(tmp).rows("train")[1:]  # skip the window with compilation
+        return statistics.median(r["sps"] for r in rows)
+
+
+def run_adapt_bench(args: AdaptBenchArgs) -> dict:
+    from daftrl.checkpoint import atomic_write_json
+    from daftrl.runs import provenance
+
+    print("update cost per method (interleaved) ...", flush=True)
+    costs = adapt_update_costs(args)
+    loop = {}
+    for m in ("ft", "daft"):
+        print(f"adapt loop {m} on {args.task} ...", flush=True)
+        rate = adapt_loop_rate(m, args)
+        loop[m] = {"steps_per_s": rate, "minutes_per_1e5_steps": 1e5 / rate / 60}
+    result = {"benchmark": "adapt", "update": costs, "loop": loop, "provenance": provenance()}
+    if args.full_steps:
+        from daftrl.loops import AdaptRunConfig, adapt
+
+        with tempfile.TemporaryDirectory() as tmp:
+            print(f"full DAFT run, {args.full_steps} steps ...", flush=True)
+            res = adapt(AdaptRunConfig(task=args.task, method="daft", steps=args.full_steps, run_dir=tmp),
+                        expert=_halfcheetah_expert(), quiet=True)
+            result["full_run"] = {"steps": args.full_steps, "wall_time_s": res["wall_time"],
+                                  "note": "includes evaluation every 1e3 steps (10 episodes)"}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out, result)
+    return result
+
+
 if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--e2e-worker":
     _e2e_worker()
