@@ -121,12 +121,13 @@ class DAFT(FT):
     # ------------------------------------------------------------------ host inputs
     def host_aux(self, source, target, rng: np.random.Generator, counters: dict) -> dict:
         cfg = self.cfg
-        n = cfg.src_batch_size or -(-cfg.batch_size // cfg.horizon)
         beta = np.float32(cfg.beta(counters))
         if cfg.horizon_mode == "segments":
+            n = cfg.src_batch_size or -(-cfg.batch_size // cfg.horizon)
             seg, alive = source.sample_segments(rng, n, cfg.horizon)
             w = alive * (cfg.gamma ** np.arange(cfg.horizon))[None] if cfg.horizon_discount else alive
             return {"beta": beta, "src_obs": seg.obs.reshape(n * cfg.horizon, -1), "src_w": w.reshape(-1)}
+        n = cfg.src_batch_size or cfg.batch_size
         src = source.sample(rng, n)
         seg, alive = target.sample_segments(rng, cfg.batch_size, cfg.horizon)
         return {"beta": beta, "src_obs": src.obs, "src_w": np.ones(n, np.float32), "tar_seg": seg,
