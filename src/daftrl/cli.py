@@ -244,6 +244,78 @@ def _bench(argv: list[str]) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- zoo
+@dataclasses.dataclass
+class ZooArgs:
+    """Bundled source experts: `zoo list`, `zoo show ROBOT`, `zoo verify [ROBOT]`,
+    `zoo export ROBOT --run RUN_DIR` (maintainers: turn a pretraining run into a zoo entry)."""
+
+    action: str = "list"
+    """list | show | verify | export"""
+    robot: str | None = None
+    run: str | None = None
+    """With export: the pretraining run directory."""
+    episodes: int = 10
+
+
+@command("zoo", "bundled experts: `zoo list`, `zoo show ROBOT`, `zoo verify`")
+def _zoo(argv: list[str]) -> int:
+    import json
+
+    import tyro
+
+    args = tyro.cli(ZooArgs, args=_positional(argv, ("action", "robot")), prog="daftrl zoo")
+    from rich.console import Console
+    from rich.table import Table
+
+    from daftrl import zoo
+
+    console = Console()
+    if args.action == "list":
+        table = Table("robot", "steps", "source return", "zero-shot returns", title="daftrl zoo")
+        for name in zoo.names():
+            c = zoo.card(name)
+            zs = ", ".join(f"{t}: {v['return_mean']:,.0f}" for t, v in c["zero_shot_return"].items())
+            table.add_row(name, f"{c['steps']:,}", f"{c['source_return']['return_mean']:,.0f}", zs)
+        console.print(table if zoo.names() else "no bundled experts")
+    elif args.action == "show":
+        console.print_json(json.dumps(zoo.card(args.robot or "")))
+    elif args.action == "verify":
+        from daftrl.zoo.build import verify
+
+        bad = []
+        for name in [args.robot] if args.robot else zoo.names():
+            problems = verify(name)
+            bad += problems
+            console.print(f"{name}: " + ("ok" if not problems else "; ".join(problems)))
+        return 1 if bad else 0
+    elif args.action == "export":
+        if not (args.robot and args.run):
+            raise SystemExit("usage: daftrl zoo export ROBOT --run RUN_DIR")
+        from daftrl.zoo.build import export
+
+        c = export(args.run, args.robot, episodes=args.episodes)
+        console.print(f"exported {args.robot}: source return {c['source_return']['return_mean']:,.1f}")
+    else:
+        raise SystemExit(f"unknown action {args.action!r}: use list, show, verify or export")
+    return 0
+
+
+# ----------------------------------------------------------------------------- demo
+@command("demo", "adapt a bundled expert to a broken robot in a few minutes (make demo)")
+def _demo(argv: list[str]) -> int:
+    import tyro
+
+    from daftrl.demo import DemoArgs, run_demo
+
+    args = tyro.cli(DemoArgs, args=argv, prog="daftrl demo")
+    res = run_demo(args)
+    print(f"\nzero-shot return {res['zero_shot']:,.1f} -> adapted {res['adapted']:,.1f} "
+          f"({args.method}, {args.steps:,} target steps, {res['wall_time'] / 60:.1f} min)")
+    print(f"learning curve and summary in {res['out']}/ (learning_curve.png, summary.md)")
+    return 0
+
+
 # ----------------------------------------------------------------------------- main
 def _usage() -> str:
     lines = ["usage: daftrl COMMAND [--help] [ARGS]", "", "Adapt pretrained RL policies to changed dynamics.", "",

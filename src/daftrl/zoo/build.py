@@ -1,0 +1,126 @@
+"""Build, describe and verify the bundled experts (`daftrl zoo export | list | show | verify`).
+
+A zoo entry `src/daftrl/zoo/<robot>/` holds:
+- `expert.safetensors`: actor, twin critics, temperature, and the latest 1e5 transitions of the
+  expert's replay buffer as D_src (float16 observations/actions/rewards);
+- `medium_actor.safetensors`: an actor from the same run at about a third of the expert's return;
+- `card.json`: training steps, wall time, hyperparameters, git commit, source return, zero-shot
+  return on each of the robot's target tasks, and the SHA-256 of every file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from daftrl.zoo import ZOO_DIR
+
+FILES = ("expert.safetensors", "medium_actor.safetensors")
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def robot_tasks(robot: str) -> list[str]:
+    """The paper tasks and the inverted-action task of a robot (the zero-shot columns of its card)."""
+    from daftrl.envs import TASKS
+
+    return [name for name, t in TASKS.items() if t.robot == robot and t.family in ("paper", "inverted")]
+
+
+def pick_medium(run_dir: Path, expert_return: float, fraction: float) -> Path:
+    """The saved actor whose evaluation return is closest to `fraction` of the expert's."""
+    from daftrl.checkpoint import load_arrays
+
+    best, best_gap = None, float("inf")
+    for path in sorted((run_dir / "actors").glob("step_*.safetensors")):
+        _, meta = load_arrays(path, kind="actor")
+        gap = abs(meta["eval"]["return_mean"] - fraction * expert_return)
+        if gap < best_gap:
+            best, best_gap = path, gap
+    if best is None:
+        raise ValueError(f"{run_dir} has no saved actors (pretrain with --save-actors)")
+    return best
+
+
+def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_fraction: float = 1 / 3,
+           episodes: int = 10, out_dir: Path | None = None) -> dict:
+    """Turn a finished (or checkpointed) pretraining run into a zoo entry; returns the card."""
+    import shutil
+
+    from daftrl.checkpoint import atomic_write_json, load_arrays
+    from daftrl.env_factory import resolve_env
+    from daftrl.evaluate import evaluate
+    from daftrl.experts import load_expert, save_expert
+    from daftrl.policy import Policy, load_policy
+    from daftrl.runs import RunDir, provenance
+
+    run_dir = Path(run_dir)
+    out = Path(out_dir or ZOO_DIR / robot)
+    out.mkdir(parents=True, exist_ok=True)
+    expert = load_expert(run_dir, source_size)
+    expert.name, expert.env = robot, robot
+    source = resolve_env(robot, "source")
+    expert.check_compatible(source.obs_dim, source.act_dim, f"robot {robot!r}")
+    policy = Policy(expert.obs_dim, expert.act_dim, expert.hidden, expert.actor)
+    src_eval = evaluate(policy.deterministic, source.make, episodes, 0, robot)
+    zero_shot = {}
+    for task in robot_tasks(robot):
+        h = resolve_env(task, "target")
+        zero_shot[task] = evaluate(policy.deterministic, h.make, episodes, 0, robot).as_dict()
+    medium_path = pick_medium(run_dir, src_eval.mean, medium_fraction)
+    medium, _ = load_policy(medium_path)
+    medium_eval = evaluate(medium.deterministic, source.make, episodes, 0, robot)
+    _, ckpt_meta = load_arrays(run_dir / "checkpoint.safetensors", kind="pretrain")
+    save_expert(out / "expert.safetensors", expert)
+    shutil.copyfile(medium_path, out / "medium_actor.safetensors")
+    config = RunDir(run_dir).read_config()
+    card = {
+        "robot": robot,
+        "source_env": robot,
+        "obs_dim": expert.obs_dim,
+        "act_dim": expert.act_dim,
+        "steps": ckpt_meta["step"],
+        "wall_time_hours": ckpt_meta["wall_time"] / 3600,
+        "hyperparameters": config,
+        "trained_with": json.loads((run_dir / "config.json").read_text())["provenance"],
+        "source_return": src_eval.as_dict(),
+        "zero_shot_return": zero_shot,
+        "medium_actor": {"from_step": int(medium_path.stem.split("_")[1]), "source_return": medium_eval.as_dict()},
+        "source_data": {"transitions": len(expert.source), "dtype": "float16", "what": "latest transitions of the replay buffer"},
+        "exported_by": provenance(),
+        "sha256": {f: sha256(out / f) for f in FILES},
+    }
+    atomic_write_json(out / "card.json", card)
+    return card
+
+
+def verify(robot: str, episodes: int = 3) -> list[str]:
+    """Problems with a zoo entry (empty list = fine): checksums, shapes vs tasks, a short evaluation."""
+    from daftrl.env_factory import resolve_env
+    from daftrl.evaluate import evaluate
+    from daftrl.experts import load_expert
+    from daftrl.policy import Policy, load_policy
+    from daftrl.zoo import card
+
+    problems = []
+    c = card(robot)
+    for f in FILES:
+        if sha256(ZOO_DIR / robot / f) != c["sha256"][f]:
+            problems.append(f"{robot}/{f}: checksum differs from card.json")
+    expert = load_expert(robot)
+    medium, _ = load_policy(ZOO_DIR / robot / "medium_actor.safetensors")
+    for task in [robot, *robot_tasks(robot)]:
+        h = resolve_env(task, "source" if task == robot else "target")
+        for what, (o, a) in (("expert", (expert.obs_dim, expert.act_dim)), ("medium", (medium.obs_dim, medium.act_dim))):
+            if (o, a) != (h.obs_dim, h.act_dim):
+                problems.append(f"{robot} {what} sizes {o}/{a} do not match {task} ({h.obs_dim}/{h.act_dim})")
+    if not problems:
+        policy = Policy(expert.obs_dim, expert.act_dim, expert.hidden, expert.actor)
+        ret = evaluate(policy.deterministic, resolve_env(robot).make, episodes, 0, robot).mean
+        ref = c["source_return"]["return_mean"]
+        if ret < 0.8 * ref - 100:
+            problems.append(f"{robot}: source return {ret:,.0f} far below the card's {ref:,.0f}")
+    return problems
