@@ -67,12 +67,12 @@ def run_demo(args: DemoArgs) -> dict:
     rows = RunDir(out).rows("eval")
     plot_curve(rows, f"{args.method} on {args.task}", out / "learning_curve.png")
     zero, final = rows[0]["return_mean"], rows[-1]["return_mean"]
-    card = zoo.card(robot)
+    src = zoo.card(robot)["source_return"]
     summary = f"""# daftrl demo: {args.method} on {args.task}
 
 | | return (mean ± std over {args.eval_episodes} episodes) |
 |---|---|
-| expert in its source domain (zoo card) | {card['source_return']['return_mean']:,.1f} ± {card['source_return']['return_std']:,.1f} |
+| expert in its source domain (zoo card) | {src['return_mean']:,.1f} ± {src['return_std']:,.1f} |
 | zero-shot in the target domain | {zero:,.1f} ± {rows[0]['return_std']:,.1f} |
 | after {args.steps:,} target steps of {args.method} | {final:,.1f} ± {rows[-1]['return_std']:,.1f} |
 

@@ -69,7 +69,8 @@ def save_expert(path: str | Path, expert: Expert, source_dtype=np.float16) -> No
         order = (np.arange(n) + (expert.source.pos if n == expert.source.capacity else 0)) % expert.source.capacity
         for k in FIELDS:
             v = expert.source.data[k][order]
-            arrays[f"source/{k}"] = v.astype(source_dtype) if k in ("obs", "next_obs", "act", "rew") else v.astype(np.uint8)
+            flag = k in ("terminated", "truncated")
+            arrays[f"source/{k}"] = v.astype(np.uint8) if flag else v.astype(source_dtype)
     meta = {"name": expert.name, "env": expert.env, "obs_dim": expert.obs_dim, "act_dim": expert.act_dim,
             "hidden": list(expert.hidden), **expert.meta}
     save_arrays(path, arrays, kind="expert", meta=meta)

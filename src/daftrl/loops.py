@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -85,7 +85,9 @@ def open_run(cfg, default_dir: Path, from_dict, default_steps: int, extra_config
         cfg = dataclasses.replace(saved, steps=steps, resume=True, run_dir=str(run.path), tensorboard=cfg.tensorboard)
         return cfg, run, saved_dict
     if run.has_checkpoint():
-        raise FileExistsError(f"{run.path} already holds a run; pass --resume to continue it or --run-dir for a new one")
+        raise FileExistsError(
+            f"{run.path} already holds a run; pass --resume to continue it or --run-dir for a new one"
+        )
     cfg = dataclasses.replace(cfg, steps=cfg.steps if cfg.steps is not None else default_steps, run_dir=str(run.path))
     for p in (run.metrics_path, run.eval_csv, run.result_path):
         p.unlink(missing_ok=True)
@@ -158,7 +160,7 @@ def pretrain(cfg: PretrainConfig, quiet: bool = False) -> dict:
             if step % cfg.log_every == 0:
                 monitor.train(step, info, episode_return=collector.recent_return())
             if step % cfg.eval_every == 0 or step == cfg.steps:
-                res = evaluate(lambda o: sac.mean_actions(state.actor, o), handle.make,
+                res = evaluate(partial(sac.mean_actions, state.actor), handle.make,
                                cfg.eval_episodes, cfg.seed, handle.robot)
                 monitor.evaluation(step, res)
                 if cfg.save_actors:

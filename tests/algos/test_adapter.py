@@ -5,8 +5,8 @@ import json
 import gymnasium as gym
 import numpy as np
 import pytest
-from conftest import random_expert
 
+from conftest import random_expert
 from daftrl.adapter import Adapter
 from daftrl.checkpoint import load_arrays
 from daftrl.env_factory import EnvHandle

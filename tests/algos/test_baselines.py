@@ -4,10 +4,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import random_expert
 from test_daft import target_batch
 
-from daftrl.algos import FT, SGFT, AdaptConfig, RewardShaping, RewardShapingConfig, SGFTConfig, SingleCritic, SingleCriticConfig
+from conftest import random_expert
+from daftrl.algos import (
+    FT,
+    SGFT,
+    AdaptConfig,
+    RewardShaping,
+    RewardShapingConfig,
+    SGFTConfig,
+    SingleCritic,
+    SingleCriticConfig,
+)
 from daftrl.algos.ablations import q_gap_penalty
 from daftrl.algos.sgft import shaped_reward
 

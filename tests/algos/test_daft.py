@@ -6,8 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import random_expert
 
+from conftest import random_expert
 from daftrl.algos import DAFT, FT, AdaptConfig, DAFTConfig
 from daftrl.algos.beta import BetaSchedule
 from daftrl.sac import Batch

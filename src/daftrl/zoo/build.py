@@ -89,7 +89,8 @@ def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_f
         "source_return": src_eval.as_dict(),
         "zero_shot_return": zero_shot,
         "medium_actor": {"from_step": int(medium_path.stem.split("_")[1]), "source_return": medium_eval.as_dict()},
-        "source_data": {"transitions": len(expert.source), "dtype": "float16", "what": "latest transitions of the replay buffer"},
+        "source_data": {"transitions": len(expert.source), "dtype": "float16",
+                        "what": "the latest transitions of the replay buffer"},
         "exported_by": provenance(),
         "sha256": {f: sha256(out / f) for f in FILES},
     }
@@ -114,7 +115,8 @@ def verify(robot: str, episodes: int = 3) -> list[str]:
     medium, _ = load_policy(ZOO_DIR / robot / "medium_actor.safetensors")
     for task in [robot, *robot_tasks(robot)]:
         h = resolve_env(task, "source" if task == robot else "target")
-        for what, (o, a) in (("expert", (expert.obs_dim, expert.act_dim)), ("medium", (medium.obs_dim, medium.act_dim))):
+        for what, p in (("expert", expert), ("medium", medium)):
+            o, a = p.obs_dim, p.act_dim
             if (o, a) != (h.obs_dim, h.act_dim):
                 problems.append(f"{robot} {what} sizes {o}/{a} do not match {task} ({h.obs_dim}/{h.act_dim})")
     if not problems:

@@ -1,0 +1,74 @@
+"""Learning-quality benchmark of the SAC core (issue: SAC core): HalfCheetah-v5 and Hopper-v5,
+1e5 steps, deterministic evaluation every 5e3 steps, several seeds.
+
+Run the training (resumable; seed 0 can be the first 1e5 steps of a zoo expert run with the same
+preset, which evaluates every 5e3 steps too):
+
+    daftrl pretrain --env HalfCheetah-v5 --preset expert --seed 1 --steps 100000 --eval-every 5000
+    daftrl pretrain --env Hopper-v5 --preset expert --seed 1 --steps 100000 --eval-every 5000
+
+then summarise the run directories (curves up to 1e5 steps, mean over seeds):
+
+    python benchmarks/learning_quality.py RUN_DIR [RUN_DIR ...]
+
+Writes benchmarks/results/learning_sac.json and learning_sac.png. Reference (Tianshou SAC, same
+hyperparameters, gym v3, 10 seeds): HalfCheetah 6515 ± 514 and Hopper 2613 ± 991 at 1e5 steps.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+REFERENCE_1E5 = {"HalfCheetah-v5": (6515, 514), "Hopper-v5": (2613, 991)}
+LIMIT = 100_000
+
+
+def main(run_dirs: list[str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from daftrl.checkpoint import atomic_write_json
+    from daftrl.runs import RunDir, provenance
+
+    curves: dict[str, dict[int, dict[int, float]]] = defaultdict(dict)
+    for d in run_dirs:
+        run = RunDir(d)
+        cfg = run.read_config()
+        rows = {r["step"]: r["return_mean"] for r in run.rows("eval") if r["step"] <= LIMIT}
+        if LIMIT not in rows:
+            raise SystemExit(f"{d} has not reached {LIMIT} steps yet")
+        curves[cfg["env"]][cfg["seed"]] = rows
+    summary = {}
+    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 3.5), dpi=110)
+    for ax, (env, seeds) in zip(np.atleast_1d(axes), sorted(curves.items()), strict=True):
+        steps = sorted(set.intersection(*(set(r) for r in seeds.values())))
+        values = np.array([[seeds[s][t] for t in steps] for s in sorted(seeds)])
+        ax.plot(steps, values.mean(0), label=f"daftrl SAC ({len(seeds)} seeds)")
+        ax.fill_between(steps, values.min(0), values.max(0), alpha=0.2)
+        if env in REFERENCE_1E5:
+            ref, std = REFERENCE_1E5[env]
+            ax.errorbar([LIMIT], [ref], yerr=[std], fmt="s", color="k", label="Tianshou SAC at 1e5")
+        ax.set_title(env)
+        ax.set_xlabel("env steps")
+        ax.set_ylabel("return")
+        ax.legend(loc="lower right")
+        final = values[:, -1]
+        summary[env] = {"seeds": sorted(seeds), "return_at_1e5": final.tolist(), "mean": float(final.mean()),
+                        "std": float(final.std()), "reference_tianshou": REFERENCE_1E5.get(env),
+                        "curve_steps": steps, "curve_mean": values.mean(0).tolist()}
+    fig.tight_layout()
+    out = Path(__file__).parent / "results"
+    fig.savefig(out / "learning_sac.png")
+    atomic_write_json(out / "learning_sac.json", {"benchmark": "learning_quality", "runs": run_dirs,
+                                                  "results": summary, "provenance": provenance()})
+    print(json.dumps({k: (v["mean"], v["std"]) for k, v in summary.items()}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
