@@ -70,8 +70,10 @@ def _tasks(argv: list[str]) -> int:
         if not args.name:
             raise SystemExit("usage: daftrl tasks show NAME")
         table = Table("quantity", "source", "target", title=args.name)
+        from rich.markup import escape
+
         for row in describe_task(args.name):
-            table.add_row(*row)
+            table.add_row(*(escape(x) for x in row))
         console.print(table)
     elif args.action == "render":
         if not args.name:
