@@ -69,7 +69,9 @@ def _tasks(argv: list[str]) -> int:
     elif args.action == "show":
         if not args.name:
             raise SystemExit("usage: daftrl tasks show NAME")
-        table = Table("quantity", "source", "target", title=args.name)
+        table = Table(title=args.name)
+        for col in ("quantity", "source", "target"):
+            table.add_column(col, overflow="fold")
         from rich.markup import escape
 
         for row in describe_task(args.name):

@@ -210,3 +210,18 @@ def test_user_defined_task_in_a_few_lines():
     m = make_env(task, "target").unwrapped.model
     assert m.opt.gravity[2] == pytest.approx(-4.905)
     assert _range(m, "leg_joint")[0] == pytest.approx(-150 * 0.3 * np.pi / 180)
+
+
+def test_render_source_and_target_side_by_side(tmp_path):
+    from daftrl.envs import render_task
+
+    out = tmp_path / "hopper-big-head.png"
+    try:
+        render_task("hopper-big-head", str(out), width=64, height=48)
+    except RuntimeError as e:  # no EGL/OSMesa on this machine
+        pytest.skip(str(e))
+    import imageio.v3 as iio
+
+    img = iio.imread(out)
+    assert img.shape == (48, 64 * 2 + 8, 3)
+    assert not np.array_equal(img[:, :64], img[:, -64:])  # the big head is visible

@@ -74,13 +74,13 @@ def task_table() -> list[tuple[str, str, str]]:
 def render_task(name: str, out_path: str, width: int = 320, height: int = 240) -> None:
     """Write a PNG with the source (left) and target (right) robot after reset, rendered headless.
 
-    Needs an offscreen OpenGL: EGL (Debian libegl1 + libegl-mesa0) or OSMesa (libosmesa6). Set
-    MUJOCO_GL=egl or osmesa before Python starts; with neither installed this raises RuntimeError."""
+    Needs an offscreen OpenGL: EGL (Debian libegl1 + libegl-mesa0, the default) or OSMesa (libosmesa6,
+    with MUJOCO_GL=osmesa); without either this raises RuntimeError saying what to install."""
     import os
 
-    if "MUJOCO_GL" not in os.environ:
-        raise RuntimeError("set MUJOCO_GL=egl (or osmesa, with PYOPENGL_PLATFORM=osmesa) before starting Python "
-                           "to render headless; `make render-deps` installs OSMesa")
+    os.environ.setdefault("MUJOCO_GL", "egl")  # read when the first renderer is created
+    if os.environ["MUJOCO_GL"] == "osmesa":
+        os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
     from daftrl.envs.make import make_env
 
     frames = []
@@ -88,6 +88,11 @@ def render_task(name: str, out_path: str, width: int = 320, height: int = 240) -
         env = make_env(name, domain, seed=0, render_mode="rgb_array", width=width, height=height)
         try:
             frames.append(env.render())
+        except Exception as e:  # noqa: BLE001 - any GL failure gets the same advice
+            raise RuntimeError(
+                f"headless rendering with MUJOCO_GL={os.environ['MUJOCO_GL']} failed ({e}). Install EGL "
+                "(Debian: libegl1 libegl-mesa0) or OSMesa (`make render-deps`) and set MUJOCO_GL=egl or osmesa"
+            ) from e
         finally:
             env.close()
     import imageio.v3 as iio
