@@ -203,11 +203,12 @@ def test_bad_names_factors_and_levels_are_explained():
 
 
 def test_user_defined_task_in_a_few_lines():
-    from daftrl.envs import Gravity, JointRange, Task
+    from daftrl.envs import Gravity, JointRange, Mass, Task
 
-    task = Task("hopper-stiff-knee-low-g", "hopper", (JointRange(("leg_joint",), 0.3, 0.3), Gravity(0.5)),
-                "knee range x0.3 under half gravity")
+    task = Task("hopper-stiff-knee-low-g", "hopper", (JointRange(("leg_joint",), 0.3, 0.3), Gravity(0.5),
+                                                      Mass("foot", 2.0)), "knee range x0.3 under half gravity")
     m = make_env(task, "target").unwrapped.model
+    assert _mass(m, "foot") == pytest.approx(2 * 5.31557, abs=1e-4)
     assert m.opt.gravity[2] == pytest.approx(-4.905)
     assert _range(m, "leg_joint")[0] == pytest.approx(-150 * 0.3 * np.pi / 180)
 
