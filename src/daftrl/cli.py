@@ -260,6 +260,8 @@ class ZooArgs:
     run: str | None = None
     """With export: the pretraining run directory."""
     episodes: int = 10
+    note: str | None = None
+    """With export: a remark stored in card.json (e.g. that an expert is provisional)."""
 
 
 @command("zoo", "bundled experts: `zoo list`, `zoo show ROBOT`, `zoo verify`")
@@ -298,7 +300,7 @@ def _zoo(argv: list[str]) -> int:
             raise SystemExit("usage: daftrl zoo export ROBOT --run RUN_DIR")
         from daftrl.zoo.build import export
 
-        c = export(args.run, args.robot, episodes=args.episodes)
+        c = export(args.run, args.robot, episodes=args.episodes, note=args.note)
         console.print(f"exported {args.robot}: source return {c['source_return']['return_mean']:,.1f}")
     else:
         raise SystemExit(f"unknown action {args.action!r}: use list, show, verify or export")

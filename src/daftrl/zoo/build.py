@@ -46,7 +46,7 @@ def pick_medium(run_dir: Path, expert_return: float, fraction: float) -> Path:
 
 
 def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_fraction: float = 1 / 3,
-           episodes: int = 10, out_dir: Path | None = None) -> dict:
+           episodes: int = 10, out_dir: Path | None = None, note: str | None = None) -> dict:
     """Turn a finished (or checkpointed) pretraining run into a zoo entry; returns the card."""
     import shutil
 
@@ -92,6 +92,7 @@ def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_f
         "source_data": {"transitions": len(expert.source), "dtype": "float16",
                         "what": "the latest transitions of the replay buffer"},
         "exported_by": provenance(),
+        "note": note,
         "sha256": {f: sha256(out / f) for f in FILES},
     }
     atomic_write_json(out / "card.json", card)

@@ -1,0 +1,59 @@
+"""The bundled experts load, match their checksums and fit their tasks; the demo path runs."""
+
+import json
+
+import numpy as np
+import pytest
+
+from daftrl import zoo
+from daftrl.envs import TASKS, get_task
+from daftrl.zoo.build import FILES, robot_tasks, sha256
+
+BUNDLED = zoo.names()
+
+
+def test_at_least_one_expert_is_bundled():
+    assert BUNDLED, "the zoo is empty"
+
+
+@pytest.mark.parametrize("robot", BUNDLED)
+def test_files_match_their_card(robot):
+    card = zoo.card(robot)
+    for f in FILES:
+        assert sha256(zoo.ZOO_DIR / robot / f) == card["sha256"][f]
+    assert set(card["zero_shot_return"]) == set(robot_tasks(robot))
+    size = sum((zoo.ZOO_DIR / robot / f).stat().st_size for f in FILES)
+    assert size < 12e6
+
+
+@pytest.mark.parametrize("robot", BUNDLED)
+def test_expert_shapes_fit_every_task_of_its_robot(robot):
+    from daftrl.experts import load_expert
+    from daftrl.policy import load_policy
+
+    expert = load_expert(robot)
+    medium, _ = load_policy(zoo.ZOO_DIR / robot / "medium_actor.safetensors")
+    for task in (t for t in TASKS.values() if t.robot == robot):
+        assert (expert.obs_dim, expert.act_dim) == (task.obs_dim, task.act_dim)
+        assert (medium.obs_dim, medium.act_dim) == (task.obs_dim, task.act_dim)
+    assert len(expert.source) == zoo.card(robot)["source_data"]["transitions"]
+    assert np.isfinite(expert.source.data["obs"][: len(expert.source)]).all()
+
+
+def test_demo_smoke(tmp_path):
+    from daftrl.demo import DemoArgs, run_demo
+
+    robot = BUNDLED[0]
+    task = next(n for n, t in TASKS.items() if t.robot == robot and t.family == "paper")
+    res = run_demo(DemoArgs(task=task, steps=300, eval_every=150, eval_episodes=1, out=str(tmp_path / "demo")))
+    assert (tmp_path / "demo" / "learning_curve.png").stat().st_size > 1000
+    summary = (tmp_path / "demo" / "summary.md").read_text()
+    assert f"{res['zero_shot']:,.1f}" in summary
+    rows = [json.loads(x) for x in open(tmp_path / "demo" / "metrics.jsonl")]
+    assert [r["step"] for r in rows if r["kind"] == "eval"] == [0, 150, 300]
+    assert get_task(task).robot == robot
+
+
+def test_unknown_zoo_name_is_explained():
+    with pytest.raises(ValueError, match="no bundled expert"):
+        zoo.expert_path("cartpole")
