@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from safetensors import SafetensorError
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file, save
 
 FORMAT = "daftrl-checkpoint"
 VERSION = 1
@@ -72,8 +72,6 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
 
 def save_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], kind: str, meta: dict) -> None:
     """Atomically write `arrays` (name -> numpy array) with JSON-serialisable `meta`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {k: np.asarray(v, order="C") for k, v in arrays.items()}
     header = {
         "format": FORMAT,
@@ -84,17 +82,7 @@ def save_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], kind:
         # safetensors stores 0-d arrays as shape (1,); remember which ones to restore exactly
         "scalars": json.dumps(sorted(k for k, v in arrays.items() if v.ndim == 0)),
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(arrays, tmp, metadata=header)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, save(arrays, metadata=header))
 
 
 def checkpoint_kind(path: str | os.PathLike) -> str:

@@ -62,10 +62,13 @@ def test_failed_write_leaves_previous_checkpoint_intact(tmp_path, monkeypatch):
     p = tmp_path / "c.safetensors"
     save_arrays(p, sample_arrays(), kind="test", meta={"v": 1})
 
-    def boom(*args, **kwargs):
+    real_fsync = ck.os.fsync
+
+    def boom(fd):  # the disk fills up after part of the file was written
+        real_fsync(fd)
         raise OSError("disk full")
 
-    monkeypatch.setattr(ck, "save_file", boom)
+    monkeypatch.setattr(ck.os, "fsync", boom)
     with pytest.raises(OSError):
         save_arrays(p, {"z": np.ones(2, np.float32)}, kind="test", meta={"v": 2})
     assert load_arrays(p)[1] == {"v": 1}

@@ -32,7 +32,8 @@ EXPECTED_CHANGES = {
     "hopper-big-head": {"geom_size": {"torso_geom", "thigh_geom"}, "body_mass": {"torso", "thigh"},
                         "body_inertia": {"torso", "thigh"}},
     "walker-broken-right-foot": {"jnt_range": {"foot_joint"}},
-    "walker-no-right-thigh": {"geom_size": {"thigh_geom", "leg_geom"}, "geom_pos": {"thigh_geom", "leg_geom", "foot_geom"},
+    "walker-no-right-thigh": {"geom_size": {"thigh_geom", "leg_geom"},
+                              "geom_pos": {"thigh_geom", "leg_geom", "foot_geom"},
                               "jnt_pos": {"leg_joint", "foot_joint"}, "body_mass": {"thigh", "leg"},
                               "body_inertia": {"thigh", "leg"}},
     "ant-broken-hips": {"jnt_range": {"hip_1", "hip_2"}},
@@ -78,7 +79,8 @@ def test_paper_numbers():
         np.testing.assert_allclose(_range(m, j), [-0.3 * deg, 0.3 * deg], rtol=1e-12)
     np.testing.assert_allclose(_range(m, "hip_3"), [-30 * deg, 30 * deg], rtol=1e-12)
     _, m = models("hopper-big-head")
-    assert _mass(m, "torso") == pytest.approx(27.8162, abs=1e-4) and _mass(m, "thigh") == pytest.approx(2.5300, abs=1e-4)
+    assert _mass(m, "torso") == pytest.approx(27.8162, abs=1e-4)
+    assert _mass(m, "thigh") == pytest.approx(2.5300, abs=1e-4)
     assert m.body_mass.sum() == pytest.approx(38.4431, abs=1e-4)
     _, m = models("halfcheetah-no-thighs")
     for body, mass in {"torso": 8.1973, "bthigh": 0.3542, "bshin": 1.4971, "bfoot": 1.1601, "fthigh": 0.3542,

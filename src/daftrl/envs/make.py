@@ -102,7 +102,7 @@ def _generic_id(robot: str) -> str:
 
 def register_envs() -> None:
     """Register `daftrl/<task>-v0` (target domain) for every task in TASKS; idempotent."""
-    for name, robot in ROBOTS.items():
+    for name in ROBOTS:
         entry = f"{__name__}:{SHIFTED[name].__name__}"
         if _generic_id(name) not in gym.registry:
             gym.register(_generic_id(name), entry_point=entry, max_episode_steps=MAX_EPISODE_STEPS)
