@@ -131,7 +131,8 @@ class Gravity(Shift):
     factor: float
 
     def apply_spec(self, spec) -> None:
-        spec.option.gravity = [g * self.factor for g in spec.option.gravity]
+        # rounded to 12 digits: -9.81 x 0.1 gives -0.981 exactly as ODRL's XML writes it
+        spec.option.gravity = [float(f"{g * self.factor:.12g}") for g in spec.option.gravity]
 
 
 @dataclasses.dataclass(frozen=True)
