@@ -19,8 +19,8 @@ def _load(name: str):
 
 def _prov(r: dict) -> str:
     p = r["provenance"]
-    args = p["command"].split(" ", 1)
-    command = "daftrl " + args[1] if len(args) > 1 else args[0]
+    exe, _, rest = p["command"].partition(" ")
+    command = f"daftrl {rest}" if exe.endswith("/daftrl") or exe == "daftrl" else f"python {Path(exe).name} {rest}"
     return (f"commit `{p['git_commit'][:12]}`, {p['date']}, {p['machine']['cpu']} ({p['machine']['cores']} cores), "
             f"jax {p['versions'].get('jax')}; command `{command}`")
 
@@ -56,10 +56,11 @@ def adapt_section(r: dict) -> list[str]:
 
 def learning_section(r: dict) -> list[str]:
     out = [f"### SAC learning quality, 1e5 steps, `expert` preset ({_prov(r)})", "",
-           "| env | seeds | return at 1e5 (mean ± std over seeds) | Tianshou SAC at 1e5 (10 seeds) |", "|---|---|---|---|"]
+           "| env | return at 1e5 per seed | mean ± std over seeds | Tianshou SAC at 1e5 (10 seeds) |", "|---|---|---|---|"]
     for env, v in r["results"].items():
         ref = v["reference_tianshou"]
-        out.append(f"| {env} | {len(v['seeds'])} | {v['mean']:,.0f} ± {v['std']:,.0f} | "
+        per_seed = ", ".join(f"{x:,.0f}" for x in v["return_at_1e5"])
+        out.append(f"| {env} | {per_seed} | {v['mean']:,.0f} ± {v['std']:,.0f} | "
                    f"{'%s ± %s' % (f'{ref[0]:,}', ref[1]) if ref else '-'} |")
     return out + ["", "![learning curves](../benchmarks/results/learning_sac.png)", ""]
 
