@@ -29,11 +29,11 @@ test-slow: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests
 
-# Headless rendering for `daftrl tasks render` (OSMesa from Debian; needs root or sudo).
+# Headless rendering for `daftrl tasks render`: EGL with Mesa (MUJOCO_GL=egl, the default daftrl picks).
+# Debian packages; needs root or sudo. OSMesa (libosmesa6, MUJOCO_GL=osmesa) is the fallback.
 render-deps: $(STAMP)
-	@command -v apt-get >/dev/null || { echo "apt-get not found: install OSMesa (libosmesa6) by hand"; exit 1; }
-	$$(command -v sudo || true) apt-get install -y -q libosmesa6 >/dev/null
-	$(PY) -m pip install -q -e ".[dev,render]"
+	@command -v apt-get >/dev/null || { echo "apt-get not found: install libegl1 libegl-mesa0 libgl1-mesa-dri libopengl0"; exit 1; }
+	$$(command -v sudo || true) apt-get install -y -q libegl1 libegl-mesa0 libgl1-mesa-dri libopengl0 >/dev/null
 
 clean-venv:
 	rm -rf $(VENV)

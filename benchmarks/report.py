@@ -29,7 +29,8 @@ def sac_section(r: dict) -> list[str]:
     e2e, peak = r["end_to_end"], r["matmul_gflops"]
     out = [f"### SAC core, end-to-end batch {e2e['batch_size']} ({_prov(r)})", "",
            "| | value |", "|---|---|",
-           f"| matmul peak (2048^3 GEMM / chained 256-wide) | {peak['gemm2048']:.0f} / {peak['chain256']:.0f} GFLOP/s |"]
+           f"| matmul peak (2048^3 GEMM / chained 256-wide) | {peak['gemm2048']:.0f} / {peak['chain256']:.0f} "
+           "GFLOP/s |"]
     for u in r["update"]:
         out.append(f"| SAC update, batch {u['batch_size']} | {u['updates_per_s']:.0f} updates/s, "
                    f"{u['mflop_per_update']:.0f} MFLOP/update (XLA), {u['gflops']:.0f} GFLOP/s = "
@@ -44,7 +45,8 @@ def sac_section(r: dict) -> list[str]:
 
 def adapt_section(r: dict) -> list[str]:
     u = r["update"]
-    out = [f"### Adaptation methods ({_prov(r)})", "", "| method | updates/s (batch 128) | cost vs FT |", "|---|---|---|"]
+    out = [f"### Adaptation methods ({_prov(r)})", "", "| method | updates/s (batch 128) | cost vs FT |",
+           "|---|---|---|"]
     for m, v in u["updates_per_s"].items():
         out.append(f"| {m} | {v:.0f} | {u['cost_vs_ft'][m]:.2f}x |")
     out += ["", "| adapt loop on halfcheetah-broken-back-thigh (no evaluation) | steps/s | minutes per 1e5 steps |",
@@ -56,12 +58,13 @@ def adapt_section(r: dict) -> list[str]:
 
 def learning_section(r: dict) -> list[str]:
     out = [f"### SAC learning quality, 1e5 steps, `expert` preset ({_prov(r)})", "",
-           "| env | return at 1e5 per seed | mean ± std over seeds | Tianshou SAC at 1e5 (10 seeds) |", "|---|---|---|---|"]
+           "| env | return at 1e5 per seed | mean ± std over seeds | Tianshou SAC at 1e5 (10 seeds) |",
+           "|---|---|---|---|"]
     for env, v in r["results"].items():
         ref = v["reference_tianshou"]
         per_seed = ", ".join(f"{x:,.0f}" for x in v["return_at_1e5"])
         out.append(f"| {env} | {per_seed} | {v['mean']:,.0f} ± {v['std']:,.0f} | "
-                   f"{'%s ± %s' % (f'{ref[0]:,}', ref[1]) if ref else '-'} |")
+                   + (f"{ref[0]:,} ± {ref[1]} |" if ref else "- |"))
     return out + ["", "![learning curves](../benchmarks/results/learning_sac.png)", ""]
 
 

@@ -60,7 +60,10 @@ def _tasks(argv: list[str]) -> int:
 
     console = Console()
     if args.action == "list":
-        table = Table("task", "family", "description", title="daftrl tasks (target domains)")
+        table = Table(title="daftrl tasks (target domains)")
+        table.add_column("task", no_wrap=True)
+        table.add_column("family")
+        table.add_column("description")
         for name, family, desc in task_table():
             if args.family in (None, family):
                 table.add_row(name, family, desc)

@@ -1,7 +1,8 @@
-"""daftrl's domain-shift task suite (notes/tasks.md; docs/tasks.md)."""
+"""daftrl's domain-shift task suite (notes/tasks.md; docs/tasks.md). Light: imports gymnasium and mujoco, no JAX."""
 
-from daftrl.envs.describe import describe_task, model_diff, render_task, task_table
-from daftrl.envs.make import compile_model, make_env, register_envs
+from daftrl.envs.describe import DERIVED, changed_fields, describe_task, model_diff, task_table
+from daftrl.envs.make import compile_model, make_env, register_envs, target_spec
+from daftrl.envs.render import render_task
 from daftrl.envs.robots import ROBOTS, Robot
 from daftrl.envs.shifts import (
     ActionInversion,
@@ -17,6 +18,9 @@ from daftrl.envs.shifts import (
 )
 from daftrl.envs.tasks import TASKS, Task, get_task
 
-__all__ = ["TASKS", "ROBOTS", "Robot", "Task", "get_task", "make_env", "register_envs", "compile_model",
-           "describe_task", "task_table", "render_task", "model_diff", "Shift", "JointRange", "JointRangeWidth",
-           "GeomEdit", "BodyEdit", "JointEdit", "Gravity", "Friction", "Mass", "ActionInversion"]
+__all__ = [
+    "TASKS", "Task", "get_task", "make_env", "register_envs", "target_spec", "compile_model",
+    "ROBOTS", "Robot", "describe_task", "task_table", "render_task", "model_diff", "changed_fields", "DERIVED",
+    "Shift", "JointRange", "JointRangeWidth", "GeomEdit", "BodyEdit", "JointEdit", "Gravity", "Friction", "Mass",
+    "ActionInversion",
+]

@@ -1,113 +1,135 @@
-"""Build environments: the stock v5 source, or a target whose compiled model carries the task's shifts.
+"""Build environments: the stock v5 source of a task's robot, or its target with the task's shifts compiled in.
 
-Targets subclass Gymnasium's v5 env and override its model-loading hook (`_initialize_simulation`,
-pinned by the tests) to compile the edited `MjSpec` directly. They record the task name for
-`EzPickle`, so `copy.deepcopy` and pickling rebuild the *target*: deep-copying PAR's envs silently
-rebuilt the source robot (notes/tasks.md section 6.2).
+A target env is Gymnasium's v5 class of the robot with its model-loading hook (`MujocoEnv._initialize_simulation`,
+a private hook of gymnasium 1.x, pinned by tests/envs) overridden to compile the edited `MjSpec` directly, so
+rewards, termination, observations, frame skip and reset noise are Gymnasium's own. It records the task for
+`EzPickle`, so `copy.deepcopy` and pickling rebuild the *target*: deep-copying PAR's envs silently rebuilt the
+source robot (notes/tasks.md §6.2).
 """
 
 from __future__ import annotations
 
-import importlib
 import warnings
 
 import gymnasium as gym
 import mujoco
-import numpy as np
-from gymnasium.utils import EzPickle
+from gymnasium.envs.mujoco.ant_v5 import AntEnv
+from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
+from gymnasium.envs.mujoco.hopper_v5 import HopperEnv
+from gymnasium.envs.mujoco.walker2d_v5 import Walker2dEnv
+from gymnasium.envs.registration import EnvSpec
+from gymnasium.utils import EzPickle, seeding
 
-from daftrl.envs.robots import ROBOTS, Robot, xml_path
+from daftrl.envs.robots import ROBOTS, Robot
+from daftrl.envs.shifts import Shift
 from daftrl.envs.tasks import TASKS, Task, get_task
 
-MAX_EPISODE_STEPS = 1000
+MAX_EPISODE_STEPS = 1000  # every reference uses TimeLimit(1000), notes/tasks.md §5
 
 
-def compile_model(robot: Robot, shifts=()) -> mujoco.MjModel:
-    """The robot's stock model with `shifts` applied to its spec, compiled (no XML round trip)."""
-    spec = mujoco.MjSpec.from_file(xml_path(robot))
-    for s in shifts:
-        s.apply_spec(spec)
-    with warnings.catch_warnings():  # gymnasium's half_cheetah.xml uses the deprecated settotalmass
-        warnings.filterwarnings("ignore", message=".*settotalmass.*")
-        return spec.compile()
+def compile_model(robot: Robot | str, shifts: tuple[Shift, ...] = ()) -> mujoco.MjModel:
+    """The robot's stock v5 model with `shifts` applied: spec edits, one compile (no XML round trip), model edits."""
+    robot = ROBOTS[robot] if isinstance(robot, str) else robot
+    spec = mujoco.MjSpec.from_file(robot.xml_path)
+    for shift in shifts:
+        shift.apply_spec(spec)
+    with warnings.catch_warnings():  # gymnasium's half_cheetah.xml uses MuJoCo's deprecated settotalmass
+        warnings.filterwarnings("ignore", message=".*settotalmass", category=UserWarning)
+        model = spec.compile()
+    for shift in shifts:
+        shift.apply_model(model)
+    return model
 
 
-def _shifted_class(robot: Robot) -> type:
-    module, cls_name = robot.env_class.split(":")
-    base = getattr(importlib.import_module(module), cls_name)
+class _Target:
+    """Mixin over a Gymnasium v5 env class: the target domain of a task of robot `robot`."""
 
-    class Shifted(base):
-        """`base` with a daftrl task's shifts applied (target domain)."""
+    robot: str
 
-        def __init__(self, task: str | Task, **kwargs):
-            self.task = get_task(task)
-            if self.task.robot != robot.name:
-                raise ValueError(f"task {task!r} is for {self.task.robot}, not {robot.name}")
-            super().__init__(**{**dict(robot.kwargs), **kwargs})
-            EzPickle.__init__(self, task, **kwargs)  # deepcopy/pickle rebuild this target
+    def __init__(self, task: str | Task, **kwargs):
+        self.task = get_task(task)
+        if self.task.robot != self.robot:
+            raise ValueError(f"task {self.task.name!r} is for {self.task.robot}, not {self.robot}")
+        if self.task.warning:
+            warnings.warn(self.task.warning, UserWarning, stacklevel=2)
+        super().__init__(**{**dict(ROBOTS[self.robot].kwargs), **kwargs})
+        EzPickle.__init__(self, task, **kwargs)  # deepcopy / pickle rebuild this target, not the base class
 
-        def _initialize_simulation(self):
-            model = compile_model(robot, self.task.shifts)
-            model.vis.global_.offwidth = max(model.vis.global_.offwidth, self.width)
-            model.vis.global_.offheight = max(model.vis.global_.offheight, self.height)
-            return model, mujoco.MjData(model)
+    def _initialize_simulation(self) -> tuple[mujoco.MjModel, mujoco.MjData]:
+        """Gymnasium's hook (mujoco_env.py), returning the compiled target model instead of loading the XML."""
+        model = compile_model(ROBOTS[self.robot], self.task.shifts)
+        model.vis.global_.offwidth = max(model.vis.global_.offwidth, self.width)  # as Gymnasium does
+        model.vis.global_.offheight = max(model.vis.global_.offheight, self.height)
+        return model, mujoco.MjData(model)
 
-        def step(self, action):
-            for s in self.task.shifts:
-                action = s.transform_action(np.asarray(action))
-            return super().step(action)
-
-    Shifted.__name__ = Shifted.__qualname__ = f"Shifted{cls_name}"
-    return Shifted
+    def step(self, action):
+        for shift in self.task.shifts:
+            action = shift.transform_action(action)
+        return super().step(action)
 
 
-SHIFTED = {name: _shifted_class(robot) for name, robot in ROBOTS.items()}
-# module attributes so pickle can find the classes by name
-globals().update({cls.__name__: cls for cls in SHIFTED.values()})
+class HalfCheetahTarget(_Target, HalfCheetahEnv):
+    robot = "halfcheetah"
+
+
+class HopperTarget(_Target, HopperEnv):
+    robot = "hopper"
+
+
+class Walker2dTarget(_Target, Walker2dEnv):
+    robot = "walker"
+
+
+class AntTarget(_Target, AntEnv):
+    robot = "ant"
+
+
+TARGET_CLASSES: dict[str, type] = {cls.robot: cls for cls in (HalfCheetahTarget, HopperTarget, Walker2dTarget,
+                                                               AntTarget)}
+
+
+def target_spec(task: str | Task) -> EnvSpec:
+    """The gymnasium spec of a task's target, `daftrl/<task>-v0`. Its kwargs name the task when the name
+    resolves to it (JSON-serialisable, so Minari can record and rebuild the env), else hold the `Task` itself."""
+    task = get_task(task)
+    try:
+        by_name = get_task(task.name) == task
+    except ValueError:
+        by_name = False
+    cls = TARGET_CLASSES[task.robot]
+    return EnvSpec(f"daftrl/{task.name}-v0", entry_point=f"{__name__}:{cls.__name__}",
+                   kwargs={"task": task.name if by_name else task}, max_episode_steps=MAX_EPISODE_STEPS)
 
 
 def make_env(task: str | Task, domain: str = "source", seed: int | None = None, **gym_kwargs) -> gym.Env:
-    """A freshly built env of `task`'s source or target domain, with TimeLimit(1000).
+    """A freshly built env (never a copy) of `task`'s source or target domain, via `gymnasium.make`:
+    TimeLimit(1000) (`max_episode_steps` in `gym_kwargs` overrides it), OrderEnforcing, PassiveEnvChecker.
 
-    `seed`: if given, the env is reset once with it (and its action space seeded); later
-    `reset()` calls without a seed continue that RNG stream."""
+    source: the stock `gymnasium.make(<Robot>-v5)` (Ant: `include_cfrc_ext_in_observation=False`).
+    target: `daftrl/<task>-v0`. `gym_kwargs` (render_mode, width, height, reset_noise_scale, ...) go to both.
+    seed: the env's RNG and its action space are seeded now, so the first `reset()` without a seed equals
+    `reset(seed=seed)` and later resets continue that stream (nothing is reset here)."""
     task = get_task(task)
     if domain not in ("source", "target"):
         raise ValueError(f"domain must be 'source' or 'target', got {domain!r}")
     robot = ROBOTS[task.robot]
+    gym_kwargs.setdefault("max_episode_steps", MAX_EPISODE_STEPS)
     if domain == "source":
-        env = gym.make(robot.gym_id, max_episode_steps=MAX_EPISODE_STEPS, **dict(robot.kwargs), **gym_kwargs)
+        env = gym.make(robot.gym_id, **{**dict(robot.kwargs), **gym_kwargs})
     else:
-        if task.warning:
-            warnings.warn(task.warning, UserWarning, stacklevel=2)
-        env = gym.make(_generic_id(robot.name), task=_by_name_if_possible(task), max_episode_steps=MAX_EPISODE_STEPS,
-                       **gym_kwargs)
+        env = gym.make(target_spec(task), **gym_kwargs)
     if seed is not None:
-        env.reset(seed=seed)
+        # what Env.reset(seed=seed) does before drawing the initial state (the public setter would lose the seed)
+        env.unwrapped._np_random, env.unwrapped._np_random_seed = seeding.np_random(seed)
         env.action_space.seed(seed)
     return env
 
 
-def _by_name_if_possible(task: Task) -> str | Task:
-    """A registry name when it denotes this very task (keeps env specs JSON-friendly), else the Task."""
-    try:
-        return task.name if get_task(task.name) == task else task
-    except ValueError:
-        return task
-
-
-def _generic_id(robot: str) -> str:
-    return f"daftrl/{robot}-shifted-v0"
-
-
 def register_envs() -> None:
-    """Register `daftrl/<task>-v0` (target domain) for every task in TASKS; idempotent."""
-    for name in ROBOTS:
-        entry = f"{__name__}:{SHIFTED[name].__name__}"
-        if _generic_id(name) not in gym.registry:
-            gym.register(_generic_id(name), entry_point=entry, max_episode_steps=MAX_EPISODE_STEPS)
-    for name, task in TASKS.items():
-        env_id = f"daftrl/{name}-v0"
-        if env_id not in gym.registry:
-            entry = f"{__name__}:{SHIFTED[task.robot].__name__}"
-            gym.register(env_id, entry_point=entry, kwargs={"task": name}, max_episode_steps=MAX_EPISODE_STEPS)
+    """Register every task in TASKS as the gymnasium id `daftrl/<task>-v0` (its target domain). Idempotent."""
+    for name in TASKS:
+        spec = target_spec(name)
+        if spec.id not in gym.registry:
+            gym.register(spec.id, entry_point=spec.entry_point, kwargs=spec.kwargs,
+                         max_episode_steps=spec.max_episode_steps)
+

@@ -1,12 +1,15 @@
-"""Shift primitives: small composable edits of a robot's model (notes/tasks.md sections 2-4).
+"""Shift primitives: small composable edits that turn a robot's source model into a target (notes/tasks.md §2-4).
 
-A task is a robot plus a tuple of shifts. Model shifts edit the `mujoco.MjSpec` parsed from the stock
-Gymnasium XML before it is compiled (exact: no XML round trip); `transform_action` changes what the
-env executes (action inversion). Define a new task in a few lines::
+A task is a robot plus a tuple of shifts, applied in order by `daftrl.envs.make.compile_model`:
+`apply_spec` edits the `mujoco.MjSpec` parsed from the stock Gymnasium XML before it is compiled
+(geometry, inertia from geometry, gravity, friction: exact, no XML round trip); `apply_model` edits
+run-time parameters of the compiled model that nothing else is derived from (joint ranges);
+`transform_action` changes the action the target executes (action inversion). A new task in a few
+lines (docs/tasks.md)::
 
-    from daftrl.envs import Task, JointRange, Gravity, make_env
+    from daftrl.envs import Gravity, JointRange, Task, make_env
     task = Task("hopper-stiff-knee-low-g", "hopper", (JointRange(("leg_joint",), 0.3, 0.3), Gravity(0.5)),
-                "knee range x0.3 under half gravity", family="custom")
+                "knee range x0.3 under half gravity")
     env = make_env(task, domain="target")
 """
 
@@ -14,167 +17,177 @@ from __future__ import annotations
 
 import dataclasses
 
+import mujoco
 import numpy as np
 
 
-class Shift:
-    """Base: a shift edits the spec before compilation and/or transforms the executed action."""
+def decimal(x: float) -> float:
+    """`x` rounded to 12 significant digits: a scaled XML value as a person writes it (-9.81 x 0.1 -> -0.981,
+    not -0.9810000000000001), which reproduces ODRL's scaled XML files bit for bit (§4.1-4.2)."""
+    return float(f"{x:.12g}")
 
-    def apply_spec(self, spec) -> None:  # noqa: B027 - optional hook
-        pass
+
+class Shift:
+    """Base class. Override one or more hooks; the defaults change nothing."""
+
+    def apply_spec(self, spec: mujoco.MjSpec) -> None:  # noqa: B027 - optional hook
+        """Edit the model specification before it is compiled."""
+
+    def apply_model(self, model: mujoco.MjModel) -> None:  # noqa: B027 - optional hook
+        """Edit a run-time parameter of the compiled model (only ones no other model field is derived from)."""
 
     def transform_action(self, action: np.ndarray) -> np.ndarray:
+        """The action the target env executes when the policy chose `action`."""
         return action
 
 
-def _joint(spec, name: str):
-    j = spec.joint(name)
-    if j is None:
-        raise ValueError(f"no joint {name!r} in the model")
-    return j
+def _find(spec: mujoco.MjSpec, kind: str, name: str):
+    element = getattr(spec, kind)(name)
+    if element is None:
+        names = [e.name for e in getattr(spec, f"{kind}s") if e.name]
+        raise ValueError(f"no {kind} {name!r} in model {spec.modelname!r}; its named {kind}s: {', '.join(names)}")
+    return element
 
 
-def _geom(spec, name: str):
-    g = spec.geom(name)
-    if g is None:
-        raise ValueError(f"no geom {name!r} in the model")
-    return g
-
-
-def _body(spec, name: str):
-    b = spec.body(name)
-    if b is None:
-        raise ValueError(f"no body {name!r} in the model")
-    return b
+def _limited_joint(model: mujoco.MjModel, name: str) -> int:
+    try:
+        jid = model.joint(name).id
+    except KeyError:
+        raise ValueError(f"no joint {name!r} in the model") from None
+    if not model.jnt_limited[jid]:
+        raise ValueError(f"joint {name!r} has no range limit, so changing its range would change nothing")
+    return jid
 
 
 @dataclasses.dataclass(frozen=True)
 class JointRange(Shift):
-    """Multiply the lower and upper limits of joints (PAR/VGDF broken joints, ODRL kinematic)."""
+    """Multiply the compiled lower and upper limits of `joints` (radians): `jnt_range = source x multiplier`,
+    exactly PAR/VGDF's broken-joint wrapper (§2.1; it did this on every reset, once is equivalent) and ODRL's
+    kinematic range x f (§4.3)."""
 
     joints: tuple[str, ...]
     lower: float = 1.0
     upper: float = 1.0
 
-    def apply_spec(self, spec) -> None:
+    def apply_model(self, model: mujoco.MjModel) -> None:
         for name in self.joints:
-            j = _joint(spec, name)
-            j.range = [j.range[0] * self.lower, j.range[1] * self.upper]
+            jid = _limited_joint(model, name)
+            model.jnt_range[jid] = model.jnt_range[jid] * np.array([self.lower, self.upper])
 
 
 @dataclasses.dataclass(frozen=True)
 class JointRangeWidth(Shift):
-    """Shrink a joint range to `factor` of its width, keeping the bound closest to zero (ODRL ankles)."""
+    """Shrink joint ranges to `factor` of their width, keeping the limit nearer zero (ODRL ant-kinematic-anklejnt,
+    §4.3: [30, 70] deg -> [30, 30 + 40 f])."""
 
     joints: tuple[str, ...]
     factor: float
 
-    def apply_spec(self, spec) -> None:
+    def apply_model(self, model: mujoco.MjModel) -> None:
         for name in self.joints:
-            j = _joint(spec, name)
-            lo, hi = j.range[0], j.range[1]
+            jid = _limited_joint(model, name)
+            lo, hi = model.jnt_range[jid]
             width = (hi - lo) * self.factor
-            j.range = [lo, lo + width] if abs(lo) <= abs(hi) else [hi - width, hi]
+            model.jnt_range[jid] = [lo, lo + width] if abs(lo) <= abs(hi) else [hi - width, hi]
 
 
 @dataclasses.dataclass(frozen=True)
 class GeomEdit(Shift):
-    """Set a geom's size entries (given prefix), position, or `fromto` (which overrides pos/orientation)."""
+    """Set a geom's leading `size` entries (capsule: radius, half-length), its `pos` (in its body's frame), or
+    its `fromto` end points (which then define its position and orientation, as in MJCF)."""
 
     name: str
     size: tuple[float, ...] | None = None
     pos: tuple[float, float, float] | None = None
     fromto: tuple[float, float, float, float, float, float] | None = None
 
-    def apply_spec(self, spec) -> None:
-        g = _geom(spec, self.name)
+    def apply_spec(self, spec: mujoco.MjSpec) -> None:
+        geom = _find(spec, "geom", self.name)
         if self.size is not None:
-            size = list(g.size)
+            size = list(geom.size)
             size[: len(self.size)] = self.size
-            g.size = size
+            geom.size = size
         if self.pos is not None:
-            g.pos = list(self.pos)
-        if self.fromto is not None:  # fromto fixes position and orientation: clear the others
-            import mujoco
-
-            g.fromto = list(self.fromto)
-            g.pos, g.quat = [0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]
-            g.alt.type = mujoco.mjtOrientation.mjORIENTATION_QUAT
+            geom.pos = list(self.pos)
+        if self.fromto is not None:
+            geom.fromto = list(self.fromto)
+            geom.pos, geom.quat = [0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]
+            geom.alt.type = mujoco.mjtOrientation.mjORIENTATION_QUAT  # drop an `axisangle` the XML gave
 
 
 @dataclasses.dataclass(frozen=True)
 class BodyEdit(Shift):
-    """Move a body's frame (in its parent's frame)."""
+    """Move a body's frame (its `pos` in its parent's frame)."""
 
     name: str
     pos: tuple[float, float, float]
 
-    def apply_spec(self, spec) -> None:
-        _body(spec, self.name).pos = list(self.pos)
+    def apply_spec(self, spec: mujoco.MjSpec) -> None:
+        _find(spec, "body", self.name).pos = list(self.pos)
 
 
 @dataclasses.dataclass(frozen=True)
 class JointEdit(Shift):
-    """Move a joint's anchor (in its body's frame)."""
+    """Move a joint's anchor (its `pos` in its body's frame)."""
 
     name: str
     pos: tuple[float, float, float]
 
-    def apply_spec(self, spec) -> None:
-        _joint(spec, self.name).pos = list(self.pos)
+    def apply_spec(self, spec: mujoco.MjSpec) -> None:
+        _find(spec, "joint", self.name).pos = list(self.pos)
 
 
 @dataclasses.dataclass(frozen=True)
 class Gravity(Shift):
-    """Multiply gravity (ODRL gravity family)."""
+    """Multiply gravity by `factor` (ODRL gravity family, §4.1: g_z = -9.81 f)."""
 
     factor: float
 
-    def apply_spec(self, spec) -> None:
-        # rounded to 12 digits: -9.81 x 0.1 gives -0.981 exactly as ODRL's XML writes it
-        spec.option.gravity = [float(f"{g * self.factor:.12g}") for g in spec.option.gravity]
+    def apply_spec(self, spec: mujoco.MjSpec) -> None:
+        spec.option.gravity = [decimal(g * self.factor) for g in spec.option.gravity]
 
 
 @dataclasses.dataclass(frozen=True)
 class Friction(Shift):
-    """Multiply the friction coefficients of every geom except `exclude` (ODRL friction family).
+    """Multiply the friction coefficients of every geom but `exclude` (ODRL friction family, §4.2).
 
-    `components`: how many of (sliding, torsional, rolling) to scale. ODRL scaled the XML values: all
-    three where a default class sets them, only the sliding one where MuJoCo's built-in defaults
-    fill the rest (Hopper). With condim 3 only sliding friction acts, so both give the same physics."""
+    ODRL scaled the values its XML writes: all three (sliding, torsional, rolling) where a default class sets
+    them, only the sliding one where MuJoCo's built-in defaults fill the others (Hopper: `sliding_only`).
+    Every contact has condim 3, so only the sliding coefficient acts either way."""
 
     factor: float
     exclude: tuple[str, ...] = ()
-    components: int = 3
+    sliding_only: bool = False
 
-    def apply_spec(self, spec) -> None:
-        for g in spec.geoms:
-            if g.name not in self.exclude:
-                g.friction = [f * self.factor if i < self.components else f for i, f in enumerate(g.friction)]
+    def apply_spec(self, spec: mujoco.MjSpec) -> None:
+        scaled = 1 if self.sliding_only else 3
+        for geom in spec.geoms:
+            if geom.name not in self.exclude:
+                geom.friction = [decimal(f * self.factor) if i < scaled else f for i, f in enumerate(geom.friction)]
 
 
 @dataclasses.dataclass(frozen=True)
 class Mass(Shift):
-    """Multiply the density of a body's geoms, hence its mass and inertia (inertia from geometry)."""
+    """Multiply the density of a body's geoms, hence its mass and inertia (the robots take inertia from geometry).
+    HalfCheetah's `settotalmass="14"` then rescales every body so the total stays 14 kg, as in its morph tasks."""
 
     body: str
     factor: float
 
-    def apply_spec(self, spec) -> None:
-        body = _body(spec, self.body)
-        for g in body.geoms:
-            g.density = g.density * self.factor
+    def apply_spec(self, spec: mujoco.MjSpec) -> None:
+        for geom in _find(spec, "body", self.body).geoms:
+            geom.density = geom.density * self.factor
 
 
 @dataclasses.dataclass(frozen=True)
 class ActionInversion(Shift):
-    """Execute -a instead of a ("incorrectly connected joint motor", DAFT appendix A); `mask` selects
-    which actuators are reversed (None: all). The replay buffer keeps the policy's action."""
+    """Execute -a when the policy chose a: an "incorrectly connected joint motor" (DAFT App. A, §3). `mask`
+    selects the reversed actuators (None: all). The env's caller, hence the replay buffer, keeps the policy's a."""
 
     mask: tuple[bool, ...] | None = None
 
     def transform_action(self, action: np.ndarray) -> np.ndarray:
+        action = np.asarray(action)
         if self.mask is None:
             return -action
-        sign = np.where(np.asarray(self.mask, bool), -1.0, 1.0).astype(np.asarray(action).dtype)
-        return action * sign
+        return np.where(np.asarray(self.mask, bool), -action, action)

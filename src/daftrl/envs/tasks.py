@@ -1,8 +1,9 @@
 """The task registry: the DAFT paper's 8 tasks, action inversion and the ODRL shift families.
 
-Numbers and their sources: notes/tasks.md (PAR `dmksjfl/PAR@a528ed8`, VGDF `Kavka1/VGDF@9f65d60`, ODRL
-`OffDynamicsRL/off-dynamics-rl@34bba73`); every edit is applied to the stock Gymnasium v5 model, in
-the local coordinates of Gymnasium's XMLs (section 2.3); see docs/tasks.md.
+Every number is cited in notes/tasks.md (PAR `dmksjfl/PAR@a528ed8`, VGDF `Kavka1/VGDF@9f65d60`, ODRL
+`OffDynamicsRL/off-dynamics-rl@34bba73`) and docs/tasks.md. Edits apply to the stock Gymnasium v5 model; Hopper
+and Walker2d edits are written in the reference XMLs' global coordinates and converted to the local frames of
+Gymnasium's XMLs with the rule of notes/tasks.md §2.3 (`capsule_in_body`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
+from collections.abc import Callable
+
+import numpy as np
 
 from daftrl.envs.robots import ROBOTS
 from daftrl.envs.shifts import (
@@ -22,23 +26,30 @@ from daftrl.envs.shifts import (
     JointRange,
     JointRangeWidth,
     Shift,
+    decimal,
 )
 
 
 @dataclasses.dataclass(frozen=True)
 class Task:
-    """A target domain: a robot's stock v5 model with `shifts` applied."""
+    """A target domain: the stock v5 model of `robot` with `shifts` applied. The source domain is the stock model."""
 
     name: str
     robot: str
     shifts: tuple[Shift, ...]
     description: str
     family: str = "custom"
+    """paper | inverted | gravity | friction | kinematic | morph, or custom for user-defined tasks."""
     warning: str | None = None
+    """Emitted as a UserWarning whenever the target env is built."""
 
     def __post_init__(self):
         if self.robot not in ROBOTS:
             raise ValueError(f"unknown robot {self.robot!r}; choose one of {', '.join(ROBOTS)}")
+        object.__setattr__(self, "shifts", tuple(self.shifts))
+        for shift in self.shifts:
+            if not isinstance(shift, Shift):
+                raise ValueError(f"task {self.name!r}: {shift!r} is not a daftrl.envs.Shift")
 
     @property
     def source_id(self) -> str:
@@ -53,16 +64,35 @@ class Task:
         return ROBOTS[self.robot].act_dim
 
 
-# ----------------------------------------------------------------------------- the paper's 8 tasks (section 2)
-def _capsule_z(z_bottom: float, z_top: float, body_z: float) -> tuple[tuple[float, float, float], float]:
-    """Local pos and half-length of a vertical capsule between global heights (section 2.3 rule)."""
-    return (0.0, 0.0, (z_bottom + z_top) / 2 - body_z), (z_top - z_bottom) / 2
+# --------------------------------------------------------------------------------------------- §2.3 coordinates
+# Global position of the body frames of Gymnasium's hopper.xml / walker2d_v5.xml at qpos0 (the same for the
+# left leg). The reference XMLs give positions in these global coordinates.
+BODY_ORIGIN = {"torso": (0.0, 0.0, 1.25), "thigh": (0.0, 0.0, 1.05), "leg": (0.0, 0.0, 0.35),
+               "hopper foot": (0.13, 0.0, 0.0), "walker foot": (0.2, 0.0, 0.0)}
 
 
+def point_in_body(p, body: str) -> tuple[float, float, float]:
+    """Local position in `body` of the global point p (every body frame here has the world's orientation)."""
+    return tuple(float(x) for x in np.asarray(p, float) - np.asarray(BODY_ORIGIN[body]))
+
+
+def capsule_in_body(p1, p2, body: str) -> tuple[tuple[float, float, float], float]:
+    """(local pos, half-length) of the capsule between global points p1 and p2 in `body` (§2.3 rule:
+    pos = (p1 + p2) / 2 - body origin, half-length = |p2 - p1| / 2; the axis keeps its direction)."""
+    p1, p2 = np.asarray(p1, float), np.asarray(p2, float)
+    return point_in_body((p1 + p2) / 2, body), float(np.linalg.norm(p2 - p1) / 2)
+
+
+def _capsule(geom: str, p1, p2, body: str, radius: float) -> GeomEdit:
+    pos, half = capsule_in_body(p1, p2, body)
+    return GeomEdit(geom, size=(radius, half), pos=pos)
+
+
+# --------------------------------------------------------------------------------------------- the paper's 8 (§2)
 PAPER = [
     Task("halfcheetah-broken-back-thigh", "halfcheetah", (JointRange(("bthigh",), 0.01, 0.01),),
          "back thigh joint range x0.01: [-0.52, 1.05] -> [-0.0052, 0.0105] rad", "paper"),
-    Task("halfcheetah-no-thighs", "halfcheetah", (
+    Task("halfcheetah-no-thighs", "halfcheetah", (  # PAR halfcheetah_morph.xml, local coordinates (§2.2)
         GeomEdit("bthigh", fromto=(0, 0, 0, -0.0001, 0, -0.0001)),
         BodyEdit("bshin", (-0.0001, 0, -0.0001)),
         GeomEdit("bshin", fromto=(0, 0, 0, -0.13, 0, -0.15)),
@@ -72,37 +102,37 @@ PAPER = [
         BodyEdit("fshin", (0.0001, 0, 0.0001)),
         GeomEdit("fshin", fromto=(0, 0, 0, 0.01, 0, -0.16)),
         BodyEdit("ffoot", (0.01, 0, -0.16)),
-    ), "both thighs shrunk to ~1e-4 m, shins re-attached, back foot 0.094 -> 0.07 (PAR/VGDF XML)", "paper"),
+    ), "both thighs shrunk to ~1e-4 m, shins re-attached at the hips, back foot 0.094 -> 0.07 (PAR XML)", "paper"),
     Task("hopper-broken-joints", "hopper", (JointRange(("thigh_joint",), 0.001, 1.0),
                                             JointRange(("foot_joint",), 0.4, 0.4)),
          "hip lower limit x0.001 ([-150, 0] -> [-0.15, 0] deg), foot range x0.4 (+-45 -> +-18 deg)", "paper"),
     Task("hopper-big-head", "hopper", (GeomEdit("torso_geom", size=(0.125,)), GeomEdit("thigh_geom", size=(0.04,))),
-         "torso radius 0.05 -> 0.125 (7.6x heavier head), thigh radius 0.05 -> 0.04", "paper"),
+         "torso radius 0.05 -> 0.125 (head 7.6x heavier), thigh radius 0.05 -> 0.04 (PAR XML)", "paper"),
     Task("walker-broken-right-foot", "walker", (JointRange(("foot_joint",), 0.01, 0.01),),
          "right foot joint range x0.01: +-45 -> +-0.45 deg", "paper"),
-    Task("walker-no-right-thigh", "walker", (
+    Task("walker-no-right-thigh", "walker", (  # PAR walker_morph.xml; the local values of the §2.3 table
         GeomEdit("thigh_geom", size=(0.05, 0.0025), pos=(0, 0, -0.0025)),
         JointEdit("leg_joint", (0, 0, 0.695)),
         GeomEdit("leg_geom", size=(0.04, 0.3725), pos=(0, 0, 0.3225)),
         JointEdit("foot_joint", (-0.2, 0, 0.3)),
         GeomEdit("foot_geom", pos=(-0.1, 0, 0.3)),
-    ), "right thigh 0.45 -> 0.005 m, right shin 0.5 -> 0.745 m, right foot 0.2 m higher", "paper"),
+    ), "right thigh 0.45 -> 0.005 m, right shin 0.5 -> 0.745 m, right foot 0.2 m higher (PAR XML)", "paper"),
     Task("ant-broken-hips", "ant", (JointRange(("hip_1", "hip_2"), 0.01, 0.01),),
          "front hips (legs 1, 2) range x0.01: +-30 -> +-0.3 deg", "paper"),
     Task("ant-short-feet", "ant", (GeomEdit("left_ankle_geom", fromto=(0, 0, 0, 0.1, 0.1, 0)),
                                    GeomEdit("right_ankle_geom", fromto=(0, 0, 0, -0.1, 0.1, 0))),
-         "front ankles (legs 1, 2) length x0.25", "paper"),
+         "front ankle capsules (legs 1, 2) length x0.25 (PAR XML)", "paper"),
 ]
 
 INVERTED = [
     Task(f"{robot}-inverted-actions", robot, (ActionInversion(),),
-         "every action negated before the step (miswired motors, DAFT appendix A)", "inverted")
+         "every action negated before the step (miswired motors, DAFT App. A)", "inverted")
     for robot in ROBOTS
 ]
 
-# ----------------------------------------------------------------------------- ODRL families (section 4)
-LEVELS = {"easy": 0.8, "medium": 0.5, "hard": 0.2}
-STANDARD_FACTORS = (0.1, 0.5, 2.0, 5.0)
+# --------------------------------------------------------------------------------------------- ODRL families (§4)
+LEVELS = {"easy": 0.8, "medium": 0.5, "hard": 0.2}  # kinematic range factors, §4.3
+STANDARD_FACTORS = (0.1, 0.5, 2.0, 5.0)  # gravity and friction, §4.1-4.2
 
 KINEMATIC_JOINTS = {
     "halfcheetah": {"footjnt": ("bfoot", "ffoot"), "thighjnt": ("bthigh", "fthigh")},
@@ -111,106 +141,113 @@ KINEMATIC_JOINTS = {
     "ant": {"hipjnt": ("hip_1", "hip_2", "hip_3", "hip_4"), "anklejnt": ("ankle_1", "ankle_2", "ankle_3", "ankle_4")},
 }
 
-
-def _kinematic(robot: str, part: str, f: float) -> tuple[Shift, ...]:
-    joints = KINEMATIC_JOINTS[robot][part]
-    if part == "anklejnt":  # ODRL keeps the +-30 deg end and shrinks the width
-        return (JointRangeWidth(joints, f),)
-    return (JointRange(joints, f, f),)
+Morph = tuple[tuple[Shift, ...], str]
 
 
-def _morph_halfcheetah_thigh(level: str) -> tuple[Shift, ...]:
+def _halfcheetah_thigh(level: str) -> Morph:
+    """Thighs become `fromto` capsules from the hip to (x, z); the shins hang from there as `fromto` capsules."""
     back = {"easy": (0.11, -0.11), "medium": (0.08, -0.08), "hard": (0.02, -0.02)}[level]
     front = {"easy": (-0.09, -0.1), "medium": (-0.07, -0.08), "hard": (-0.04, -0.05)}[level]
-    return (
-        GeomEdit("bthigh", fromto=(0, 0, 0, back[0], 0, back[1])), BodyEdit("bshin", (back[0], 0, back[1])),
-        GeomEdit("bshin", fromto=(0, 0, 0, -0.13, 0, -0.15)), BodyEdit("bfoot", (-0.13, 0, -0.15)),
-        GeomEdit("fthigh", fromto=(0, 0, 0, front[0], 0, front[1])), BodyEdit("fshin", (front[0], 0, front[1])),
-        GeomEdit("fshin", fromto=(0, 0, 0, 0.11, 0, -0.13)), BodyEdit("ffoot", (0.11, 0, -0.13)),
-    )
+    shifts = []
+    for thigh, shin, foot, end, shin_end in (("bthigh", "bshin", "bfoot", back, (-0.13, -0.15)),
+                                             ("fthigh", "fshin", "ffoot", front, (0.11, -0.13))):
+        shifts += [GeomEdit(thigh, fromto=(0, 0, 0, end[0], 0, end[1])), BodyEdit(shin, (end[0], 0, end[1])),
+                   GeomEdit(shin, fromto=(0, 0, 0, shin_end[0], 0, shin_end[1])),
+                   BodyEdit(foot, (shin_end[0], 0, shin_end[1]))]
+    return tuple(shifts), f"thighs shortened to end at {back} (back) and {front} (front) (x, z)"
 
 
-def _morph_halfcheetah_torso(level: str) -> tuple[Shift, ...]:
+def _halfcheetah_torso(level: str) -> Morph:
     half = {"easy": 0.4, "medium": 0.25, "hard": 0.1}[level]
-    return (GeomEdit("torso", fromto=(-half, 0, 0, half, 0, 0)), GeomEdit("head", pos=(half + 0.1, 0, 0.1)),
-            BodyEdit("bthigh", (-half, 0, 0)), BodyEdit("fthigh", (half, 0, 0)))
+    head_x = {"easy": 0.5, "medium": 0.35, "hard": 0.2}[level]
+    return ((GeomEdit("torso", fromto=(-half, 0, 0, half, 0, 0)), GeomEdit("head", pos=(head_x, 0, 0.1)),
+             BodyEdit("bthigh", (-half, 0, 0)), BodyEdit("fthigh", (half, 0, 0))),
+            f"torso half-length 0.5 -> {half}, head and hips moved with it")
 
 
-def _morph_torso(level: str) -> tuple[Shift, ...]:
-    """Hopper/Walker torso: top 1.45 -> 1.53/1.69/1.85 m (bottom 1.05), radius 0.05 -> 0.075/0.1/0.125."""
+def _torso(level: str) -> Morph:
+    """Hopper/Walker2d torso capsule: top 1.45 -> 1.53/1.69/1.85 m (bottom 1.05), radius 0.05 -> 0.075/0.1/0.125."""
     top, radius = {"easy": (1.53, 0.075), "medium": (1.69, 0.1), "hard": (1.85, 0.125)}[level]
-    pos, half = _capsule_z(1.05, top, 1.25)
-    return (GeomEdit("torso_geom", size=(radius, half), pos=pos),)
+    return ((_capsule("torso_geom", (0, 0, 1.05), (0, 0, top), "torso", radius),),
+            f"torso top 1.45 -> {top} m, radius 0.05 -> {radius}")
 
 
-def _morph_hopper_foot(level: str) -> tuple[Shift, ...]:
-    """Foot capsule endpoints x (-0.13, 0.26) and radius 0.06 scaled by f (foot body at x = 0.13)."""
+def _hopper_foot(level: str) -> Morph:
+    """Foot capsule end points (x -0.13 .. 0.26 at z 0.1) and radius 0.06 scaled by 0.8/0.6/0.4."""
     f = {"easy": 0.8, "medium": 0.6, "hard": 0.4}[level]
-    x0, x1 = -0.13 * f, 0.26 * f
-    return (GeomEdit("foot_geom", size=(0.06 * f, (x1 - x0) / 2), pos=((x0 + x1) / 2 - 0.13, 0, 0.1)),)
+    x0, x1, radius = decimal(-0.13 * f), decimal(0.26 * f), decimal(0.06 * f)
+    return ((_capsule("foot_geom", (x0, 0, 0.1), (x1, 0, 0.1), "hopper foot", radius),),
+            f"foot capsule x -0.13..0.26 -> {x0}..{x1}, radius 0.06 -> {radius}")
 
 
-def _morph_walker_leg(level: str) -> tuple[Shift, ...]:
-    """Both knees from z 0.6 down to 0.5/0.35/0.2 m: thigh (1.05 -> knee) longer, shin (knee -> 0.1) shorter."""
+def _walker_leg(level: str) -> Morph:
+    """Both knees from z 0.6 to 0.5/0.35/0.2 m: thigh (1.05 -> knee) longer, shin (knee -> 0.1) shorter."""
     knee = {"easy": 0.5, "medium": 0.35, "hard": 0.2}[level]
-    thigh_pos, thigh_half = _capsule_z(knee, 1.05, 1.05)
-    leg_pos, leg_half = _capsule_z(0.1, knee, 0.35)
-    out: list[Shift] = []
+    shifts = []
     for side in ("", "_left"):
-        out += [GeomEdit(f"thigh{side}_geom", size=(0.05, thigh_half), pos=thigh_pos),
-                JointEdit(f"leg{side}_joint", (0, 0, knee - 0.35)),
-                GeomEdit(f"leg{side}_geom", size=(0.04, leg_half), pos=leg_pos)]
-    return tuple(out)
+        shifts += [_capsule(f"thigh{side}_geom", (0, 0, 1.05), (0, 0, knee), "thigh", 0.05),
+                   JointEdit(f"leg{side}_joint", point_in_body((0, 0, knee), "leg")),
+                   _capsule(f"leg{side}_geom", (0, 0, knee), (0, 0, 0.1), "leg", 0.04)]
+    return tuple(shifts), f"both knees moved from z 0.6 to {knee} m (thigh longer, shin shorter)"
 
 
-ANKLES = {"left_ankle_geom": (0.4, 0.4), "right_ankle_geom": (-0.4, 0.4), "third_ankle_geom": (-0.4, -0.4),
-          "fourth_ankle_geom": (0.4, -0.4)}
+ANKLE_ENDS = {"left_ankle_geom": (0.4, 0.4), "right_ankle_geom": (-0.4, 0.4), "third_ankle_geom": (-0.4, -0.4),
+              "fourth_ankle_geom": (0.4, -0.4)}
 
 
-def _morph_ant(geoms: tuple[str, ...], level: str) -> tuple[Shift, ...]:
-    f = {"easy": 0.8, "medium": 0.5, "hard": 0.2}[level]
-    return tuple(GeomEdit(g, fromto=(0, 0, 0, ANKLES[g][0] * f, ANKLES[g][1] * f, 0)) for g in geoms)
+def _ant_legs(geoms: tuple[str, ...], what: str) -> Callable[[str], Morph]:
+    def build(level: str) -> Morph:
+        f = {"easy": 0.8, "medium": 0.5, "hard": 0.2}[level]
+        return (tuple(GeomEdit(g, fromto=(0, 0, 0, decimal(ANKLE_ENDS[g][0] * f), decimal(ANKLE_ENDS[g][1] * f), 0))
+                      for g in geoms), f"{what} ankle capsules length x{f}")
+
+    return build
 
 
-MORPH = {
-    "halfcheetah": {"thigh": _morph_halfcheetah_thigh, "torso": _morph_halfcheetah_torso},
-    "hopper": {"torso": _morph_torso, "foot": _morph_hopper_foot},
-    "walker": {"torso": _morph_torso, "leg": _morph_walker_leg},
-    "ant": {"alllegs": lambda lv: _morph_ant(tuple(ANKLES), lv),
-            "halflegs": lambda lv: _morph_ant(("left_ankle_geom", "right_ankle_geom"), lv)},
+MORPH: dict[str, dict[str, Callable[[str], Morph]]] = {
+    "halfcheetah": {"thigh": _halfcheetah_thigh, "torso": _halfcheetah_torso},
+    "hopper": {"torso": _torso, "foot": _hopper_foot},
+    "walker": {"torso": _torso, "leg": _walker_leg},
+    "ant": {"alllegs": _ant_legs(tuple(ANKLE_ENDS), "all four"),
+            "halflegs": _ant_legs(("left_ankle_geom", "right_ankle_geom"), "front (legs 1, 2)")},
 }
 
-HOPPER_FRICTION_WARNING = (
-    "hopper-friction-{f}: MuJoCo uses the larger friction of two touching geoms and Hopper's floor keeps 1.0, "
-    "so every factor <= 0.5 gives the same task (ODRL issue #8); prefer factors > 0.5"
-)
 
-
-def _factor_name(f: float) -> str:
-    return f"{float(f):g}" if float(f) != int(f) else f"{float(f):.1f}"
+def factor_name(f: float) -> str:
+    """Canonical spelling of a gravity/friction factor in a task name: 0.5, 2.0, 0.37."""
+    return repr(float(f))
 
 
 def gravity_task(robot: str, f: float) -> Task:
-    return Task(f"{robot}-gravity-{_factor_name(f)}", robot, (Gravity(f),), f"gravity x{f:g}", "gravity")
+    return Task(f"{robot}-gravity-{factor_name(f)}", robot, (Gravity(f),),
+                f"gravity x{f:g}: g_z -9.81 -> {decimal(-9.81 * f):g}", "gravity")
 
 
 def friction_task(robot: str, f: float) -> Task:
-    exclude = ("floor",) if robot == "hopper" else ()  # Hopper's floor has no friction class (keeps 1.0)
-    warning = HOPPER_FRICTION_WARNING.format(f=_factor_name(f)) if robot == "hopper" and f <= 0.5 else None
-    components = 1 if robot == "hopper" else 3  # Hopper's XML sets only the sliding coefficient
-    return Task(f"{robot}-friction-{_factor_name(f)}", robot, (Friction(f, exclude, components),),
-                f"every friction coefficient x{f:g}" + (" (floor excluded)" if exclude else ""), "friction", warning)
+    """ODRL friction x f; Hopper's floor keeps MuJoCo's default 1.0 and its geoms scale the sliding value (§4.2)."""
+    hopper = robot == "hopper"
+    warning = None
+    if hopper and f < 0.5:
+        warning = (f"hopper-friction-{factor_name(f)} is the same task as hopper-friction-0.5: MuJoCo uses the larger "
+                   "friction of two touching geoms and Hopper's floor keeps 1.0 (ODRL issue #8)")
+    what = "sliding friction of every geom but the floor" if hopper else "every friction coefficient"
+    return Task(f"{robot}-friction-{factor_name(f)}", robot,
+                (Friction(f, exclude=("floor",) if hopper else (), sliding_only=hopper),), f"{what} x{f:g}",
+                "friction", warning)
 
 
 def kinematic_task(robot: str, part: str, level: str) -> Task:
-    joints = KINEMATIC_JOINTS[robot][part]
-    return Task(f"{robot}-kinematic-{part}-{level}", robot, _kinematic(robot, part, LEVELS[level]),
-                f"{', '.join(joints)} range x{LEVELS[level]:g} ({level})", "kinematic")
+    joints, f = KINEMATIC_JOINTS[robot][part], LEVELS[level]
+    # ODRL's ankles keep their +-30 deg limit and shrink the range's width (§4.3)
+    shift = JointRangeWidth(joints, f) if part == "anklejnt" else JointRange(joints, f, f)
+    what = "range width" if part == "anklejnt" else "range"
+    return Task(f"{robot}-kinematic-{part}-{level}", robot, (shift,),
+                f"{', '.join(joints)} {what} x{f:g} ({level})", "kinematic")
 
 
 def morph_task(robot: str, part: str, level: str) -> Task:
-    return Task(f"{robot}-morph-{part}-{level}", robot, MORPH[robot][part](level),
-                f"{part} morphology, {level} (ODRL)", "morph")
+    shifts, what = MORPH[robot][part](level)
+    return Task(f"{robot}-morph-{part}-{level}", robot, shifts, f"{what} ({level})", "morph")
 
 
 def _standard_tasks() -> dict[str, Task]:
@@ -218,44 +255,47 @@ def _standard_tasks() -> dict[str, Task]:
     for robot in ROBOTS:
         tasks += [gravity_task(robot, f) for f in STANDARD_FACTORS]
         tasks += [friction_task(robot, f) for f in STANDARD_FACTORS]
-        tasks += [kinematic_task(robot, p, lv) for p in KINEMATIC_JOINTS[robot] for lv in LEVELS]
-        tasks += [morph_task(robot, p, lv) for p in MORPH[robot] for lv in LEVELS]
+        tasks += [kinematic_task(robot, part, level) for part in KINEMATIC_JOINTS[robot] for level in LEVELS]
+        tasks += [morph_task(robot, part, level) for part in MORPH[robot] for level in LEVELS]
     return {t.name: t for t in tasks}
 
 
 TASKS: dict[str, Task] = _standard_tasks()
 
-_FACTOR_RE = re.compile(r"^(halfcheetah|hopper|walker|ant)-(gravity|friction)-(.+)$")
-_LEVEL_RE = re.compile(r"^(halfcheetah|hopper|walker|ant)-(kinematic|morph)-([a-z]+)-(.+)$")
+_ROBOT = "|".join(ROBOTS)
+_FACTOR_RE = re.compile(rf"^({_ROBOT})-(gravity|friction)-(.*)$")
+_LEVEL_RE = re.compile(rf"^({_ROBOT})-(kinematic|morph)-([^-]*)-(.*)$")
+
+
+def _factor(name: str, family: str, raw: str) -> float:
+    try:
+        f = float(raw) if re.fullmatch(r"[0-9.eE+-]+", raw) else float("nan")
+    except ValueError:
+        f = float("nan")
+    if not (0 < f < float("inf")):
+        raise ValueError(f"{name!r}: the {family} factor must be a positive number (standard: "
+                         f"{', '.join(map(str, STANDARD_FACTORS))}), got {raw!r}")
+    return f
 
 
 def get_task(name: str | Task) -> Task:
-    """The task called `name` (any positive factor for gravity/friction); ValueError with close matches."""
+    """The task called `name` (a `Task` is returned as is). Gravity and friction accept any positive factor;
+    anything else raises ValueError saying what is allowed or naming the closest task names."""
     if isinstance(name, Task):
         return name
     if not isinstance(name, str):
-        raise ValueError(f"a task is named by a string, got {type(name).__name__}")
+        raise ValueError(f"a task is a name or a daftrl.envs.Task, got {type(name).__name__}")
     if name in TASKS:
         return TASKS[name]
-    m = _FACTOR_RE.match(name)
-    if m:
+    if m := _FACTOR_RE.match(name):
         robot, family, raw = m.groups()
-        try:
-            f = float(raw)
-        except ValueError:
-            f = float("nan")
-        if not (f > 0 and f != float("inf")):
-            raise ValueError(f"{name!r}: the {family} factor must be a positive number (e.g. {robot}-{family}-0.5), "
-                             f"got {raw!r}")
-        return gravity_task(robot, f) if family == "gravity" else friction_task(robot, f)
-    m = _LEVEL_RE.match(name)
-    if m:
+        return (gravity_task if family == "gravity" else friction_task)(robot, _factor(name, family, raw))
+    if m := _LEVEL_RE.match(name):
         robot, family, part, level = m.groups()
         parts = KINEMATIC_JOINTS[robot] if family == "kinematic" else MORPH[robot]
         if part not in parts:
-            raise ValueError(f"{name!r}: {robot} {family} parts are {', '.join(parts)}")
-        if level not in LEVELS:
-            raise ValueError(f"{name!r}: the level must be one of {', '.join(LEVELS)}, got {level!r}")
-    close = difflib.get_close_matches(name, TASKS, n=4, cutoff=0.5)
-    hint = f"; did you mean {', '.join(close)}?" if close else "; `daftrl tasks` lists them"
-    raise ValueError(f"unknown task {name!r}{hint}")
+            raise ValueError(f"{name!r}: the {robot} {family} parts are {', '.join(parts)}")
+        raise ValueError(f"{name!r}: the level must be one of {', '.join(LEVELS)}, got {level!r}")
+    close = difflib.get_close_matches(name.lower().replace("walker2d-", "walker-"), TASKS, n=4, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise ValueError(f"unknown task {name!r}{hint} (`daftrl tasks` lists them; robots: {', '.join(ROBOTS)})")
