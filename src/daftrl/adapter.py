@@ -171,18 +171,12 @@ class Adapter:
 
 
 def _shape_expert(meta: dict, source: ReplayBuffer | None):
-    import jax
-    import jax.numpy as jnp
+    from daftrl.experts import Expert, param_templates
 
-    from daftrl.experts import Expert
-    from daftrl.nn import QEnsemble, TanhGaussianActor
-
-    o, a = jnp.zeros((1, meta["obs_dim"])), jnp.zeros((1, meta["act_dim"]))
     hidden = tuple(meta["hidden"])
-    key = jax.random.PRNGKey(0)
+    actor, critic = param_templates(meta["obs_dim"], meta["act_dim"], hidden)
     return Expert(meta["expert"].get("name", "restored"), meta["expert"].get("env", ""), meta["obs_dim"],
-                  meta["act_dim"], hidden, TanhGaussianActor(meta["act_dim"], hidden).init(key, o),
-                  QEnsemble(2, hidden).init(key, o, a), float(np.log(0.2)), source)
+                  meta["act_dim"], hidden, actor, critic, float(np.log(0.2)), source)
 
 
 def json_ready(d: dict) -> dict:

@@ -49,7 +49,8 @@ class Expert:
             )
 
 
-def _templates(obs_dim: int, act_dim: int, hidden, num_critics: int = 2):
+def param_templates(obs_dim: int, act_dim: int, hidden, num_critics: int = 2):
+    """(actor, critic) parameter trees of the right shapes, to load saved arrays into."""
     import jax
     import jax.numpy as jnp
 
@@ -100,7 +101,7 @@ def load_expert(spec: str | Path, source_size: int | None = 100_000) -> Expert:
     kind = checkpoint_kind(path)
     if kind == "expert":
         arrays, meta = load_arrays(path, kind="expert")
-        actor_t, critic_t = _templates(meta["obs_dim"], meta["act_dim"], meta["hidden"])
+        actor_t, critic_t = param_templates(meta["obs_dim"], meta["act_dim"], meta["hidden"])
         return Expert(meta["name"], meta["env"], meta["obs_dim"], meta["act_dim"], tuple(meta["hidden"]),
                       unflatten_like(actor_t, arrays, "actor", str(path)),
                       unflatten_like(critic_t, arrays, "critic", str(path)),
@@ -113,7 +114,7 @@ def load_expert(spec: str | Path, source_size: int | None = 100_000) -> Expert:
     obs_dim = arrays["sac/actor/params/MLP_0/Dense_0/kernel"].shape[0]
     act_dim = arrays["sac/actor/params/MLP_0/Dense_2/bias"].shape[0] // 2
     hidden = tuple(cfg["sac"]["hidden"])
-    actor_t, critic_t = _templates(obs_dim, act_dim, hidden, cfg["sac"]["num_critics"])
+    actor_t, critic_t = param_templates(obs_dim, act_dim, hidden, cfg["sac"]["num_critics"])
     replay = ReplayBuffer.from_state_dict(arrays)
     source = _tail(replay, source_size) if source_size else replay
     return Expert(path.parent.name, cfg["env"], obs_dim, act_dim, hidden,

@@ -33,12 +33,9 @@ class Policy:
 
     @classmethod
     def from_arrays(cls, arrays, prefix: str, obs_dim: int, act_dim: int, hidden, source: str = "") -> Policy:
-        import jax
-        import jax.numpy as jnp
+        from daftrl.experts import param_templates
 
-        from daftrl.nn import TanhGaussianActor
-
-        template = TanhGaussianActor(act_dim, tuple(hidden)).init(jax.random.PRNGKey(0), jnp.zeros((1, obs_dim)))
+        template = param_templates(obs_dim, act_dim, hidden)[0]
         return cls(obs_dim, act_dim, tuple(hidden), unflatten_like(template, arrays, prefix, source))
 
 
