@@ -92,19 +92,19 @@ class ReplayBuffer:
         return self._batch(idx), (ended_before == 0).astype(np.float32)
 
     # ----------------------------------------------------------------- persistence
-    def state_dict(self) -> dict[str, np.ndarray]:
+    def state_dict(self, prefix: str = "replay") -> dict[str, np.ndarray]:
         """Arrays to checkpoint: only the filled part, in storage order, plus the counters."""
-        out = {f"replay/{k}": v[: self.size] for k, v in self.data.items()}
-        out["replay/pos_size_capacity"] = np.array([self.pos, self.size, self.capacity], np.int64)
+        out = {f"{prefix}/{k}": v[: self.size] for k, v in self.data.items()}
+        out[f"{prefix}/pos_size_capacity"] = np.array([self.pos, self.size, self.capacity], np.int64)
         return out
 
     @classmethod
-    def from_state_dict(cls, arrays: dict[str, np.ndarray]) -> ReplayBuffer:
-        pos, size, capacity = (int(x) for x in arrays["replay/pos_size_capacity"])
-        obs = arrays["replay/obs"]
-        buf = cls(obs.shape[1], arrays["replay/act"].shape[1], capacity)
+    def from_state_dict(cls, arrays: dict[str, np.ndarray], prefix: str = "replay") -> ReplayBuffer:
+        pos, size, capacity = (int(x) for x in arrays[f"{prefix}/pos_size_capacity"])
+        obs = arrays[f"{prefix}/obs"]
+        buf = cls(obs.shape[1], arrays[f"{prefix}/act"].shape[1], capacity)
         for k in FIELDS:
-            v = arrays[f"replay/{k}"]
+            v = arrays[f"{prefix}/{k}"]
             if len(v) != size:
                 raise ValueError(f"replay field {k} has {len(v)} rows, expected {size}")
             buf.data[k][:size] = v

@@ -198,33 +198,43 @@ class SAC:
         return -log_alpha * jax.lax.stop_gradient(mean_log_prob + self.target_entropy)
 
     # ----------------------------------------------------------------- update
+    def pre_update(self, state: SACState, batch: Batch, key: jax.Array, aux: Any = None):
+        """Hook run first in every update: train a method's auxiliary networks (encoders, classifiers)
+        kept in `state.extra`. Returns (state, info); SAC has none."""
+        del batch, key, aux
+        return state, {}
+
+    def critic_step(self, state: SACState, batch: Batch, key: jax.Array, aux: Any = None):
+        """One Adam step on `critic_loss`."""
+        (_, info), grads = jax.value_and_grad(self.critic_loss, has_aux=True)(state.critic, state, batch, key, aux)
+        updates, critic_opt = self.critic_tx.update(grads, state.critic_opt, state.critic)
+        return state.replace(critic=optax.apply_updates(state.critic, updates), critic_opt=critic_opt), info
+
+    def actor_step(self, state: SACState, batch: Batch, key: jax.Array, aux: Any = None):
+        """One Adam step on `actor_loss` with the just-updated critics, then the temperature (if learnt)."""
+        (_, info), grads = jax.value_and_grad(self.actor_loss, has_aux=True)(state.actor, state, batch, key, aux)
+        updates, actor_opt = self.actor_tx.update(grads, state.actor_opt, state.actor)
+        state = state.replace(actor=optax.apply_updates(state.actor, updates), actor_opt=actor_opt)
+        if self.config.learn_alpha:
+            grad = jax.grad(self.alpha_loss)(state.log_alpha, info["log_prob"])
+            updates, alpha_opt = self.alpha_tx.update(grad, state.alpha_opt, state.log_alpha)
+            state = state.replace(log_alpha=optax.apply_updates(state.log_alpha, updates), alpha_opt=alpha_opt)
+        return state, info
+
+    def target_step(self, state: SACState) -> SACState:
+        """Polyak averaging of the target critics; counts the update."""
+        return state.replace(target_critic=polyak(state.target_critic, state.critic, self.config.tau),
+                             step=state.step + 1)
+
     def _update(self, state: SACState, batch: Batch, aux: Any = None) -> tuple[SACState, dict[str, jax.Array]]:
         """One full gradient step; `aux` carries method-specific inputs (e.g. a source batch)."""
         key = jax.random.fold_in(state.key, state.step)
         k_critic, k_actor = jax.random.split(key)
-
-        (_, c_info), c_grads = jax.value_and_grad(self.critic_loss, has_aux=True)(
-            state.critic, state, batch, k_critic, aux
-        )
-        c_updates, critic_opt = self.critic_tx.update(c_grads, state.critic_opt, state.critic)
-        state = state.replace(critic=optax.apply_updates(state.critic, c_updates), critic_opt=critic_opt)
-
-        (_, a_info), a_grads = jax.value_and_grad(self.actor_loss, has_aux=True)(
-            state.actor, state, batch, k_actor, aux
-        )
-        a_updates, actor_opt = self.actor_tx.update(a_grads, state.actor_opt, state.actor)
-        state = state.replace(actor=optax.apply_updates(state.actor, a_updates), actor_opt=actor_opt)
-
-        if self.config.learn_alpha:
-            grad = jax.grad(self.alpha_loss)(state.log_alpha, a_info["log_prob"])
-            updates, alpha_opt = self.alpha_tx.update(grad, state.alpha_opt, state.log_alpha)
-            state = state.replace(log_alpha=optax.apply_updates(state.log_alpha, updates), alpha_opt=alpha_opt)
-
-        state = state.replace(
-            target_critic=polyak(state.target_critic, state.critic, self.config.tau), step=state.step + 1
-        )
-        info = {**c_info, **a_info, "alpha": jnp.exp(state.log_alpha)}
-        return state, info
+        state, x_info = self.pre_update(state, batch, jax.random.fold_in(key, 2), aux)
+        state, c_info = self.critic_step(state, batch, k_critic, aux)
+        state, a_info = self.actor_step(state, batch, k_actor, aux)
+        state = self.target_step(state)
+        return state, {**x_info, **c_info, **a_info, "alpha": jnp.exp(state.log_alpha)}
 
     def _update_many(self, state: SACState, batches: Batch, aux: Any = None):
         """K consecutive updates in one compiled call (lax.scan over the leading axis of

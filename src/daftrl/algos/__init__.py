@@ -19,15 +19,41 @@ METHODS = {
 }
 
 
+# Co-training baselines (from scratch, source simulator + target): module, method class, config class.
+COTRAIN_METHODS = {
+    "par": ("daftrl.algos.par", "PAR", "PARConfig"),
+    "vgdf": ("daftrl.algos.vgdf", "VGDF", "VGDFConfig"),
+    "darc": ("daftrl.algos.darc", "DARC", "DARCConfig"),
+    "sac-iw": ("daftrl.algos.darc", "SACIW", "SACIWConfig"),
+    "sac-mix": ("daftrl.algos.mix", "SACMix", "MixConfig"),
+}
+
+
+def _unknown(name: str, known) -> ValueError:
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=3)
+    return ValueError(f"unknown method {name!r}; choose one of {', '.join(known)}"
+                      + (f" (did you mean {', '.join(close)}?)" if close else ""))
+
+
 def method_class(name: str):
     if name not in METHODS:
-        import difflib
-
-        close = difflib.get_close_matches(name, METHODS, n=3)
-        raise ValueError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}"
-                         + (f" (did you mean {', '.join(close)}?)" if close else ""))
+        raise _unknown(name, METHODS)
     return METHODS[name]
 
 
-__all__ = ["METHODS", "method_class", "AdaptConfig", "FT", "ZeroShot", "DAFT", "DAFTConfig", "SGFT",
+def cotrain_method_class(name: str):
+    """(method class, config class) of a co-training baseline, imported on first use."""
+    import importlib
+
+    if name not in COTRAIN_METHODS:
+        raise _unknown(name, COTRAIN_METHODS)
+    module, cls, config = COTRAIN_METHODS[name]
+    mod = importlib.import_module(module)
+    return getattr(mod, cls), getattr(mod, config)
+
+
+__all__ = ["METHODS", "COTRAIN_METHODS", "method_class", "cotrain_method_class",
+           "AdaptConfig", "FT", "ZeroShot", "DAFT", "DAFTConfig", "SGFT",
            "SGFTConfig", "SingleCritic", "SingleCriticConfig", "RewardShaping", "RewardShapingConfig"]

@@ -1,0 +1,175 @@
+"""The co-training loop of the simulator baselines (PAR, VGDF, DARC, SAC-IW, SAC-mix).
+
+Protocol of PAR/VGDF/ODRL (notes/algorithms.md sections 6-9): a source env and a target env built
+fresh; every iteration takes one source step (the behaviour actor's sample plus N(0, 0.2) noise,
+clipped), every `target_every`-th iteration also one target step (the policy's sample), then one
+update on a source and a target minibatch once both buffers hold a batch. 1e6 source iterations with
+target_every = 10 give the paper's 1e5 target steps.
+
+Every step count the user sees (progress bar, `step` of metrics.jsonl and eval.csv, `--eval-every`)
+counts **target** steps, so co-training curves share their x-axis with the adaptation methods;
+train rows also carry `source_step`. Evaluation runs the deterministic policy on fresh target envs at
+target step 0 and every `eval_every` target steps. Checkpoints hold both buffers, both envs'
+mid-episode states and the RNGs: a resumed run equals one that never stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from daftrl.checkpoint import daftrl_home, flatten_tree, load_arrays, save_arrays, unflatten_like
+from daftrl.loops import open_run
+
+
+@dataclasses.dataclass(frozen=True)
+class CotrainRunConfig:
+    """Co-train a policy from scratch with a source simulator and the target domain (PAR, VGDF, ...)."""
+
+    task: str = "halfcheetah-broken-back-thigh"
+    """Task whose source and target domains are co-trained on (`daftrl tasks`)."""
+    method: str = "par"
+    """par | vgdf | darc | sac-iw | sac-mix"""
+    steps: int | None = None
+    """Target environment steps (default 1e5 = 1e6 source steps with --target-every 10; on --resume,
+    the saved total unless given)."""
+    target_every: int = 10
+    """One target step every this many source steps (and updates)."""
+    seed: int = 0
+    eval_every: int = 1000
+    """Evaluate on the target every this many target steps (and at step 0)."""
+    eval_episodes: int = 10
+    checkpoint_every: int = 5000
+    """Checkpoint every this many target steps (both replay buffers: ~100-200 MB late in a run)."""
+    log_every: int = 100
+    """Log a training row every this many target steps."""
+    run_dir: str | None = None
+    """Default: $DAFTRL_HOME/runs/cotrain/<task>/<method>-s<seed>."""
+    resume: bool = False
+    tensorboard: bool = False
+
+    @property
+    def source_steps(self) -> int:
+        return (self.steps or 0) * self.target_every
+
+    def default_run_dir(self) -> Path:
+        return daftrl_home() / "runs" / "cotrain" / self.task / f"{self.method}-s{self.seed}"
+
+
+def cotrain_config_from_dict(d: dict) -> CotrainRunConfig:
+    fields = {f.name for f in dataclasses.fields(CotrainRunConfig)}
+    return CotrainRunConfig(**{k: v for k, v in d.items() if k in fields})
+
+
+def method_config_from_dict(config_cls, d: dict):
+    """Rebuild a method config saved as JSON (lists back to tuples where the field is a tuple)."""
+    defaults = config_cls()
+    kwargs = {k: tuple(v) if isinstance(getattr(defaults, k, None), tuple) else v for k, v in d.items()}
+    return config_cls(**kwargs)
+
+
+def cotrain(cfg: CotrainRunConfig, method_config=None, source=None, target=None, quiet: bool = False) -> dict:
+    """Run (or resume) one co-training run. `source`/`target` (EnvHandles) override the task's envs
+    (tests use small custom pairs)."""
+    import jax
+
+    from daftrl.adapter import json_ready
+    from daftrl.algos import cotrain_method_class
+    from daftrl.collect import Collector
+    from daftrl.env_factory import resolve_env
+    from daftrl.evaluate import evaluate
+    from daftrl.replay import ReplayBuffer
+    from daftrl.runs import Monitor, graceful_stop
+
+    method_cls, config_cls = cotrain_method_class(cfg.method)
+    method_config = method_config or config_cls()
+    if cfg.target_every < 1:
+        raise ValueError(f"--target-every must be >= 1, got {cfg.target_every}")
+    cfg, run, saved = open_run(cfg, cfg.default_run_dir(), cotrain_config_from_dict, 100_000,
+                               {"method_config": json_ready(dataclasses.asdict(method_config))})
+    method_config = method_config_from_dict(config_cls, saved["method_config"])
+    source = source or resolve_env(cfg.task, "source")
+    target = target or resolve_env(cfg.task, "target")
+    if (source.obs_dim, source.act_dim) != (target.obs_dim, target.act_dim):
+        raise ValueError(f"source {source.name} and target {target.name} differ in observation/action size: "
+                         f"{(source.obs_dim, source.act_dim)} vs {(target.obs_dim, target.act_dim)}")
+    obs_dim, act_dim = target.obs_dim, target.act_dim
+    method = method_cls(method_config, obs_dim, act_dim)
+    state = method.init(cfg.seed)
+    src_buf = ReplayBuffer(obs_dim, act_dim, method_config.buffer_size)
+    tar_buf = ReplayBuffer(obs_dim, act_dim, method_config.buffer_size)
+    rng = np.random.default_rng(cfg.seed)
+    src_env = Collector(source.make(), seed=cfg.seed)
+    tar_env = Collector(target.make(), seed=cfg.seed + 1)
+    key = jax.random.PRNGKey(cfg.seed)
+    src_key, tar_key = jax.random.fold_in(key, 11), jax.random.fold_in(key, 12)
+    it, wall_before, best = 0, 0.0, None  # it = source steps = updates attempted
+    if cfg.resume:
+        arrays, meta = load_arrays(run.checkpoint, kind="cotrain")
+        state = unflatten_like(state, arrays, "state", str(run.checkpoint))
+        src_buf = ReplayBuffer.from_state_dict(arrays, "source_replay")
+        tar_buf = ReplayBuffer.from_state_dict(arrays, "target_replay")
+        src_env.restore(arrays, meta["source_env"], "source_env")
+        tar_env.restore(arrays, meta["target_env"], "target_env")
+        rng.bit_generator.state = meta["rng"]
+        method.load_host_state(meta["method"])
+        it, wall_before, best = meta["iteration"], meta["wall_time"], meta["best"]
+        run.truncate_logs(it // cfg.target_every)
+
+    def checkpoint() -> None:
+        s_arrays, s_meta = src_env.state("source_env")
+        t_arrays, t_meta = tar_env.state("target_env")
+        arrays = {**flatten_tree(state, "state"), **src_buf.state_dict("source_replay"),
+                  **tar_buf.state_dict("target_replay"), **s_arrays, **t_arrays}
+        meta = {"iteration": it, "rng": rng.bit_generator.state, "source_env": s_meta, "target_env": t_meta,
+                "method": method.host_state(), "wall_time": monitor.wall_time(), "best": monitor.best}
+        save_arrays(run.checkpoint, arrays, kind="cotrain", meta=meta)
+
+    def evaluate_now(tar_step: int) -> None:
+        res = evaluate(partial(method.mean_actions, state.actor), target.make, cfg.eval_episodes, cfg.seed,
+                       target.robot)
+        monitor.evaluation(tar_step, res)
+
+    B, every, noise = method_config.batch_size, cfg.target_every, method_config.src_action_noise
+    total_it = cfg.source_steps
+    info, periodic_info, saved_at = None, {}, it
+    monitor = Monitor(run, f"{cfg.method} {cfg.task}", cfg.steps, it // every, wall_before, best,
+                      cfg.tensorboard, quiet)
+    with graceful_stop() as stop, monitor:
+        if it == 0:
+            evaluate_now(0)
+        while it < total_it and not stop:
+            a = np.asarray(method.sample_actions(method.behaviour_actor(state, "source"), src_env.obs[None],
+                                                 src_key, it))[0]
+            a = np.clip(a + rng.normal(0.0, noise, act_dim), -1.0, 1.0).astype(np.float32)
+            src_buf.add(*src_env.step(a))
+            if it % every == 0:
+                a = np.asarray(method.sample_actions(method.behaviour_actor(state, "target"), tar_env.obs[None],
+                                                     tar_key, it))[0]
+                tar_buf.add(*tar_env.step(a))
+            it += 1
+            if len(src_buf) >= B and len(tar_buf) >= B:
+                state, info = method.update(state, tar_buf.sample(rng, B), {"src": src_buf.sample(rng, B)})
+                state, p_info = method.periodic(state, tar_buf, rng, it)
+                periodic_info = p_info or periodic_info
+            if it % every:
+                continue
+            tar_step = it // every
+            if tar_step % cfg.log_every == 0:
+                monitor.train(tar_step, info, source_step=it, target_return=tar_env.recent_return(),
+                              source_return=src_env.recent_return(), **periodic_info)
+            if tar_step % cfg.eval_every == 0 or it == total_it:
+                evaluate_now(tar_step)
+            if tar_step % cfg.checkpoint_every == 0:
+                checkpoint()
+                saved_at = it
+        if saved_at != it or it == 0:
+            checkpoint()
+    if stop:
+        return monitor.stopped(stop.signal, it // every)
+    evals = run.rows("eval")
+    return monitor.finish(it // every, task=cfg.task, method=cfg.method, source_steps=it,
+                          initial_return=evals[0]["return_mean"] if evals else None)

@@ -1,0 +1,76 @@
+"""The co-training loop (daftrl.cotrain) with SAC-mix, the base of every co-training method."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from cotrain_helpers import SOURCE, assert_resume_equals_no_stop, run_cotrain, tiny
+
+from daftrl.algos import COTRAIN_METHODS, cotrain_method_class
+from daftrl.algos.mix import MixConfig, SACMix, concat_batches
+from daftrl.checkpoint import load_arrays
+from daftrl.runs import RunDir
+from daftrl.sac import SAC, Batch
+
+
+def test_counts_source_and_target_steps(tmp_path):
+    res = run_cotrain(tmp_path, "sac-mix", tiny(MixConfig()), steps=40, target_every=5)
+    assert res["status"] == "finished" and res["steps"] == 40 and res["source_steps"] == 200
+    arrays, meta = load_arrays(tmp_path / "checkpoint.safetensors", kind="cotrain")
+    assert len(arrays["source_replay/obs"]) == 200 and len(arrays["target_replay/obs"]) == 40
+    evals = RunDir(tmp_path).rows("eval")
+    assert [r["step"] for r in evals] == [0, 20, 40]  # target steps: the x-axis of the adaptation curves
+    train = RunDir(tmp_path).rows("train")
+    assert [r["source_step"] for r in train] == [50, 100, 150, 200]
+    # updates start once both buffers hold a batch (16 target steps = 76 source steps at target_every 5)
+    assert int(arrays["state/step"]) == 200 - 76 + 1  # iterations 76..200
+
+
+def test_source_actions_carry_exploration_noise(tmp_path):
+    """Source actions are policy samples plus N(0, noise): with a huge noise they pile up at the bounds."""
+    import dataclasses
+
+    run_cotrain(tmp_path, "sac-mix", dataclasses.replace(tiny(MixConfig()), src_action_noise=10.0), steps=20)
+    arrays, _ = load_arrays(tmp_path / "checkpoint.safetensors", kind="cotrain")
+    src, tar = np.abs(arrays["source_replay/act"]), np.abs(arrays["target_replay/act"])
+    assert (src == 1.0).mean() > 0.8 and (tar == 1.0).mean() < 0.2
+
+
+def test_sac_mix_losses_are_sac_on_the_concatenated_batch():
+    rng = np.random.default_rng(0)
+    mk = lambda n: Batch(*(jnp.asarray(x, jnp.float32) for x in (  # noqa: E731
+        rng.normal(size=(n, 3)), rng.uniform(-1, 1, (n, 1)), rng.normal(size=n), rng.normal(size=(n, 3)),
+        (rng.random(n) < 0.2).astype(float))))
+    src, tar = mk(8), mk(8)
+    mix = SACMix(MixConfig(hidden=(16, 16)), 3, 1)
+    sac = SAC(mix.config, 3, 1)
+    state = mix.init(0)
+    key = jnp.asarray(np.array([0, 7], np.uint32))
+    both = concat_batches(src, tar)
+    assert np.allclose(both.obs[:8], src.obs) and np.allclose(both.obs[8:], tar.obs)
+    for loss in ("critic_loss", "actor_loss"):
+        params = state.critic if loss == "critic_loss" else state.actor
+        got = getattr(mix, loss)(params, state, tar, key, {"src": src})[0]
+        want = getattr(sac, loss)(params, state, both, key)[0]
+        assert np.isclose(got, want)
+
+
+def test_resume_equals_no_stop(tmp_path):
+    assert_resume_equals_no_stop(tmp_path, "sac-mix", tiny(MixConfig()))
+
+
+def test_unknown_method_is_refused_with_suggestion():
+    with pytest.raises(ValueError, match="did you mean par"):
+        cotrain_method_class("parr")
+    assert set(COTRAIN_METHODS) == {"par", "vgdf", "darc", "sac-iw", "sac-mix"}
+
+
+def test_mismatched_source_and_target_are_refused(tmp_path):
+    from daftrl.cotrain import CotrainRunConfig, cotrain
+    from daftrl.env_factory import EnvHandle
+
+    bad = EnvHandle("x", "target", None, 4, 1, SOURCE.factory)
+    with pytest.raises(ValueError, match="differ in observation"):
+        cotrain(CotrainRunConfig(task="pendulum", method="sac-mix", steps=10, run_dir=str(tmp_path)),
+                tiny(MixConfig()), source=SOURCE, target=bad, quiet=True)
