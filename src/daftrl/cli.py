@@ -182,6 +182,55 @@ and every --eval-every steps. Checkpoints every --checkpoint-every steps and on 
 --resume continues bit-exactly. Results: metrics.jsonl, eval.csv, result.json in the run dir."""
 
 
+# ----------------------------------------------------------------------------- cotrain
+@command("cotrain", "co-train a simulator baseline from scratch: --task T --method par|vgdf|darc|sac-iw|sac-mix")
+def _cotrain(argv: list[str]) -> int:
+    import argparse
+
+    import tyro
+
+    from daftrl.algos import COTRAIN_METHODS, cotrain_method_class
+    from daftrl.cotrain import CotrainRunConfig
+
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--method", default="par")
+    pre.add_argument("--task", default=CotrainRunConfig.task)
+    pre.add_argument("--cpus", default=None)
+    known, rest = pre.parse_known_args(argv)
+    _, config_cls = cotrain_method_class(known.method)
+    # task-dependent defaults (e.g. PAR's recommended beta per robot) when the config offers them
+    default_config = config_cls.for_task(known.task) if hasattr(config_cls, "for_task") else config_cls()
+    args_cls = dataclasses.make_dataclass("CotrainArgs", [
+        ("run", CotrainRunConfig, dataclasses.field(default=CotrainRunConfig(method=known.method, task=known.task))),
+        ("method_config", config_cls, dataclasses.field(default=default_config)),
+    ])
+    description = (f"{_COTRAIN_HELP}\n\nMethods: {', '.join(COTRAIN_METHODS)}. The options below are those of "
+                   f"--method {known.method}; see `daftrl cotrain --method NAME --help` for another.")
+    args = tyro.cli(tyro.conf.OmitArgPrefixes[args_cls],
+                    args=rest + ["--method", known.method, "--task", known.task],
+                    prog="daftrl cotrain", description=description)
+    apply_cpu_settings(known.cpus)
+    from daftrl.cotrain import cotrain
+
+    result = cotrain(args.run, args.method_config)
+    if result["status"] == "finished":
+        ev = result["final_eval"]
+        print(f"done: {result['method']} on {result['task']}: {ev['return_mean']:,.1f} ± {ev['return_std']:,.1f} "
+              f"after {result['steps']:,} target + {result['source_steps']:,} source steps "
+              f"({result['wall_time'] / 60:.1f} min); run dir {result['run_dir']}")
+    return 0
+
+
+_COTRAIN_HELP = """Co-train a policy from scratch with the task's source simulator and its target domain
+(the protocol of PAR, VGDF and ODRL: one update per source step, one target step every --target-every
+source steps, 1e6 source + 1e5 target steps by default).
+
+--steps counts TARGET steps (the x-axis of every daftrl curve, shared with `daftrl adapt`). Evaluation
+of the deterministic policy on fresh target envs at step 0 and every --eval-every target steps.
+Checkpoints (both replay buffers, both envs mid-episode, RNGs) every --checkpoint-every target steps and
+on Ctrl-C/SIGTERM; --resume continues bit-exactly."""
+
+
 # ----------------------------------------------------------------------------- eval
 @dataclasses.dataclass
 class EvalArgs:
@@ -221,12 +270,21 @@ def _eval(argv: list[str]) -> int:
 
 
 # ----------------------------------------------------------------------------- bench
-@command("bench", "measure speed: `bench sac` (vs SB3/SBX), `bench adapt` (method costs vs FT)")
+@command("bench", "measure speed: `bench sac` (vs SB3/SBX), `bench adapt` (vs FT), `bench cotrain` (vs SAC)")
 def _bench(argv: list[str]) -> int:
     import tyro
 
-    if not argv or argv[0] not in ("sac", "adapt"):
-        raise SystemExit("usage: daftrl bench sac|adapt [--help]")
+    if not argv or argv[0] not in ("sac", "adapt", "cotrain"):
+        raise SystemExit("usage: daftrl bench sac|adapt|cotrain [--help]")
+    if argv[0] == "cotrain":
+        from daftrl.experiments.bench_cotrain import CotrainBenchArgs, run_cotrain_bench
+
+        args = tyro.cli(CotrainBenchArgs, args=argv[1:], prog="daftrl bench cotrain")
+        res = run_cotrain_bench(args)
+        print("ms per update:", {k: round(v, 2) for k, v in res["ms_per_update"].items()})
+        print("cost vs SAC:", {k: round(v, 2) for k, v in res["cost_vs_sac"].items()})
+        print(f"wrote {args.out}")
+        return 0
     if argv[0] == "adapt":
         from daftrl.experiments.bench import AdaptBenchArgs, run_adapt_bench
 

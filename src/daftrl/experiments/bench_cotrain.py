@@ -1,0 +1,125 @@
+"""`daftrl bench cotrain`: the per-update cost of each co-training baseline relative to plain SAC.
+
+One co-training iteration's learning work is what is timed: sampling a source and a target minibatch
+from replay buffers, the method's jitted update, and its host-side `periodic` work (VGDF refits its
+dynamics ensemble every 250 updates: that cost is amortised over the iterations it covers). All
+methods run round-robin in the same process, so each sees the same machine conditions; the median over
+rounds is reported. References, in the same run:
+
+- `sac`: one plain SAC update on `batch_size` rows (the FT/DAFT-style update);
+- `sac-mix`: SAC on `batch_size` source + `batch_size` target rows (the co-training data volume).
+
+The buffers hold real transitions of the task (random actions in both domains); the target buffer is
+`target_size` transitions, i.e. the point of a run at which the model refit is timed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class CotrainBenchArgs:
+    """Cost of one co-training update of each method relative to plain SAC (same run, interleaved)."""
+
+    methods: tuple[str, ...] = ("sac-mix", "par", "darc", "sac-iw", "vgdf")
+    task: str = "halfcheetah-broken-back-thigh"
+    batch_size: int = 128
+    """Rows per domain."""
+    updates: int = 500
+    """Iterations per timed block (VGDF: 2 model refits per block at the default 250)."""
+    rounds: int = 5
+    source_size: int = 50_000
+    target_size: int = 20_000
+    """Target transitions in the buffer when timing (a VGDF refit costs about linearly in this)."""
+    out: str = "benchmarks/results/bench_cotrain.json"
+
+
+def _fill(handle, size: int, seed: int):
+    """A replay buffer with `size` transitions of uniform-random actions in `handle`'s env."""
+    from daftrl.collect import Collector
+    from daftrl.replay import ReplayBuffer
+
+    buf = ReplayBuffer(handle.obs_dim, handle.act_dim, size)
+    rng = np.random.default_rng(seed)
+    col = Collector(handle.make(), seed=seed)
+    for _ in range(size):
+        buf.add(*col.step(rng.uniform(-1, 1, handle.act_dim).astype(np.float32)))
+    return buf
+
+
+def _method_config(name: str, config_cls, batch_size: int):
+    """The method's defaults with every schedule switched on (warm-ups/gates over), so the timed
+    update is the steady-state one."""
+    cfg = dataclasses.replace(config_cls(), batch_size=batch_size)
+    steady = {"warmup": 0, "gate_start": 0}
+    return dataclasses.replace(cfg, **{k: v for k, v in steady.items() if hasattr(cfg, k)})
+
+
+def run_cotrain_bench(args: CotrainBenchArgs) -> dict:
+    import jax
+
+    from daftrl.algos import cotrain_method_class
+    from daftrl.algos.mix import MixConfig
+    from daftrl.checkpoint import atomic_write_json
+    from daftrl.env_factory import resolve_env
+    from daftrl.runs import progress_bar, provenance
+    from daftrl.sac import SAC
+
+    source, target = resolve_env(args.task, "source"), resolve_env(args.task, "target")
+    print(f"collecting {args.source_size:,} source and {args.target_size:,} target transitions ...", flush=True)
+    src_buf, tar_buf = _fill(source, args.source_size, 0), _fill(target, args.target_size, 1)
+    rng = np.random.default_rng(0)
+    B = args.batch_size
+
+    def sac_block(sac, state, n):
+        for _ in range(n):
+            state, info = sac.update(state, tar_buf.sample(rng, B))
+        return state, info
+
+    def method_block(method, state, n, start):
+        for i in range(n):
+            state, info = method.update(state, tar_buf.sample(rng, B), {"src": src_buf.sample(rng, B)})
+            state, _ = method.periodic(state, tar_buf, rng, start + i + 1)
+        return state, info
+
+    sac = SAC(MixConfig(batch_size=B).sac_config(), target.obs_dim, target.act_dim)
+    runners = {"sac": [sac, sac.init(0), 0]}
+    for name in args.methods:
+        cls, config_cls = cotrain_method_class(name)
+        method = cls(_method_config(name, config_cls, B), target.obs_dim, target.act_dim)
+        runners[name] = [method, method.init(0), 0]
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    progress, task = progress_bar("bench cotrain", (args.rounds + 1) * len(runners))
+    with progress:
+        for r in range(args.rounds + 1):  # round 0 compiles and warms up; not timed
+            for name, run in runners.items():
+                method, state, done = run
+                t = time.perf_counter()
+                if name == "sac":
+                    state, info = sac_block(method, state, args.updates)
+                else:
+                    state, info = method_block(method, state, args.updates, done)
+                jax.block_until_ready(info)
+                if r:
+                    times[name].append((time.perf_counter() - t) / args.updates)
+                run[1], run[2] = state, done + args.updates
+                progress.advance(task)
+    ms = {name: 1e3 * statistics.median(t) for name, t in times.items()}
+    result = {
+        "benchmark": "cotrain", "task": args.task, "batch_size_per_domain": B, "updates_per_block": args.updates,
+        "target_size": args.target_size, "ms_per_update": ms,
+        "all_ms": {k: [1e3 * x for x in v] for k, v in times.items()},
+        "cost_vs_sac": {name: ms[name] / ms["sac"] for name in ms},
+        "cost_vs_sac_mix": {name: ms[name] / ms["sac-mix"] for name in ms} if "sac-mix" in ms else None,
+        "provenance": provenance(),
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out, result)
+    return result
