@@ -3,7 +3,8 @@
 Protocol of PAR/VGDF/ODRL (notes/algorithms.md sections 6-9): a source env and a target env built
 fresh; every iteration takes one source step (the behaviour actor's sample plus N(0, 0.2) noise,
 clipped), every `target_every`-th iteration also one target step (the policy's sample), then one
-update on a source and a target minibatch once both buffers hold a batch. 1e6 source iterations with
+update on a source and a target minibatch (`batch_size` rows each, or `source_batch_size` source rows)
+once both buffers hold a batch. 1e6 source iterations with
 target_every = 10 give the paper's 1e5 target steps.
 
 Every step count the user sees (progress bar, `step` of metrics.jsonl and eval.csv, `--eval-every`)
@@ -134,6 +135,7 @@ def cotrain(cfg: CotrainRunConfig, method_config=None, source=None, target=None,
         monitor.evaluation(tar_step, res)
 
     B, every, noise = method_config.batch_size, cfg.target_every, method_config.src_action_noise
+    B_src = method_config.source_batch_size or B
     total_it = cfg.source_steps
     info, periodic_info, saved_at = None, {}, it
     monitor = Monitor(run, f"{cfg.method} {cfg.task}", cfg.steps, it // every, wall_before, best,
@@ -151,8 +153,8 @@ def cotrain(cfg: CotrainRunConfig, method_config=None, source=None, target=None,
                                                      tar_key, it))[0]
                 tar_buf.add(*tar_env.step(a))
             it += 1
-            if len(src_buf) >= B and len(tar_buf) >= B:
-                state, info = method.update(state, tar_buf.sample(rng, B), {"src": src_buf.sample(rng, B)})
+            if len(src_buf) >= B_src and len(tar_buf) >= B:
+                state, info = method.update(state, tar_buf.sample(rng, B), {"src": src_buf.sample(rng, B_src)})
                 state, p_info = method.periodic(state, tar_buf, rng, it)
                 periodic_info = p_info or periodic_info
             if it % every:

@@ -59,4 +59,4 @@ def assert_resume_equals_no_stop(tmp_path, method: str, method_config, steps: in
 
 def tiny(config, **changes):
     """Any co-training config shrunk for tests: small networks and batches (plus `changes`)."""
-    return dataclasses.replace(config, hidden=(32, 32), batch_size=16, **changes)
+    return dataclasses.replace(config, **{"hidden": (32, 32), "batch_size": 16, "source_batch_size": None, **changes})

@@ -74,3 +74,10 @@ def test_mismatched_source_and_target_are_refused(tmp_path):
     with pytest.raises(ValueError, match="differ in observation"):
         cotrain(CotrainRunConfig(task="pendulum", method="sac-mix", steps=10, run_dir=str(tmp_path)),
                 tiny(MixConfig()), source=SOURCE, target=bad, quiet=True)
+
+
+def test_updates_wait_for_source_batch_size(tmp_path):
+    """With source_batch_size (DARC: 256) the first update waits until the source buffer holds that many."""
+    run_cotrain(tmp_path, "sac-mix", tiny(MixConfig(), source_batch_size=150), steps=40, target_every=5)
+    arrays, _ = load_arrays(tmp_path / "checkpoint.safetensors", kind="cotrain")
+    assert int(arrays["state/step"]) == 200 - 150 + 1

@@ -30,11 +30,10 @@ Differences from the official code (each a line in docs/assumptions.md):
   notes section 15.2; its correction also applied softmax twice before commit e102cd4). Here: logits
   into the cross-entropy and log-softmax for dr (no +1e-10 inside the log).
 - ODRL draws separate source/target samples for the classifier (128 + 128) and for the critic
-  (DARC 2 x 128 = 256 source). The daftrl loop samples one minibatch of `batch_size` rows per domain
-  per update: DARC defaults to `batch_size = 256` (the critic/actor's source rows) and trains the
-  classifiers on the first `classifier_batch_size` = 128 rows of each domain's minibatch (a random
-  subset of the critic's rows rather than an independent draw). Updates therefore start once the target
-  buffer holds 256 transitions (ODRL: 128 target, 256 source).
+  (DARC 2 x 128 = 256 source). The daftrl loop samples one minibatch per domain per update: DARC takes
+  `source_batch_size` = 256 source rows (critic/actor) and `batch_size` = 128 target rows, and trains
+  the classifiers on the first `classifier_batch_size` = 128 rows of each (a random subset of the
+  critic's source rows rather than an independent draw).
 - ODRL's SAC-IW uses 256 source rows during warm-up and 128 after (a code quirk); here `batch_size` =
   128 throughout. `iw_clip` defaults to [1e-4, 1] (VGDF paper / H2O); ODRL clips to [1e-4, 10].
 - The warm-up counts updates (`state.step`), which start once both buffers hold a batch; ODRL counts
@@ -43,10 +42,15 @@ Differences from the official code (each a line in docs/assumptions.md):
   classifier; here the first classifier step comes at update `warmup` (when it is a multiple of
   `classifier_every`), before the correction is first used.
 - The original TF code (google-research `darc/`) trains the classifiers every iteration from the
-  start (only the correction waits for the warm-up), uses 1 hidden layer of 32 units with SAS logits =
-  SA logits + a residual MLP on (s,a,s') (here: `classifier_hidden=(32,), classifier_residual=True`),
-  10 000 random initial steps, batch 256 and reward scale 0.1 (which also scales dr). Its importance
-  weights (the `use_importance_weights` ablation) are not clipped.
+  start on the critic's own 256 + 256 batch (only the correction waits for `delta_r_warmup`, and no
+  target data is collected during it), uses 1 hidden layer of 32 units with SAS logits = SA logits + a
+  residual MLP on (s,a,s') (here: `classifier_hidden=(32,), classifier_residual=True`), 10 000 random
+  initial steps per domain, a learned temperature and reward scale 0.1 (which also scales dr). Its
+  importance weights (the `use_importance_weights` ablation) are not clipped.
+
+Logged every update: `darc_delta_r` (mean dr over the source batch, 0 during the warm-up),
+`classifier_loss` (CE_SA + CE_SAS), `classifier_acc` / `classifier_acc_sa` (q_SAS / q_SA accuracy on the
+noisy training batch; the values of the last classifier step, 0 before the first), SAC-IW `iw_mean`.
 """
 
 from __future__ import annotations
@@ -94,9 +98,9 @@ class ClassifierConfig(MixConfig):
 class DARCConfig(ClassifierConfig):
     """DARC: SAC on source data with the reward r + lambda * dr."""
 
-    batch_size: int = 256
-    """Source rows per critic/actor update (ODRL: 2 x 128); the loop samples as many target rows, of which
-    the classifiers use `classifier_batch_size`."""
+    source_batch_size: int | None = 256
+    """Source rows per critic/actor update (ODRL: 2 x 128); target rows: batch_size (128), all used by the
+    classifiers."""
     delta_r_scale: float = 1.0
     """lambda, the weight of the reward correction dr."""
 
@@ -162,7 +166,7 @@ class DomainClassifierCotrain(SACMix):
         self.cfg = config
         self.classifier_net = DomainClassifiers(tuple(config.classifier_hidden), config.classifier_residual)
         self.classifier_tx = optax.adam(config.classifier_lr)
-        self.n_classifier = min(config.classifier_batch_size, config.batch_size)
+        self.n_classifier = min(config.classifier_batch_size, config.batch_size, config.source_batch_size or 10**9)
         super().__init__(config, obs_dim, act_dim)
 
     # ------------------------------------------------------------------ state

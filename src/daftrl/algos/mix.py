@@ -31,6 +31,8 @@ class MixConfig:
     hidden: tuple[int, ...] = (256, 256)
     batch_size: int = 128
     """Minibatch size per domain (128 source + 128 target)."""
+    source_batch_size: int | None = None
+    """Source rows per update if different from batch_size (DARC: 256, as ODRL)."""
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4
     gamma: float = 0.99

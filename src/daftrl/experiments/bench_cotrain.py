@@ -84,7 +84,8 @@ def run_cotrain_bench(args: CotrainBenchArgs) -> dict:
 
     def method_block(method, state, n, start):
         for i in range(n):
-            state, info = method.update(state, tar_buf.sample(rng, B), {"src": src_buf.sample(rng, B)})
+            src = src_buf.sample(rng, method.mix_config.source_batch_size or B)
+            state, info = method.update(state, tar_buf.sample(rng, B), {"src": src})
             state, _ = method.periodic(state, tar_buf, rng, start + i + 1)
         return state, info
 
