@@ -86,7 +86,8 @@ def cotrain(cfg: CotrainRunConfig, method_config=None, source=None, target=None,
     from daftrl.runs import Monitor, graceful_stop
 
     method_cls, config_cls = cotrain_method_class(cfg.method)
-    method_config = method_config or config_cls()
+    if method_config is None:  # task-dependent defaults (PAR's beta per robot, VGDF's termination rule)
+        method_config = config_cls.for_task(cfg.task) if hasattr(config_cls, "for_task") else config_cls()
     if cfg.target_every < 1:
         raise ValueError(f"--target-every must be >= 1, got {cfg.target_every}")
     cfg, run, saved = open_run(cfg, cfg.default_run_dir(), cotrain_config_from_dict, 100_000,

@@ -41,7 +41,8 @@ class MixConfig:
     """Entropy temperature (fixed, as in PAR, VGDF and ODRL)."""
     learn_alpha: bool = False
     src_action_noise: float = 0.2
-    """Gaussian noise std added to the sampled source action (PAR/VGDF `expl_noise`; clipped to [-1, 1])."""
+    """Gaussian noise std added to the sampled source action (PAR `expl_noise`, ODRL; the VGDF code adds none;
+    clipped to [-1, 1])."""
     buffer_size: int = 1_000_000
     """Capacity of each replay buffer."""
 

@@ -62,7 +62,7 @@ class VGDFConfig(MixConfig):
     (the reference code's choice, reproduced for comparison)."""
     terminal: Literal["none", "halfcheetah", "hopper", "walker", "ant"] = "none"
     """Termination rule applied to fictitious next observations: `none` (never terminal) or a robot's
-    Gymnasium v5 health rule (valid only for that robot's stock observation layout)."""
+    Gymnasium v5 health rule on its observation (`for_task` picks the task's robot)."""
     model_members: int = 7
     model_elites: int = 5
     """Elites are tracked (`state.extra['model']['elites']`) but, as in the reference, all members are used."""
@@ -84,6 +84,19 @@ class VGDFConfig(MixConfig):
 
     def sac_config(self) -> SACConfig:
         return dataclasses.replace(super().sac_config(), log_std_min=self.log_std_min, log_std_max=self.log_std_max)
+
+    @classmethod
+    def for_task(cls, task: str) -> VGDFConfig:
+        """Defaults with `terminal` set to the task's robot, so fictitious states end as the target env's
+        episodes do (the reference's hand-written termination functions; `daftrl cotrain` calls this)."""
+        from daftrl.env_factory import ROBOT_OF_GYM_ID
+        from daftrl.envs import get_task
+
+        try:
+            robot = get_task(task).robot
+        except ValueError:
+            robot = ROBOT_OF_GYM_ID.get(task)
+        return cls(terminal=robot if robot in TERMINAL_FNS else "none")
 
 
 # ---------------------------------------------------------------------- termination of fictitious states
@@ -130,8 +143,9 @@ def top_fraction_gate(score: jax.Array, keep_ratio: float, active: jax.Array | b
 
 # ---------------------------------------------------------------------- torch-style initialisation
 def torch_mlp_init(params: Any, key: jax.Array) -> Any:
-    """Re-draw every Dense layer of flax MLP parameters: the last Dense of each module xavier-uniform ->
-    he-normal, hidden ones xavier-uniform, biases zero (works with a leading ensemble axis)."""
+    """Re-draw every Dense layer of flax MLP parameters as torch's VGDF `call_mlp` does: hidden kernels
+    xavier-uniform, the last Dense of each module he-normal (fan-in), biases zero (a leading ensemble axis
+    is allowed)."""
     flat = flax.traverse_util.flatten_dict(params)
     layers = sorted({k[:-1] for k in flat if k[-1] == "kernel"})
     last = {}
@@ -202,9 +216,9 @@ class VGDF(SACMix):
         actor_e = self.actor_net.init(k_actor, jnp.zeros((1, self.obs_dim), jnp.float32))
         if self.vgdf.xavier_init:
             actor_e = torch_mlp_init(actor_e, k_init)
-        zero = jnp.zeros((), jnp.float32)
+        zero = lambda: jnp.zeros((), jnp.float32)  # noqa: E731 - distinct buffers (the update donates them)
         return {"actor_e": actor_e, "actor_e_opt": self.actor_tx.init(actor_e),
-                "actor_info": {"actor_loss": zero, "actor_e_loss": zero, "log_prob": zero},
+                "actor_info": {"actor_loss": zero(), "actor_e_loss": zero(), "log_prob": zero()},
                 "model": self.dynamics.init(k_model)}
 
     # ------------------------------------------------------------------ acting and host-side work
