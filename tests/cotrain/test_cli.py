@@ -1,0 +1,33 @@
+"""`daftrl cotrain` on the command line: every method's options parse, task defaults apply, errors are clear."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from daftrl.algos import COTRAIN_METHODS
+from daftrl.cli import main
+
+
+@pytest.mark.parametrize("method", sorted(COTRAIN_METHODS))
+def test_help_lists_the_method_options(method, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["cotrain", "--method", method, "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "--target-every" in out and "--batch-size" in out
+
+
+def test_par_beta_defaults_to_the_robots_recommendation(capsys):
+    with pytest.raises(SystemExit):
+        main(["cotrain", "--method", "par", "--task", "hopper-big-head", "--help"])
+    out = capsys.readouterr().out
+    flat = re.sub(r"[\s│]+", " ", out)
+    beta_help = flat[flat.index("--beta"):][:200]
+    assert "(default: 0.05)" in beta_help, beta_help
+
+
+def test_unknown_method_is_an_error_not_a_traceback(capsys):
+    assert main(["cotrain", "--method", "vgfd"]) == 2
+    assert "did you mean vgdf" in capsys.readouterr().err
