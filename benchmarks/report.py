@@ -56,6 +56,21 @@ def adapt_section(r: dict) -> list[str]:
     return out + [""]
 
 
+def cotrain_section(r: dict) -> list[str]:
+    B = r["batch_size_per_domain"]
+    out = [f"### Co-training baselines, per-update cost ({_prov(r)})", "",
+           f"One iteration's learning work on {r['task']}: sampling, the jitted update and host-side periodic "
+           f"work (VGDF's model refit, timed with {r['target_size']:,} target transitions), median over rounds. "
+           f"`sac` = one SAC update on {B} rows; `sac-mix` = SAC on {B} source + {B} target rows, the same data "
+           "volume as PAR and VGDF.", "",
+           "| method | ms per update | of which periodic (model refit) | vs SAC | vs SAC-mix |", "|---|---|---|---|---|"]
+    periodic = r.get("periodic_ms_per_update")
+    for m, v in r["ms_per_update"].items():
+        mix = r["cost_vs_sac_mix"][m] if r.get("cost_vs_sac_mix") else float("nan")
+        out.append(f"| {m} | {v:.1f} | {f"{periodic[m]:.1f}" if periodic and m in periodic else "-"} | {r['cost_vs_sac'][m]:.2f}x | {mix:.2f}x |")
+    return out + [""]
+
+
 def learning_section(r: dict) -> list[str]:
     out = [f"### SAC learning quality, 1e5 steps, `expert` preset ({_prov(r)})", "",
            "| env | return at 1e5 per seed | mean ± std over seeds | Tianshou SAC at 1e5 (10 seeds) |",
@@ -77,6 +92,8 @@ def main() -> None:
             lines += sac_section(r)
     if (r := _load("bench_adapt.json")):
         lines += adapt_section(r)
+    if (r := _load("bench_cotrain.json")):
+        lines += cotrain_section(r)
     if (r := _load("learning_sac.json")):
         lines += learning_section(r)
     (ROOT.parent / "docs" / "benchmarks.md").write_text("\n".join(lines))
