@@ -63,11 +63,13 @@ def cotrain_section(r: dict) -> list[str]:
            f"work (VGDF's model refit, timed with {r['target_size']:,} target transitions), median over rounds. "
            f"`sac` = one SAC update on {B} rows; `sac-mix` = SAC on {B} source + {B} target rows, the same data "
            "volume as PAR and VGDF.", "",
-           "| method | ms per update | of which periodic (model refit) | vs SAC | vs SAC-mix |", "|---|---|---|---|---|"]
+           "| method | ms per update | of which periodic (model refit) | vs SAC | vs SAC-mix |",
+           "|---|---|---|---|---|"]
     periodic = r.get("periodic_ms_per_update")
     for m, v in r["ms_per_update"].items():
+        refit = f"{periodic[m]:.1f}" if periodic and m in periodic else "-"
         mix = r["cost_vs_sac_mix"][m] if r.get("cost_vs_sac_mix") else float("nan")
-        out.append(f"| {m} | {v:.1f} | {f"{periodic[m]:.1f}" if periodic and m in periodic else "-"} | {r['cost_vs_sac'][m]:.2f}x | {mix:.2f}x |")
+        out.append(f"| {m} | {v:.1f} | {refit} | {r['cost_vs_sac'][m]:.2f}x | {mix:.2f}x |")
     return out + [""]
 
 
