@@ -140,11 +140,23 @@ Resumable: a checkpoint (params, optimiser states, replay buffer, RNG and env st
 
 
 # ----------------------------------------------------------------------------- adapt
+def _run_with_method_config(command: str, argv: list[str], run_default, config_default, help_text: str,
+                            methods, method: str):
+    """Parse `--run options` and the chosen method's Config options as one flat set of flags."""
+    import tyro
+
+    args_cls = dataclasses.make_dataclass(f"{command.capitalize()}Args", [
+        ("run", type(run_default), dataclasses.field(default=run_default)),
+        ("method_config", type(config_default), dataclasses.field(default=config_default)),
+    ])
+    description = (f"{help_text}\n\nMethods: {', '.join(methods)}. The options below are those of "
+                   f"--method {method}; see `daftrl {command} --method NAME --help` for another.")
+    return tyro.cli(tyro.conf.OmitArgPrefixes[args_cls], args=argv, prog=f"daftrl {command}", description=description)
+
+
 @command("adapt", "adapt an expert in a target domain: --task T --method daft|ft|sgft|...")
 def _adapt(argv: list[str]) -> int:
     import argparse
-
-    import tyro
 
     from daftrl.algos import METHODS, method_class
     from daftrl.loops import AdaptRunConfig
@@ -154,14 +166,8 @@ def _adapt(argv: list[str]) -> int:
     pre.add_argument("--cpus", default=None)
     known, rest = pre.parse_known_args(argv)
     _, config_cls = method_class(known.method)
-    args_cls = dataclasses.make_dataclass("AdaptArgs", [
-        ("run", AdaptRunConfig, dataclasses.field(default=AdaptRunConfig(method=known.method))),
-        ("method_config", config_cls, dataclasses.field(default=config_cls())),
-    ])
-    description = (f"{_ADAPT_HELP}\n\nMethods: {', '.join(METHODS)}. The options below are those of "
-                   f"--method {known.method}; see `daftrl adapt --method NAME --help` for another.")
-    args = tyro.cli(tyro.conf.OmitArgPrefixes[args_cls], args=rest + ["--method", known.method],
-                    prog="daftrl adapt", description=description)
+    args = _run_with_method_config("adapt", rest + ["--method", known.method], AdaptRunConfig(method=known.method),
+                                   config_cls(), _ADAPT_HELP, METHODS, known.method)
     apply_cpu_settings(known.cpus)
     from daftrl.loops import adapt
 
@@ -187,8 +193,6 @@ and every --eval-every steps. Checkpoints every --checkpoint-every steps and on 
 def _cotrain(argv: list[str]) -> int:
     import argparse
 
-    import tyro
-
     from daftrl.algos import COTRAIN_METHODS, cotrain_method_class
     from daftrl.cotrain import CotrainRunConfig
 
@@ -200,15 +204,9 @@ def _cotrain(argv: list[str]) -> int:
     _, config_cls = cotrain_method_class(known.method)
     # task-dependent defaults (e.g. PAR's recommended beta per robot) when the config offers them
     default_config = config_cls.for_task(known.task) if hasattr(config_cls, "for_task") else config_cls()
-    args_cls = dataclasses.make_dataclass("CotrainArgs", [
-        ("run", CotrainRunConfig, dataclasses.field(default=CotrainRunConfig(method=known.method, task=known.task))),
-        ("method_config", config_cls, dataclasses.field(default=default_config)),
-    ])
-    description = (f"{_COTRAIN_HELP}\n\nMethods: {', '.join(COTRAIN_METHODS)}. The options below are those of "
-                   f"--method {known.method}; see `daftrl cotrain --method NAME --help` for another.")
-    args = tyro.cli(tyro.conf.OmitArgPrefixes[args_cls],
-                    args=rest + ["--method", known.method, "--task", known.task],
-                    prog="daftrl cotrain", description=description)
+    args = _run_with_method_config("cotrain", rest + ["--method", known.method, "--task", known.task],
+                                   CotrainRunConfig(method=known.method, task=known.task), default_config,
+                                   _COTRAIN_HELP, COTRAIN_METHODS, known.method)
     apply_cpu_settings(known.cpus)
     from daftrl.cotrain import cotrain
 

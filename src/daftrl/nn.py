@@ -9,7 +9,7 @@ DAFT's target ensemble = N members, the frozen source critic Q*_src = 2 members)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import flax.linen as nn
 import jax
@@ -19,15 +19,16 @@ LOG_2 = 0.6931471805599453
 
 
 class MLP(nn.Module):
-    """ReLU multilayer perceptron with a linear output layer."""
+    """Multilayer perceptron (ReLU unless `activation` says otherwise) with a linear output layer."""
 
     hidden: Sequence[int]
     out_dim: int
+    activation: Callable[[jax.Array], jax.Array] = nn.relu
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         for width in self.hidden:
-            x = nn.relu(nn.Dense(width)(x))
+            x = self.activation(nn.Dense(width)(x))
         return nn.Dense(self.out_dim)(x)
 
 

@@ -48,7 +48,6 @@ Differences from the official code (each a line in docs/assumptions.md):
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from typing import Any
 
 import flax.linen as nn
@@ -57,6 +56,7 @@ import jax.numpy as jnp
 import optax
 
 from daftrl.algos.mix import MixConfig, SACMix
+from daftrl.nn import MLP
 from daftrl.sac import Batch, SACState, copy_tree, polyak
 
 RECOMMENDED_BETA: dict[str, float] = {"ant": 0.01, "halfcheetah": 5.0, "hopper": 0.05, "walker": 0.1}
@@ -93,19 +93,6 @@ class PARConfig(MixConfig):
         return cls(beta=RECOMMENDED_BETA.get(robot, cls.beta))
 
 
-class ELUMLP(nn.Module):
-    """ELU multilayer perceptron with a linear output layer (the PAR/TD7 encoder body)."""
-
-    hidden: Sequence[int]
-    out_dim: int
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        for width in self.hidden:
-            x = nn.elu(nn.Dense(width)(x))
-        return nn.Dense(self.out_dim)(x)
-
-
 def avg_l1_norm(x: jax.Array, eps: float = 1e-8) -> jax.Array:
     """AvgL1Norm(x) = x / max(mean_i |x_i|, eps) over the last axis."""
     return x / jnp.maximum(jnp.mean(jnp.abs(x), axis=-1, keepdims=True), eps)
@@ -131,8 +118,8 @@ class PAR(SACMix):
             raise ValueError(f"need encoder_every >= 1 and 1 <= encoder_batch_size <= batch_size: {config}")
         self.cfg = config
         self.n_encoder = n
-        self.f_net = ELUMLP(tuple(config.encoder_hidden), config.latent_dim)
-        self.g_net = ELUMLP(tuple(config.encoder_hidden), config.latent_dim)
+        self.f_net = MLP(tuple(config.encoder_hidden), config.latent_dim, nn.elu)
+        self.g_net = MLP(tuple(config.encoder_hidden), config.latent_dim, nn.elu)
         self.encoder_tx = optax.adam(config.encoder_lr)
         super().__init__(config, obs_dim, act_dim)
 
