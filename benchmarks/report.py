@@ -73,6 +73,18 @@ def cotrain_section(r: dict) -> list[str]:
     return out + [""]
 
 
+def adapt_compare_section(r: dict, png: str) -> list[str]:
+    out = [f"### Adaptation on {r['task']}, bundled expert, 1e5 target steps ({_prov(r)})", "",
+           "Final return = mean of the last 5 evaluations (10 deterministic episodes each) per seed; "
+           "± = 95 % t-interval over seeds.", "",
+           "| method | final return (mean over seeds) | per seed |", "|---|---|---|"]
+    for m, v in r["methods"].items():
+        ci = f" ± {v['ci95_half_width']:,.0f}" if v["ci95_half_width"] is not None else ""
+        seeds = ", ".join(f"s{s}: {x:,.0f}" for s, x in zip(v["seeds"], v["final_per_seed"], strict=True))
+        out.append(f"| {m} | {v['final_mean']:,.0f}{ci} | {seeds} |")
+    return out + ["", f"![{r['task']}](../benchmarks/results/{png})", ""]
+
+
 def learning_section(r: dict) -> list[str]:
     out = [f"### SAC learning quality, 1e5 steps, `expert` preset ({_prov(r)})", "",
            "| env | return at 1e5 per seed | mean ± std over seeds | Tianshou SAC at 1e5 (10 seeds) |",
@@ -96,6 +108,8 @@ def main() -> None:
         lines += adapt_section(r)
     if (r := _load("bench_cotrain.json")):
         lines += cotrain_section(r)
+    for path in sorted(RESULTS.glob("adapt_*.json")):
+        lines += adapt_compare_section(json.loads(path.read_text()), path.with_suffix(".png").name)
     if (r := _load("learning_sac.json")):
         lines += learning_section(r)
     (ROOT.parent / "docs" / "benchmarks.md").write_text("\n".join(lines))
