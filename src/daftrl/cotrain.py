@@ -37,6 +37,9 @@ class CotrainRunConfig:
     steps: int | None = None
     """Target environment steps (default 1e5 = 1e6 source steps with --target-every 10; on --resume,
     the saved total unless given)."""
+    source_steps: int | None = None
+    """Alternative to --steps, counted in source steps as the PAR/VGDF papers do (1e6 = 1e5 target steps
+    with --target-every 10); must be a multiple of --target-every."""
     target_every: int = 10
     """One target step every this many source steps (and updates)."""
     seed: int = 0
@@ -53,8 +56,23 @@ class CotrainRunConfig:
     tensorboard: bool = False
 
     @property
-    def source_steps(self) -> int:
+    def total_source_steps(self) -> int:
         return (self.steps or 0) * self.target_every
+
+    def resolved(self) -> CotrainRunConfig:
+        """--source-steps turned into --steps (target steps), with clear errors for inconsistent input."""
+        if self.target_every < 1:
+            raise ValueError(f"--target-every must be >= 1, got {self.target_every}")
+        if self.source_steps is None:
+            return self
+        if self.source_steps < self.target_every or self.source_steps % self.target_every:
+            raise ValueError(f"--source-steps {self.source_steps:,} must be a positive multiple of --target-every "
+                             f"{self.target_every}")
+        steps = self.source_steps // self.target_every
+        if self.steps is not None and self.steps != steps:
+            raise ValueError(f"--steps {self.steps:,} (target) and --source-steps {self.source_steps:,} disagree "
+                             f"with --target-every {self.target_every}: give only one of them")
+        return dataclasses.replace(self, steps=steps, source_steps=None)
 
     def default_run_dir(self) -> Path:
         return daftrl_home() / "runs" / "cotrain" / self.task / f"{self.method}-s{self.seed}"
@@ -88,8 +106,7 @@ def cotrain(cfg: CotrainRunConfig, method_config=None, source=None, target=None,
     method_cls, config_cls = cotrain_method_class(cfg.method)
     if method_config is None:  # task-dependent defaults (PAR's beta per robot, VGDF's termination rule)
         method_config = config_cls.for_task(cfg.task) if hasattr(config_cls, "for_task") else config_cls()
-    if cfg.target_every < 1:
-        raise ValueError(f"--target-every must be >= 1, got {cfg.target_every}")
+    cfg = cfg.resolved()
     cfg, run, saved = open_run(cfg, cfg.default_run_dir(), cotrain_config_from_dict, 100_000,
                                {"method_config": json_ready(dataclasses.asdict(method_config))})
     method_config = method_config_from_dict(config_cls, saved["method_config"])
@@ -137,7 +154,7 @@ def cotrain(cfg: CotrainRunConfig, method_config=None, source=None, target=None,
 
     B, every, noise = method_config.batch_size, cfg.target_every, method_config.src_action_noise
     B_src = method_config.source_batch_size or B
-    total_it = cfg.source_steps
+    total_it = cfg.total_source_steps
     info, periodic_info, saved_at = None, {}, it
     monitor = Monitor(run, f"{cfg.method} {cfg.task}", cfg.steps, it // every, wall_before, best,
                       cfg.tensorboard, quiet)

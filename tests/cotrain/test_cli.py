@@ -31,3 +31,20 @@ def test_par_beta_defaults_to_the_robots_recommendation(capsys):
 def test_unknown_method_is_an_error_not_a_traceback(capsys):
     assert main(["cotrain", "--method", "vgfd"]) == 2
     assert "did you mean vgdf" in capsys.readouterr().err
+
+
+def test_source_steps_is_the_papers_budget_in_source_steps():
+    from daftrl.cotrain import CotrainRunConfig
+
+    cfg = CotrainRunConfig(source_steps=1_000_000, target_every=10).resolved()
+    assert (cfg.steps, cfg.source_steps, cfg.total_source_steps) == (100_000, None, 1_000_000)
+    assert CotrainRunConfig(steps=50, source_steps=500, target_every=10).resolved().steps == 50
+    with pytest.raises(ValueError, match="multiple of --target-every"):
+        CotrainRunConfig(source_steps=1005, target_every=10).resolved()
+    with pytest.raises(ValueError, match="disagree"):
+        CotrainRunConfig(steps=10, source_steps=1000, target_every=10).resolved()
+
+
+def test_inconsistent_budget_is_a_clear_error(capsys):
+    assert main(["cotrain", "--method", "sac-mix", "--steps", "10", "--source-steps", "1000"]) == 2
+    assert "give only one of them" in capsys.readouterr().err
