@@ -150,6 +150,20 @@ def test_patience_decays_with_steps():
     assert [m.model_patience(s) for s in (0, 149_999, 150_000, 600_000, 900_000)] == [5, 5, 4, 1, 0]
 
 
+def test_min_model_steps_counts_the_fewest_epochs_early_stopping_allows():
+    m = VGDF(small(model_every=100, model_batch_size=32, model_max_epochs=None, max_epochs_since_update=2,
+                   patience_decay_every=250), OBS, ACT)
+    # refits at 100..400 source steps see n = 50, 100, 150, 200 target rows; 10 % hold-out;
+    # ceil(train / 32) = 2, 3, 5, 6 minibatches; patience 2, 2, 1, 1 -> 4, 4, 3, 3 epochs
+    assert m.min_model_steps(400, target_every=2) == 2 * 4 + 3 * 4 + 5 * 3 + 6 * 3
+    # and fit really never stops before patience + 2 epochs, even on labels with nothing to learn
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(200, OBS + ACT)).astype(np.float32), rng.normal(size=(200, OBS + 1)).astype(np.float32)
+    model = m.dynamics
+    _, info = model.fit(model.init(jax.random.PRNGKey(1)), x, y, rng, batch_size=32, max_epochs_since_update=1)
+    assert info["epochs"] >= 3
+
+
 # ---------------------------------------------------------------------- the two actors
 def test_pessimistic_and_optimistic_actor_losses():
     m = VGDF(small(), OBS, ACT)

@@ -230,6 +230,22 @@ class VGDF(SACMix):
         """`max_epochs_since_update` after `step` source steps: 5, minus 1 every 150 000 steps, floor 0."""
         return max(0, self.vgdf.max_epochs_since_update - int(step // self.vgdf.patience_decay_every))
 
+    def min_model_steps(self, source_steps: int, target_every: int) -> int:
+        """Fewest model minibatch steps of a run of `source_steps` (one target step every `target_every`):
+        each refit takes at least `patience + 2` epochs (one that improves, then `patience + 1` that do
+        not) over the training split of all target data. The floor of VGDF's cost (docs/cotraining.md)."""
+        cfg, total = self.vgdf, 0
+        for step in range(cfg.model_every, source_steps + 1, cfg.model_every):
+            n = step // target_every
+            if n < 2:
+                continue
+            n_hold = min(max(int(n * cfg.model_holdout), 1 if cfg.model_holdout > 0 else 0), n - 1)
+            epochs = self.model_patience(step) + 2
+            if cfg.model_max_epochs is not None:
+                epochs = min(epochs, cfg.model_max_epochs)
+            total += -(-(n - n_hold) // cfg.model_batch_size) * epochs
+        return total
+
     def periodic(self, state: SACState, target_buffer, rng: np.random.Generator, step: int):
         """Every `model_every` steps: refit the dynamics ensemble on all target transitions (warm start)."""
         cfg = self.vgdf

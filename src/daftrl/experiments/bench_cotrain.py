@@ -9,6 +9,10 @@ rounds is reported. References, in the same run:
 - `sac`: one plain SAC update on `batch_size` rows (the FT/DAFT-style update);
 - `sac-mix`: SAC on `batch_size` source + `batch_size` target rows (the co-training data volume).
 
+Also recorded: the FLOPs of each compiled update (XLA cost analysis) and VGDF's FLOP floor over a
+whole protocol run (the fewest model epochs its early stopping allows), which bounds what any faithful
+implementation can reach relative to SAC-mix.
+
 The buffers hold real transitions of the task (random actions in both domains); the target buffer is
 `target_size` transitions, i.e. the point of a run at which the model refit is timed.
 """
@@ -61,6 +65,23 @@ def _method_config(name: str, config_cls, batch_size: int):
     return dataclasses.replace(cfg, **{k: v for k, v in steady.items() if hasattr(cfg, k)})
 
 
+def _flops(jitted, *args) -> float | None:
+    """FLOPs of one call of a jitted function, from XLA's cost analysis of the compiled program."""
+    analysis = jitted.lower(*args).compile().cost_analysis()
+    analysis = analysis[0] if isinstance(analysis, list) else analysis
+    return float(analysis["flops"]) if analysis and "flops" in analysis else None
+
+
+def _vgdf_floor(vgdf, model_step_flops: float, update_flops: dict, source_steps: int, target_every: int) -> dict:
+    """VGDF's FLOPs per iteration over a whole protocol run, at the fewest model epochs early stopping
+    allows, relative to SAC-mix: a bound no implementation of the reference algorithm can beat."""
+    steps = vgdf.min_model_steps(source_steps, target_every)
+    per_it = update_flops["vgdf"] + steps * model_step_flops / source_steps
+    return {"source_steps": source_steps, "target_every": target_every, "min_model_minibatch_steps": steps,
+            "model_step_flops": model_step_flops, "flops_per_iteration": per_it,
+            "vs_sac_mix": per_it / update_flops["sac-mix"] if update_flops.get("sac-mix") else None}
+
+
 def run_cotrain_bench(args: CotrainBenchArgs) -> dict:
     import jax
 
@@ -99,6 +120,21 @@ def run_cotrain_bench(args: CotrainBenchArgs) -> dict:
         cls, config_cls = cotrain_method_class(name)
         method = cls(_method_config(name, config_cls, B), target.obs_dim, target.act_dim)
         runners[name] = [method, method.init(0), 0]
+    flops = {"sac": _flops(sac.update, runners["sac"][1], tar_buf.sample(rng, B))}
+    for name in args.methods:
+        method, state, _ = runners[name]
+        src = src_buf.sample(rng, method.mix_config.source_batch_size or B)
+        flops[name] = _flops(method.update, state, tar_buf.sample(rng, B), {"src": src})
+    floor = None
+    if "vgdf" in runners:
+        vgdf, state, _ = runners["vgdf"]
+        model = state.extra["model"]
+        M, d_in, d_out = vgdf.dynamics.members, vgdf.dynamics.in_dim, vgdf.dynamics.out_dim
+        mb = vgdf.vgdf.model_batch_size
+        model_flops = _flops(vgdf.dynamics.train_step, model["params"], model["opt"],
+                             np.zeros((M, mb, d_in), np.float32), np.zeros((M, mb, d_out), np.float32),
+                             np.ones((M, mb), np.float32))
+        floor = _vgdf_floor(vgdf, model_flops, flops, 1_000_000, 10)
     times: dict[str, list[float]] = {name: [] for name in runners}
     progress, task = progress_bar("bench cotrain", (args.rounds + 1) * len(runners))
     with progress:
@@ -123,6 +159,8 @@ def run_cotrain_bench(args: CotrainBenchArgs) -> dict:
         "cost_vs_sac": {name: ms[name] / ms["sac"] for name in ms},
         "periodic_ms_per_update": {k: 1e3 * v / (args.rounds * args.updates) for k, v in periodic_s.items()},
         "cost_vs_sac_mix": {name: ms[name] / ms["sac-mix"] for name in ms} if "sac-mix" in ms else None,
+        "flops_per_update": flops,
+        "vgdf_protocol_flop_floor": floor,
         "provenance": provenance(),
     }
     out = Path(args.out)
