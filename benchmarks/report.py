@@ -45,10 +45,11 @@ def sac_section(r: dict) -> list[str]:
 
 def adapt_section(r: dict) -> list[str]:
     u = r["update"]
-    out = [f"### Adaptation methods ({_prov(r)})", "", "| method | updates/s (batch 128) | cost vs FT |",
-           "|---|---|---|"]
+    fl = u.get("flops_vs_ft") or {}
+    out = [f"### Adaptation methods ({_prov(r)})", "",
+           "| method | updates/s (batch 128) | cost vs FT | FLOPs vs FT (XLA cost analysis) |", "|---|---|---|---|"]
     for m, v in u["updates_per_s"].items():
-        out.append(f"| {m} | {v:.0f} | {u['cost_vs_ft'][m]:.2f}x |")
+        out.append(f"| {m} | {v:.0f} | {u['cost_vs_ft'][m]:.2f}x | " + (f"{fl[m]:.2f}x |" if m in fl else "- |"))
     out += ["", "| adapt loop on halfcheetah-broken-back-thigh (no evaluation) | steps/s | minutes per 1e5 steps |",
             "|---|---|---|"]
     for m, v in r["loop"].items():

@@ -133,3 +133,30 @@ def test_h_step_bootstrap_target_by_hand(expert):
     assert y[0] == pytest.approx(1 + 0.5 * 2 + 0.25 * 4 + 0.125 * v[0], rel=1e-5)
     assert y[1] == pytest.approx(1 + 0.5 * 2, rel=1e-6)  # terminated: no bootstrap
     del a, logp
+
+
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_device_sampled_source_segments_are_consecutive_with_the_alive_mask(wrapped):
+    """Source states are drawn inside the jitted update from a device copy of D_src: each segment is H
+    consecutive transitions in insertion order (also across the ring buffer's wrap-around), weighted by
+    the same alive mask as ReplayBuffer.sample_segments."""
+    from daftrl.replay import ReplayBuffer
+
+    H, cap = 4, 30
+    buf = ReplayBuffer(1, 1, cap)
+    n_add = 45 if wrapped else 30
+    t = np.arange(n_add, dtype=np.float32)
+    ends = (t % 7 == 6).astype(np.float32)  # an episode ends every 7 transitions
+    buf.add_many(obs=t[:, None], act=np.zeros((n_add, 1)), rew=np.zeros(n_add), next_obs=t[:, None] + 1,
+                 terminated=ends * (t % 2 == 0), truncated=ends * (t % 2 == 1))
+    m = DAFT(DAFTConfig(horizon=H, src_batch_size=64), random_expert(obs_dim=1, act_dim=1))
+    table = m.source_table(buf)
+    assert table is m.source_table(buf)  # built once per buffer state
+    obs, w = jax.jit(m.source_states)({"src_table": table}, jax.random.PRNGKey(3))
+    obs, w = np.asarray(obs).reshape(64, H), np.asarray(w).reshape(64, H)
+    first = n_add - cap
+    for seg, alive in zip(obs, w, strict=True):
+        assert first <= seg[0] <= n_add - H and np.array_equal(np.diff(seg), np.ones(H - 1))
+        ended_before = np.cumsum(seg % 7 == 6) - (seg % 7 == 6)
+        np.testing.assert_array_equal(alive, (ended_before == 0).astype(np.float32))
+    assert len(set(obs[:, 0].tolist())) > 10  # starts are spread over the buffer

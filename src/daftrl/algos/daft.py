@@ -118,20 +118,57 @@ class DAFT(FT):
         q = self.src_critic_net.apply(state.extra["q_src"], obs, act)
         return q.min(0) if self.cfg.q_src_agg == "min" else q.mean(0)
 
+    # ------------------------------------------------------------------ source states (device-side)
+    def source_table(self, source) -> dict:
+        """D_src on the device, built once per source buffer (D_src never changes during adaptation):
+        observations in insertion order and, per valid segment start, the `alive` mask of its H steps
+        (1 while no episode ended strictly before that step; `ReplayBuffer.sample_segments`).
+        Sampling then happens inside the jitted update: no host work and no transfer per step."""
+        H = self.cfg.horizon if self.cfg.horizon_mode == "segments" else 1
+        stamp = (id(source), source.size, source.pos, H)
+        if getattr(self, "_table_stamp", None) != stamp:
+            if source.size < H:
+                raise ValueError(f"DAFT needs at least {H} source transitions for its segments, have {source.size}")
+            oldest = source.pos if source.size == source.capacity else 0
+            order = (oldest + np.arange(source.size)) % source.capacity
+            d = source.data
+            ended = np.maximum(d["terminated"][order], d["truncated"][order])
+            windows = np.lib.stride_tricks.sliding_window_view(ended, H)  # (size - H + 1, H)
+            alive = (np.cumsum(windows, axis=1) - windows == 0).astype(np.float32)
+            self._table = {"obs": jax.device_put(d["obs"][order]), "alive": jax.device_put(alive)}
+            self._table_stamp = stamp
+        return self._table
+
+    def num_source_segments(self) -> int:
+        cfg = self.cfg
+        if cfg.horizon_mode == "segments":
+            return cfg.src_batch_size or -(-cfg.batch_size // cfg.horizon)
+        return cfg.src_batch_size or cfg.batch_size
+
+    def source_states(self, aux: dict, key):
+        """(source states, their weights w before normalisation). Sampled here from the device table
+        (uniform segment starts, as `ReplayBuffer.sample_segments`), or given explicitly as
+        aux["src_obs"], aux["src_w"] (tests, custom callers)."""
+        if "src_obs" in aux:
+            return aux["src_obs"], aux["src_w"]
+        table = aux["src_table"]
+        n_starts, H = table["alive"].shape
+        n = self.num_source_segments()
+        starts = jax.random.randint(jax.random.fold_in(key, 0x5EC), (n,), 0, n_starts)
+        obs = table["obs"][starts[:, None] + jnp.arange(H)[None]]  # (n, H, obs_dim)
+        w = table["alive"][starts]
+        if self.cfg.horizon_mode == "segments" and self.cfg.horizon_discount:
+            w = w * (self.cfg.gamma ** jnp.arange(H))[None]
+        return obs.reshape(n * H, -1), w.reshape(-1)
+
     # ------------------------------------------------------------------ host inputs
     def host_aux(self, source, target, rng: np.random.Generator, counters: dict) -> dict:
         cfg = self.cfg
-        beta = np.float32(cfg.beta(counters))
-        if cfg.horizon_mode == "segments":
-            n = cfg.src_batch_size or -(-cfg.batch_size // cfg.horizon)
-            seg, alive = source.sample_segments(rng, n, cfg.horizon)
-            w = alive * (cfg.gamma ** np.arange(cfg.horizon))[None] if cfg.horizon_discount else alive
-            return {"beta": beta, "src_obs": seg.obs.reshape(n * cfg.horizon, -1), "src_w": w.reshape(-1)}
-        n = cfg.src_batch_size or cfg.batch_size
-        src = source.sample(rng, n)
-        seg, alive = target.sample_segments(rng, cfg.batch_size, cfg.horizon)
-        return {"beta": beta, "src_obs": src.obs, "src_w": np.ones(n, np.float32), "tar_seg": seg,
-                "tar_alive": alive}
+        aux = {"beta": np.float32(cfg.beta(counters)), "src_table": self.source_table(source)}
+        if cfg.horizon_mode == "bootstrap":
+            seg, alive = target.sample_segments(rng, cfg.batch_size, cfg.horizon)
+            aux.update(tar_seg=seg, tar_alive=alive)
+        return aux
 
     # ------------------------------------------------------------------ losses
     def effective_beta(self, state: SACState, aux: dict, src_obs, src_act):
@@ -147,16 +184,17 @@ class DAFT(FT):
 
     def actor_loss(self, actor, state: SACState, batch: Batch, key, aux: dict = None):
         n_tar = batch.obs.shape[0]
-        obs = jnp.concatenate([batch.obs, aux["src_obs"]], axis=0)
+        src_obs, src_w = self.source_states(aux, key)
+        obs = jnp.concatenate([batch.obs, src_obs], axis=0)
         act, log_prob = self.policy(actor, obs, key)
         alpha = jnp.exp(state.log_alpha)
         # target term: SAC on target states with the target ensemble
         q_members = self.critic_net.apply(state.critic, batch.obs, act[:n_tar])
         loss_tar = jnp.mean(alpha * log_prob[:n_tar] - self.aggregate_actor_q(q_members))
         # source term: the same loss with the frozen Q*_src on source states, weighted by w
-        src_obs, src_act, src_logp = aux["src_obs"], act[n_tar:], log_prob[n_tar:]
+        src_act, src_logp = act[n_tar:], log_prob[n_tar:]
         alpha_src = {"alpha": alpha, "one": 1.0, "zero": 0.0}[self.cfg.alpha_src]
-        w = aux["src_w"] / jnp.maximum(aux["src_w"].sum(), 1e-8)
+        w = src_w / jnp.maximum(src_w.sum(), 1e-8)
         beta = self.effective_beta(state, aux, src_obs, jax.lax.stop_gradient(src_act))
         per_state = alpha_src * src_logp - self.q_src(state, src_obs, src_act)
         loss_src = jnp.sum(w * per_state)

@@ -268,6 +268,13 @@ def adapt_update_costs(args: AdaptBenchArgs) -> dict:
             a.observe(rng.normal(size=17), rng.uniform(-1, 1, 6), 0.0, rng.normal(size=17), False, False)
         jax.block_until_ready(a.update(3))  # compile
         adapters[m] = a
+    flops = {}
+    for m, a in adapters.items():  # XLA's FLOP count of one compiled update (what the ratio should approach)
+        batch = a.buffer.sample(np.random.default_rng(0), args.batch_size)
+        aux = a.method.host_aux(a.source, a.buffer, np.random.default_rng(0), a.counters)
+        analysis = a.method.update.lower(a.state, batch, aux).compile().cost_analysis()
+        analysis = analysis[0] if isinstance(analysis, list) else analysis
+        flops[m] = float(analysis["flops"]) if analysis and "flops" in analysis else None
     rates: dict[str, list[float]] = {m: [] for m in args.methods}
     for _ in range(args.rounds):
         for m, a in adapters.items():
@@ -276,7 +283,9 @@ def adapt_update_costs(args: AdaptBenchArgs) -> dict:
             rates[m].append(args.updates / (time.perf_counter() - t))
     med = {m: statistics.median(r) for m, r in rates.items()}
     return {"batch_size": args.batch_size, "updates_per_s": med, "all": rates,
-            "cost_vs_ft": {m: med["ft"] / med[m] for m in med} if "ft" in med else None}
+            "cost_vs_ft": {m: med["ft"] / med[m] for m in med} if "ft" in med else None,
+            "flops_per_update": flops,
+            "flops_vs_ft": {m: flops[m] / flops["ft"] for m in flops} if flops.get("ft") else None}
 
 
 def adapt_loop_rate(method: str, args: AdaptBenchArgs) -> float:
