@@ -8,13 +8,15 @@ seeds, 1e5 target steps, evaluation every 1e3 steps — the curves of the paper'
 continue from their checkpoint (run dirs: $DAFTRL_HOME/runs/adapt/<task>/<method>-s<seed>).
 `summary` writes benchmarks/results/adapt_<task>.json and .png: per method the final return (mean of
 the last 5 evaluations of each seed, as the paper's curves are smoothed), its mean over seeds with a
-95 % t-interval, and the curves (mean over seeds, band = min..max).
+95 % t-interval, each run's wall time (including evaluation) and code commit, and the curves (mean
+over seeds, band = min..max).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 from pathlib import Path
 
@@ -61,12 +63,15 @@ def summary(task: str, methods: tuple[str, ...], out_dir: Path) -> dict:
     fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
     for method in methods:
         runs = sorted(base.glob(f"{method}-s*"))
-        curves = {}
+        curves, walls, commits = {}, {}, set()
         for d in runs:
             rows = RunDir(d).rows("eval")
             res = RunDir(d).result_path
             if rows and res.exists():
-                curves[int(d.name.rsplit("-s", 1)[1])] = rows
+                seed = int(d.name.rsplit("-s", 1)[1])
+                curves[seed] = rows
+                walls[seed] = json.loads(res.read_text()).get("wall_time")
+                commits.add(json.loads((d / "config.json").read_text()).get("provenance", {}).get("git_commit"))
         if not curves:
             continue
         finals = [final_return(r, 1 if method == "zero-shot" else 5) for r in curves.values()]
@@ -75,7 +80,9 @@ def summary(task: str, methods: tuple[str, ...], out_dir: Path) -> dict:
         half = float(T95.get(n - 1, 1.96) * np.std(finals, ddof=1) / math.sqrt(n)) if n > 1 else None
         result["methods"][method] = {"seeds": sorted(curves), "final_per_seed": finals, "final_mean": mean,
                                      "ci95_half_width": half,
-                                     "zero_shot": [r[0]["return_mean"] for r in curves.values()]}
+                                     "zero_shot": [r[0]["return_mean"] for r in curves.values()],
+                                     "wall_time_min": [walls[k] / 60 if walls[k] else None for k in sorted(curves)],
+                                     "git_commits": sorted(c for c in commits if c)}
         if method == "zero-shot":
             ax.axhline(mean, color="k", ls="--", lw=1, label=f"zero-shot ({mean:,.0f})")
             continue

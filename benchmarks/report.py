@@ -89,11 +89,13 @@ def adapt_compare_section(r: dict, png: str) -> list[str]:
     out = [f"### Adaptation on {r['task']}, bundled expert, 1e5 target steps ({_prov(r)})", "",
            "Final return = mean of the last 5 evaluations (10 deterministic episodes each) per seed; "
            "± = 95 % t-interval over seeds.", "",
-           "| method | final return (mean over seeds) | per seed |", "|---|---|---|"]
+           "| method | final return (mean over seeds) | per seed | wall time per run, min (incl. evaluation) |",
+           "|---|---|---|---|"]
     for m, v in r["methods"].items():
         ci = f" ± {v['ci95_half_width']:,.0f}" if v["ci95_half_width"] is not None else ""
         seeds = ", ".join(f"s{s}: {x:,.0f}" for s, x in zip(v["seeds"], v["final_per_seed"], strict=True))
-        out.append(f"| {m} | {v['final_mean']:,.0f}{ci} | {seeds} |")
+        walls = ", ".join(f"{w:.1f}" for w in v.get("wall_time_min") or [] if w is not None) or "-"
+        out.append(f"| {m} | {v['final_mean']:,.0f}{ci} | {seeds} | {walls} |")
     return out + ["", f"![{r['task']}](../benchmarks/results/{png})", ""]
 
 
