@@ -10,8 +10,10 @@ A zoo entry `src/daftrl/zoo/<robot>/` holds:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from daftrl.zoo import ZOO_DIR
@@ -45,6 +47,23 @@ def pick_medium(run_dir: Path, expert_return: float, fraction: float) -> Path:
     return best
 
 
+@contextlib.contextmanager
+def _snapshot(run_dir: Path):
+    """A private view of the run's checkpoint (hard link, else copy) and config: the expert's arrays and
+    the card's step count then come from the same checkpoint even while the run keeps training."""
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir=run_dir, prefix=".export-") as tmp:
+        snap = Path(tmp)
+        try:
+            os.link(run_dir / "checkpoint.safetensors", snap / "checkpoint.safetensors")
+        except OSError:
+            shutil.copyfile(run_dir / "checkpoint.safetensors", snap / "checkpoint.safetensors")
+        shutil.copyfile(run_dir / "config.json", snap / "config.json")
+        yield snap
+
+
 def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_fraction: float = 1 / 3,
            episodes: int = 10, out_dir: Path | None = None, note: str | None = None) -> dict:
     """Turn a finished (or checkpointed) pretraining run into a zoo entry; returns the card."""
@@ -60,7 +79,9 @@ def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_f
     run_dir = Path(run_dir)
     out = Path(out_dir or ZOO_DIR / robot)
     out.mkdir(parents=True, exist_ok=True)
-    expert = load_expert(run_dir, source_size)
+    with _snapshot(run_dir) as snap:  # a running pretraining may replace its checkpoint meanwhile
+        expert = load_expert(snap, source_size)
+        _, ckpt_meta = load_arrays(snap / "checkpoint.safetensors", kind="pretrain")
     expert.name, expert.env = robot, robot
     source = resolve_env(robot, "source")
     expert.check_compatible(source.obs_dim, source.act_dim, f"robot {robot!r}")
@@ -73,7 +94,6 @@ def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_f
     medium_path = pick_medium(run_dir, src_eval.mean, medium_fraction)
     medium, _ = load_policy(medium_path)
     medium_eval = evaluate(medium.deterministic, source.make, episodes, 0, robot)
-    _, ckpt_meta = load_arrays(run_dir / "checkpoint.safetensors", kind="pretrain")
     save_expert(out / "expert.safetensors", expert)
     shutil.copyfile(medium_path, out / "medium_actor.safetensors")
     config = RunDir(run_dir).read_config()
