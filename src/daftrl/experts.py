@@ -68,21 +68,48 @@ def save_expert(path: str | Path, expert: Expert, source_dtype=np.float16) -> No
     if expert.source is not None:
         n = len(expert.source)
         order = (np.arange(n) + (expert.source.pos if n == expert.source.capacity else 0)) % expert.source.capacity
+        data = {k: expert.source.data[k][order] for k in FIELDS}
         for k in FIELDS:
-            v = expert.source.data[k][order]
+            if k == "next_obs":
+                continue
             flag = k in ("terminated", "truncated")
-            arrays[f"source/{k}"] = v.astype(np.uint8) if flag else v.astype(source_dtype)
+            arrays[f"source/{k}"] = data[k].astype(np.uint8) if flag else data[k].astype(source_dtype)
+        # next_obs[i] is obs[i + 1] inside an episode: store only the rows where it is not (episode ends)
+        rows = _explicit_next_obs_rows(data["obs"], data["next_obs"])
+        arrays["source/next_obs_rows"] = rows.astype(np.int64)
+        arrays["source/next_obs_at_rows"] = data["next_obs"][rows].astype(source_dtype)
     meta = {"name": expert.name, "env": expert.env, "obs_dim": expert.obs_dim, "act_dim": expert.act_dim,
             "hidden": list(expert.hidden), **expert.meta}
     save_arrays(path, arrays, kind="expert", meta=meta)
 
 
+def _explicit_next_obs_rows(obs: np.ndarray, next_obs: np.ndarray) -> np.ndarray:
+    """Rows i whose next_obs is not obs[i + 1] (episode boundaries, and the last row)."""
+    if len(obs) == 0:
+        return np.zeros(0, np.int64)
+    same = np.all(next_obs[:-1] == obs[1:], axis=1)
+    return np.flatnonzero(np.append(~same, True))
+
+
 def _source_from(arrays: dict, prefix: str) -> ReplayBuffer | None:
+    """D_src of an expert file; next_obs is either stored whole or rebuilt as obs[i + 1] except at the
+    rows stored explicitly (`next_obs_rows`, `next_obs_at_rows`), which is exact."""
     if f"{prefix}obs" not in arrays:
         return None
     obs = arrays[f"{prefix}obs"]
+    fields = {k: arrays[f"{prefix}{k}"] for k in FIELDS if k != "next_obs"}
+    if f"{prefix}next_obs" in arrays:
+        fields["next_obs"] = arrays[f"{prefix}next_obs"]
+    else:
+        rows = arrays[f"{prefix}next_obs_rows"].astype(np.int64)
+        if len(obs) and (rows.size == 0 or rows[-1] != len(obs) - 1 or np.any(np.diff(rows) <= 0)):
+            raise CheckpointError("expert file: next_obs_rows must be increasing and end at the last row")
+        nxt = np.empty_like(obs)
+        nxt[:-1] = obs[1:]
+        nxt[rows] = arrays[f"{prefix}next_obs_at_rows"]
+        fields["next_obs"] = nxt
     buf = ReplayBuffer(obs.shape[1], arrays[f"{prefix}act"].shape[1], len(obs))
-    buf.add_many(**{k: arrays[f"{prefix}{k}"].astype(np.float32) for k in FIELDS})
+    buf.add_many(**{k: v.astype(np.float32) for k, v in fields.items()})
     return buf
 
 

@@ -62,3 +62,31 @@ def test_demo_smoke(tmp_path):
 def test_unknown_zoo_name_is_explained():
     with pytest.raises(ValueError, match="no bundled expert"):
         zoo.expert_path("cartpole")
+
+
+def test_expert_file_round_trips_d_src_exactly_and_stores_next_obs_once(tmp_path):
+    """next_obs is rebuilt from obs inside episodes and stored only at episode ends: exact, and smaller."""
+    import numpy as np
+
+    from daftrl.checkpoint import load_arrays
+    from daftrl.experts import Expert, load_expert, save_expert
+    from daftrl.replay import FIELDS, ReplayBuffer
+    from daftrl.sac import SAC, SACConfig
+
+    rng = np.random.default_rng(0)
+    n, d = 500, 3
+    states = rng.normal(size=(n + 1, d)).astype(np.float16).astype(np.float32)
+    ends = rng.random(n) < 0.05  # episode ends: the next row starts from a fresh reset state
+    nxt = states[1:].copy()
+    nxt[ends] = rng.normal(size=(ends.sum(), d)).astype(np.float16)
+    src = ReplayBuffer(d, 1, 400)  # wrapped ring buffer: insertion order must be kept
+    src.add_many(obs=states[:n], act=rng.uniform(-1, 1, (n, 1)).astype(np.float16), rew=np.zeros(n, np.float16),
+                 next_obs=nxt, terminated=ends & (rng.random(n) < 0.5), truncated=np.zeros(n))
+    state = SAC(SACConfig(hidden=(8,)), d, 1).init(0)
+    save_expert(tmp_path / "e.safetensors", Expert("t", "t", d, 1, (8,), state.actor, state.critic, -1.6, src))
+    arrays, _ = load_arrays(tmp_path / "e.safetensors", kind="expert")
+    assert "source/next_obs" not in arrays and len(arrays["source/next_obs_rows"]) < 0.1 * 400
+    back = load_expert(tmp_path / "e.safetensors").source
+    order = (src.pos + np.arange(400)) % 400
+    for k in FIELDS:
+        np.testing.assert_array_equal(back.data[k], src.data[k][order], err_msg=k)
