@@ -223,7 +223,9 @@ _COTRAIN_HELP = """Co-train a policy from scratch with the task's source simulat
 (the protocol of PAR, VGDF and ODRL: one update per source step, one target step every --target-every
 source steps, 1e6 source + 1e5 target steps by default).
 
---steps counts TARGET steps (the x-axis of every daftrl curve, shared with `daftrl adapt`); --source-steps gives the budget in source steps instead, as the papers do (1000000 = --steps 100000). Evaluation
+--steps counts TARGET steps (the x-axis of every daftrl curve, shared with `daftrl adapt`);
+--source-steps gives the budget in source steps instead, as the papers do (1000000 = --steps 100000).
+Evaluation
 of the deterministic policy on fresh target envs at step 0 and every --eval-every target steps.
 Checkpoints (both replay buffers, both envs mid-episode, RNGs) every --checkpoint-every target steps and
 on Ctrl-C/SIGTERM; --resume continues bit-exactly."""

@@ -66,8 +66,7 @@ def save_expert(path: str | Path, expert: Expert, source_dtype=np.float16) -> No
     arrays = {**flatten_tree(expert.actor, "actor"), **flatten_tree(expert.critic, "critic"),
               "log_alpha": np.asarray(expert.log_alpha, np.float32)}
     if expert.source is not None:
-        n = len(expert.source)
-        order = (np.arange(n) + (expert.source.pos if n == expert.source.capacity else 0)) % expert.source.capacity
+        order = expert.source.insertion_order()
         data = {k: expert.source.data[k][order] for k in FIELDS}
         for k in FIELDS:
             if k == "next_obs":

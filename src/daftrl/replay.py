@@ -14,6 +14,11 @@ from daftrl.sac import Batch
 FIELDS = ("obs", "act", "rew", "next_obs", "terminated", "truncated")
 
 
+def alive_mask(ended: np.ndarray) -> np.ndarray:
+    """For segments (..., H) of episode-end flags: 1 while no episode ended strictly before a step."""
+    return (np.cumsum(ended, axis=-1) - ended == 0).astype(np.float32)
+
+
 class ReplayBuffer:
     """Ring buffer of (obs, act, rew, next_obs, terminated, truncated) transitions."""
 
@@ -87,9 +92,12 @@ class ReplayBuffer:
         oldest = self.pos if self.size == self.capacity else 0
         starts = rng.integers(0, self.size - horizon + 1, size=batch_size)
         idx = (oldest + starts[:, None] + np.arange(horizon)[None]) % self.capacity
-        ended = np.maximum(self.data["terminated"][idx], self.data["truncated"][idx])
-        ended_before = np.cumsum(ended, axis=1) - ended
-        return self._batch(idx), (ended_before == 0).astype(np.float32)
+        return self._batch(idx), alive_mask(np.maximum(self.data["terminated"][idx], self.data["truncated"][idx]))
+
+    def insertion_order(self) -> np.ndarray:
+        """Storage indices of the stored transitions, oldest first."""
+        oldest = self.pos if self.size == self.capacity else 0
+        return (oldest + np.arange(self.size)) % self.capacity
 
     # ----------------------------------------------------------------- persistence
     def state_dict(self, prefix: str = "replay") -> dict[str, np.ndarray]:

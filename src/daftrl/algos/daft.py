@@ -25,6 +25,7 @@ import numpy as np
 from daftrl.algos.beta import BetaSchedule
 from daftrl.algos.ft import FT, AdaptConfig
 from daftrl.nn import QEnsemble
+from daftrl.replay import alive_mask
 from daftrl.sac import Batch, SACState, copy_tree
 
 
@@ -129,12 +130,10 @@ class DAFT(FT):
         if getattr(self, "_table_stamp", None) != stamp:
             if source.size < H:
                 raise ValueError(f"DAFT needs at least {H} source transitions for its segments, have {source.size}")
-            oldest = source.pos if source.size == source.capacity else 0
-            order = (oldest + np.arange(source.size)) % source.capacity
+            order = source.insertion_order()
             d = source.data
             ended = np.maximum(d["terminated"][order], d["truncated"][order])
-            windows = np.lib.stride_tricks.sliding_window_view(ended, H)  # (size - H + 1, H)
-            alive = (np.cumsum(windows, axis=1) - windows == 0).astype(np.float32)
+            alive = alive_mask(np.lib.stride_tricks.sliding_window_view(ended, H))  # (size - H + 1, H)
             self._table = {"obs": jax.device_put(d["obs"][order]), "alive": jax.device_put(alive)}
             self._table_stamp = stamp
         return self._table

@@ -258,6 +258,7 @@ def adapt_update_costs(args: AdaptBenchArgs) -> dict:
     import jax
 
     from daftrl.adapter import Adapter
+    from daftrl.experiments.bench_cotrain import compiled_flops
 
     expert = _halfcheetah_expert()
     adapters = {}
@@ -272,9 +273,7 @@ def adapt_update_costs(args: AdaptBenchArgs) -> dict:
     for m, a in adapters.items():  # XLA's FLOP count of one compiled update (what the ratio should approach)
         batch = a.buffer.sample(np.random.default_rng(0), args.batch_size)
         aux = a.method.host_aux(a.source, a.buffer, np.random.default_rng(0), a.counters)
-        analysis = a.method.update.lower(a.state, batch, aux).compile().cost_analysis()
-        analysis = analysis[0] if isinstance(analysis, list) else analysis
-        flops[m] = float(analysis["flops"]) if analysis and "flops" in analysis else None
+        flops[m] = compiled_flops(a.method.update, a.state, batch, aux)
     rates: dict[str, list[float]] = {m: [] for m in args.methods}
     for _ in range(args.rounds):
         for m, a in adapters.items():

@@ -65,7 +65,7 @@ def _method_config(name: str, config_cls, batch_size: int):
     return dataclasses.replace(cfg, **{k: v for k, v in steady.items() if hasattr(cfg, k)})
 
 
-def _flops(jitted, *args) -> float | None:
+def compiled_flops(jitted, *args) -> float | None:
     """FLOPs of one call of a jitted function, from XLA's cost analysis of the compiled program."""
     analysis = jitted.lower(*args).compile().cost_analysis()
     analysis = analysis[0] if isinstance(analysis, list) else analysis
@@ -120,18 +120,18 @@ def run_cotrain_bench(args: CotrainBenchArgs) -> dict:
         cls, config_cls = cotrain_method_class(name)
         method = cls(_method_config(name, config_cls, B), target.obs_dim, target.act_dim)
         runners[name] = [method, method.init(0), 0]
-    flops = {"sac": _flops(sac.update, runners["sac"][1], tar_buf.sample(rng, B))}
+    flops = {"sac": compiled_flops(sac.update, runners["sac"][1], tar_buf.sample(rng, B))}
     for name in args.methods:
         method, state, _ = runners[name]
         src = src_buf.sample(rng, method.mix_config.source_batch_size or B)
-        flops[name] = _flops(method.update, state, tar_buf.sample(rng, B), {"src": src})
+        flops[name] = compiled_flops(method.update, state, tar_buf.sample(rng, B), {"src": src})
     floor = None
     if "vgdf" in runners:
         vgdf, state, _ = runners["vgdf"]
         model = state.extra["model"]
         M, d_in, d_out = vgdf.dynamics.members, vgdf.dynamics.in_dim, vgdf.dynamics.out_dim
         mb = vgdf.vgdf.model_batch_size
-        model_flops = _flops(vgdf.dynamics.train_step, model["params"], model["opt"],
+        model_flops = compiled_flops(vgdf.dynamics.train_step, model["params"], model["opt"],
                              np.zeros((M, mb, d_in), np.float32), np.zeros((M, mb, d_out), np.float32),
                              np.ones((M, mb), np.float32))
         floor = _vgdf_floor(vgdf, model_flops, flops, 1_000_000, 10)
