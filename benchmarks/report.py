@@ -99,6 +99,24 @@ def adapt_compare_section(r: dict, png: str) -> list[str]:
     return out + ["", f"![{r['task']}](../benchmarks/results/{png})", ""]
 
 
+def runtime_section(r: dict, png: str) -> list[str]:
+    B = r["budget_target_steps"]
+    out = [f"### Runtime for {B:,} target steps on {r['task']} (the paper's Figure 3; {_prov(r)})", "",
+           "Measured wall time of each run (including its evaluations, 10 episodes every 1e3 target steps), read "
+           "from the run directories; adaptation methods start from the bundled expert, co-training methods train "
+           "from scratch on 10 source steps per target step. *Projected* = a run still in progress, extrapolated "
+           "linearly from its rate so far (a lower bound for VGDF, whose model refit grows with the data). "
+           "Return: mean of the last 5 evaluations (finished runs) or the latest evaluation (projected).", "",
+           "| method | hours per 1e5 target steps | vs DAFT | return | runs (target steps reached, commit) |",
+           "|---|---|---|---|---|"]
+    for m, v in r["methods"].items():
+        ratio = f"{v['vs_reference']:.1f}x" if v.get("vs_reference") else "-"
+        runs = ", ".join(f"s{s['seed']}: {s['target_steps']:,} ({(s['git_commit'] or '?')[:7]})" for s in v["runs"])
+        hours = f"{v['hours_per_budget']:.2f}" + (" (projected)" if v["projected"] else "")
+        out.append(f"| {m} | {hours} | {ratio} | {v['return']:,.0f} | {runs} |")
+    return out + ["", f"![runtime {r['task']}](../benchmarks/results/{png})", ""]
+
+
 def learning_section(r: dict) -> list[str]:
     out = [f"### SAC learning quality, 1e5 steps, `expert` preset ({_prov(r)})", "",
            "| env | return at 1e5 per seed | mean ± std over seeds | Tianshou SAC at 1e5 (10 seeds) |",
@@ -124,6 +142,8 @@ def main() -> None:
         lines += cotrain_section(r)
     for path in sorted(RESULTS.glob("adapt_*.json")):
         lines += adapt_compare_section(json.loads(path.read_text()), path.with_suffix(".png").name)
+    for path in sorted(RESULTS.glob("runtime_*.json")):
+        lines += runtime_section(json.loads(path.read_text()), path.with_suffix(".png").name)
     if (r := _load("learning_sac.json")):
         lines += learning_section(r)
     (ROOT.parent / "docs" / "benchmarks.md").write_text("\n".join(lines))

@@ -1,0 +1,48 @@
+"""Runtime of adaptation vs simulator co-training for 1e5 target steps (the paper's Figure 3), from finished or
+partial runs on this machine:
+
+    python benchmarks/runtime_compare.py --task halfcheetah-broken-back-thigh \
+        [--adapt-root DIR] [--cotrain-root DIR] [--methods ft daft par vgdf]
+
+Run dirs are `<method>-s<seed>` under `--adapt-root` (default $DAFTRL_HOME/runs/adapt/<task>; made by
+`daftrl adapt` / adapt_compare.py) and `--cotrain-root` (default $DAFTRL_HOME/runs/cotrain/<task>; made by
+`daftrl cotrain`). Writes benchmarks/results/runtime_<task>.json and .png (hours per 1e5 target steps, with
+the ratio to DAFT; return against wall-clock hours). Wall times include the evaluations (10 episodes every 1e3
+target steps for every method) and are only comparable between runs made under the same load: say so in the
+notes. Partial runs are projected linearly and marked "projected".
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--task", required=True)
+    p.add_argument("--methods", nargs="+", default=["ft", "sgft", "daft", "par", "vgdf"])
+    p.add_argument("--adapt-root", type=Path, default=None)
+    p.add_argument("--cotrain-root", type=Path, default=None)
+    p.add_argument("--budget", type=int, default=100_000, help="target steps (default 1e5)")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    args = p.parse_args()
+
+    from daftrl.checkpoint import atomic_write_json, daftrl_home
+    from daftrl.experiments.runtime import compare, default_runs, plot
+    from daftrl.runs import provenance
+
+    runs = default_runs(args.task, daftrl_home(), args.adapt_root, args.cotrain_root, tuple(args.methods))
+    if not runs:
+        raise SystemExit(f"no runs of {args.methods} found for {args.task}; see --help for where they are looked up")
+    result = {"task": args.task, **compare(runs, budget=args.budget), "provenance": provenance()}
+    plot(result, args.out / f"runtime_{args.task}.png", f"{args.task}: runtime for {args.budget:,} target steps")
+    atomic_write_json(args.out / f"runtime_{args.task}.json", result)
+    for m, v in result["methods"].items():
+        ratio = f"{v['vs_reference']:.1f}x DAFT" if v["vs_reference"] else "-"
+        print(f"{m:>8}: {v['hours_per_budget']:6.2f} h{' (projected)' if v['projected'] else ''}  {ratio}  "
+              f"return {v['return']:,.0f}  ({len(v['runs'])} run(s))")
+
+
+if __name__ == "__main__":
+    main()

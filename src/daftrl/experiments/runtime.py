@@ -1,0 +1,115 @@
+"""Runtime comparison for 1e5 target steps (the paper's Figure 3): adaptation methods (DAFT, FT, SGFT, which start
+from the expert and only touch the target) next to simulator co-training (PAR, VGDF, DARC, ..., which train from
+scratch on 1e6 source + 1e5 target steps).
+
+Everything is read from run directories (`eval.csv` rows carry the run's cumulative wall time, which survives
+resumes), so the numbers are measured, never typed in. A run that has not reached its target-step budget yet is
+*projected* linearly from its average rate so far, and flagged as such: for VGDF, whose model refit grows with the
+target data, a linear projection is a lower bound.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+FINAL_EVALS = 5  # final return = mean of the last 5 evaluations, as in benchmarks/adapt_compare.py
+
+
+def run_summary(run_dir: Path, budget: int | None = None) -> dict | None:
+    """Wall time and returns of one run from its `config.json` and `eval.csv`; None if it has no evaluations."""
+    from daftrl.runs import RunDir
+
+    run = RunDir(run_dir)
+    rows = [r for r in run.rows("eval") if r.get("wall_time") is not None]
+    if not rows:
+        return None
+    cfg = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").exists() else {}
+    conf = cfg.get("config", {})
+    budget = budget or conf.get("steps") or rows[-1]["step"]
+    last = rows[-1]
+    reached, wall = int(last["step"]), float(last["wall_time"])
+    finished = reached >= budget
+    tail = rows[-FINAL_EVALS:] if finished else rows[-1:]
+    return {
+        "run_dir": str(run_dir),
+        "method": conf.get("method"),
+        "seed": conf.get("seed"),
+        "git_commit": cfg.get("provenance", {}).get("git_commit"),
+        "budget_target_steps": int(budget),
+        "target_steps": reached,
+        "finished": finished,
+        "wall_time_h": wall / 3600,
+        "hours_per_budget": wall / 3600 * budget / reached if reached else math.nan,
+        "return": sum(r["return_mean"] for r in tail) / len(tail),
+        "curve": [[int(r["step"]), float(r["wall_time"]) / 3600, float(r["return_mean"])] for r in rows],
+    }
+
+
+def compare(runs: dict[str, list[Path]], reference: str = "daft", budget: int = 100_000) -> dict:
+    """Per method: mean hours for `budget` target steps over its runs, the return, and the ratio to `reference`."""
+    out: dict = {"budget_target_steps": budget, "reference": reference, "methods": {}}
+    for method, dirs in runs.items():
+        summaries = [s for d in dirs if (s := run_summary(Path(d), budget)) is not None]
+        if not summaries:
+            continue
+        hours = [s["hours_per_budget"] for s in summaries]
+        out["methods"][method] = {
+            "runs": summaries,
+            "hours_per_budget": sum(hours) / len(hours),
+            "projected": not all(s["finished"] for s in summaries),
+            "return": sum(s["return"] for s in summaries) / len(summaries),
+        }
+    ref = out["methods"].get(reference)
+    for v in out["methods"].values():
+        v["vs_reference"] = v["hours_per_budget"] / ref["hours_per_budget"] if ref else None
+    return out
+
+
+def default_runs(task: str, home: Path, adapt_root: Path | None = None, cotrain_root: Path | None = None,
+                 methods: tuple[str, ...] = ("ft", "sgft", "daft", "par", "vgdf", "darc", "sac-iw", "sac-mix"),
+                 ) -> dict[str, list[Path]]:
+    """Run dirs named `<method>-s<seed>` under `runs/adapt/<task>` and `runs/cotrain/<task>` (or the given roots)."""
+    roots = [adapt_root or home / "runs" / "adapt" / task, cotrain_root or home / "runs" / "cotrain" / task]
+    found: dict[str, list[Path]] = {}
+    for method in methods:
+        for root in roots:
+            dirs = sorted(d for d in root.glob(f"{method}-s*") if d.name[len(method) + 2:].isdigit())
+            if dirs:
+                found[method] = dirs
+                break
+    return found
+
+
+def plot(result: dict, path: Path, title: str) -> None:
+    """Left: hours per budget (hatched = projected). Right: return against wall-clock hours."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = list(result["methods"])
+    fig, (ax_bar, ax_curve) = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
+    for i, m in enumerate(methods):
+        v = result["methods"][m]
+        color = f"C{i}"
+        ax_bar.bar(i, v["hours_per_budget"], color=color, hatch="//" if v["projected"] else None,
+                   alpha=0.6 if v["projected"] else 1.0)
+        ratio = f" ({v['vs_reference']:.1f}x)" if v["vs_reference"] else ""
+        ax_bar.text(i, v["hours_per_budget"], f"{v['hours_per_budget']:.2g} h{ratio}", ha="center", va="bottom",
+                    fontsize=8)
+        for j, s in enumerate(v["runs"]):
+            steps, hours, rets = zip(*s["curve"], strict=True)
+            ax_curve.plot(hours, rets, color=color, lw=1, label=m if j == 0 else None)
+    ax_bar.set_xticks(range(len(methods)), methods)
+    ax_bar.set_ylabel(f"hours per {result['budget_target_steps']:,} target steps")
+    ax_bar.set_title("wall time (hatched: projected from a partial run)", fontsize=9)
+    ax_curve.set_xlabel("wall-clock hours")
+    ax_curve.set_ylabel("return (deterministic, 10 episodes)")
+    ax_curve.legend(fontsize=8, loc="lower right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,48 @@
+"""Runtime comparison (Figure 3 raw material): wall times and returns read from run dirs, partial runs projected."""
+
+import pytest
+
+from daftrl.experiments.runtime import compare, default_runs, run_summary
+from daftrl.runs import RunDir
+
+
+def _fake_run(path, method, steps, seconds_per_step, reached, ret=lambda t: t / 100.0):
+    run = RunDir(path)
+    run.write_config({"method": method, "seed": 0, "steps": steps})
+    for t in range(0, reached + 1, 1000):
+        run.log({"kind": "eval", "step": t, "wall_time": 5.0 + t * seconds_per_step, "return_mean": ret(t)})
+    return path
+
+
+def test_finished_run_final_return_and_wall_time(tmp_path):
+    d = _fake_run(tmp_path / "daft-s0", "daft", 10_000, 0.01, 10_000)
+    s = run_summary(d)
+    assert s["finished"] and s["target_steps"] == 10_000 and s["budget_target_steps"] == 10_000
+    assert s["wall_time_h"] == pytest.approx((5.0 + 100.0) / 3600)
+    assert s["hours_per_budget"] == pytest.approx(s["wall_time_h"])
+    assert s["return"] == pytest.approx((60 + 70 + 80 + 90 + 100) / 5)  # mean of the last 5 evaluations
+    assert s["method"] == "daft" and len(s["curve"]) == 11
+
+
+def test_partial_run_is_projected_linearly_and_ratio_to_daft(tmp_path):
+    _fake_run(tmp_path / "adapt" / "daft-s0", "daft", 10_000, 0.01, 10_000)
+    _fake_run(tmp_path / "adapt" / "daft-s1", "daft", 10_000, 0.03, 10_000)
+    _fake_run(tmp_path / "cotrain" / "par-s0", "par", 10_000, 0.5, 4_000)
+    (tmp_path / "cotrain" / "par-sweep").mkdir()  # not a seed directory: ignored
+    runs = default_runs("t", tmp_path, tmp_path / "adapt", tmp_path / "cotrain", ("daft", "par", "vgdf"))
+    assert set(runs) == {"daft", "par"} and len(runs["daft"]) == 2 and len(runs["par"]) == 1
+    res = compare(runs, budget=10_000)
+    par, daft = res["methods"]["par"], res["methods"]["daft"]
+    assert par["projected"] and not daft["projected"]
+    assert par["hours_per_budget"] == pytest.approx((5.0 + 2000.0) / 3600 * 10_000 / 4_000)
+    assert daft["hours_per_budget"] == pytest.approx(((5 + 100) + (5 + 300)) / 2 / 3600)
+    assert par["vs_reference"] == pytest.approx(par["hours_per_budget"] / daft["hours_per_budget"])
+    assert par["return"] == pytest.approx(40.0)  # a partial run reports its latest evaluation
+    assert daft["vs_reference"] == 1.0
+
+
+def test_run_without_evaluations_is_skipped(tmp_path):
+    RunDir(tmp_path / "ft-s0").write_config({"method": "ft", "steps": 100})
+    assert run_summary(tmp_path / "ft-s0") is None
+    res = compare({"ft": [tmp_path / "ft-s0"]})
+    assert res["methods"] == {}
