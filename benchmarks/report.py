@@ -106,14 +106,19 @@ def runtime_section(r: dict, png: str) -> list[str]:
            "from the run directories; adaptation methods start from the bundled expert, co-training methods train "
            "from scratch on 10 source steps per target step. *Projected* = a run still in progress, extrapolated "
            "linearly from its rate so far (a lower bound for VGDF, whose model refit grows with the data). "
-           "Return: mean of the last 5 evaluations (finished runs) or the latest evaluation (projected).", "",
-           "| method | hours per 1e5 target steps | vs DAFT | return | runs (target steps reached, commit) |",
-           "|---|---|---|---|---|"]
+           "*Recent*: the rate over each run's last 20 evaluation intervals (runs resumed across sessions may have "
+           "met different loads; recent rates of runs made side by side share one). Return: mean of the last 5 "
+           "evaluations (finished runs) or the latest evaluation (projected).", "",
+           "| method | hours per 1e5 target steps | vs DAFT | at the recent rate: hours, vs DAFT | return | "
+           "runs (target steps reached, commit) |",
+           "|---|---|---|---|---|---|"]
     for m, v in r["methods"].items():
         ratio = f"{v['vs_reference']:.1f}x" if v.get("vs_reference") else "-"
         runs = ", ".join(f"s{s['seed']}: {s['target_steps']:,} ({(s['git_commit'] or '?')[:7]})" for s in v["runs"])
         hours = f"{v['hours_per_budget']:.2f}" + (" (projected)" if v["projected"] else "")
-        out.append(f"| {m} | {hours} | {ratio} | {v['return']:,.0f} | {runs} |")
+        recent = f"{v['recent_hours_per_budget']:.2f}, " + (
+            f"{v['recent_vs_reference']:.1f}x" if v.get("recent_vs_reference") else "-")
+        out.append(f"| {m} | {hours} | {ratio} | {recent} | {v['return']:,.0f} | {runs} |")
     return out + ["", f"![runtime {r['task']}](../benchmarks/results/{png})", ""]
 
 

@@ -40,8 +40,10 @@ def main() -> None:
     atomic_write_json(args.out / f"runtime_{args.task}.json", result)
     for m, v in result["methods"].items():
         ratio = f"{v['vs_reference']:.1f}x DAFT" if v["vs_reference"] else "-"
+        recent = f"{v['recent_vs_reference']:.1f}x DAFT" if v["recent_vs_reference"] else "-"
         print(f"{m:>8}: {v['hours_per_budget']:6.2f} h{' (projected)' if v['projected'] else ''}  {ratio}  "
-              f"return {v['return']:,.0f}  ({len(v['runs'])} run(s))")
+              f"recent rate {v['recent_hours_per_budget']:.2f} h {recent}  return {v['return']:,.0f}  "
+              f"({len(v['runs'])} run(s))")
 
 
 if __name__ == "__main__":

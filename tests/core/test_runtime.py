@@ -37,8 +37,23 @@ def test_partial_run_is_projected_linearly_and_ratio_to_daft(tmp_path):
     assert par["hours_per_budget"] == pytest.approx((5.0 + 2000.0) / 3600 * 10_000 / 4_000)
     assert daft["hours_per_budget"] == pytest.approx(((5 + 100) + (5 + 300)) / 2 / 3600)
     assert par["vs_reference"] == pytest.approx(par["hours_per_budget"] / daft["hours_per_budget"])
+    assert par["recent_hours_per_budget"] == pytest.approx(0.5 * 10_000 / 3600)
+    assert daft["recent_vs_reference"] == pytest.approx(1.0)
     assert par["return"] == pytest.approx(40.0)  # a partial run reports its latest evaluation
     assert daft["vs_reference"] == 1.0
+
+
+def test_recent_rate_sees_a_change_of_speed(tmp_path):
+    """A run that ran slowly for its first half (another load) and fast later: the recent rate is the later one."""
+    run = RunDir(tmp_path / "par-s0")
+    run.write_config({"method": "par", "seed": 0, "steps": 60_000})
+    wall = 0.0
+    for t in range(0, 60_001, 1000):
+        run.log({"kind": "eval", "step": t, "wall_time": wall, "return_mean": 0.0})
+        wall += 30.0 if t < 30_000 else 10.0
+    s = run_summary(tmp_path / "par-s0")
+    assert s["recent_hours_per_budget"] == pytest.approx(10.0 * 60 / 3600)
+    assert s["hours_per_budget"] == pytest.approx((30 * 30 + 10 * 30) / 3600)
 
 
 def test_run_without_evaluations_is_skipped(tmp_path):

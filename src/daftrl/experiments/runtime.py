@@ -5,7 +5,9 @@ scratch on 1e6 source + 1e5 target steps).
 Everything is read from run directories (`eval.csv` rows carry the run's cumulative wall time, which survives
 resumes), so the numbers are measured, never typed in. A run that has not reached its target-step budget yet is
 *projected* linearly from its average rate so far, and flagged as such: for VGDF, whose model refit grows with the
-target data, a linear projection is a lower bound.
+target data, a linear projection is a lower bound. Each method also gets its *recent* rate (over its last 20
+evaluation intervals): a run resumed across sessions may have met different loads, and the recent rates of runs
+made side by side compare under the same one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import math
 from pathlib import Path
 
 FINAL_EVALS = 5  # final return = mean of the last 5 evaluations, as in benchmarks/adapt_compare.py
+RECENT_EVALS = 20  # the "recent rate" is measured over the last 20 evaluation intervals
 
 
 def run_summary(run_dir: Path, budget: int | None = None) -> dict | None:
@@ -32,6 +35,9 @@ def run_summary(run_dir: Path, budget: int | None = None) -> dict | None:
     reached, wall = int(last["step"]), float(last["wall_time"])
     finished = reached >= budget
     tail = rows[-FINAL_EVALS:] if finished else rows[-1:]
+    # rate over the latest stretch only: a run resumed across sessions may have run under different loads
+    first = rows[max(0, len(rows) - 1 - RECENT_EVALS)]
+    recent = (wall - first["wall_time"]) / (reached - first["step"]) if reached > first["step"] else math.nan
     return {
         "run_dir": str(run_dir),
         "method": conf.get("method"),
@@ -42,6 +48,7 @@ def run_summary(run_dir: Path, budget: int | None = None) -> dict | None:
         "finished": finished,
         "wall_time_h": wall / 3600,
         "hours_per_budget": wall / 3600 * budget / reached if reached else math.nan,
+        "recent_hours_per_budget": recent * budget / 3600,
         "return": sum(r["return_mean"] for r in tail) / len(tail),
         "curve": [[int(r["step"]), float(r["wall_time"]) / 3600, float(r["return_mean"])] for r in rows],
     }
@@ -59,11 +66,14 @@ def compare(runs: dict[str, list[Path]], reference: str = "daft", budget: int = 
             "runs": summaries,
             "hours_per_budget": sum(hours) / len(hours),
             "projected": not all(s["finished"] for s in summaries),
+            "recent_hours_per_budget": sum(s["recent_hours_per_budget"] for s in summaries) / len(summaries),
             "return": sum(s["return"] for s in summaries) / len(summaries),
         }
     ref = out["methods"].get(reference)
     for v in out["methods"].values():
         v["vs_reference"] = v["hours_per_budget"] / ref["hours_per_budget"] if ref else None
+        v["recent_vs_reference"] = (v["recent_hours_per_budget"] / ref["recent_hours_per_budget"]
+                                    if ref else None)
     return out
 
 
