@@ -93,7 +93,7 @@ def default_runs(task: str, home: Path, adapt_root: Path | None = None, cotrain_
 
 
 def plot(result: dict, path: Path, title: str) -> None:
-    """Left: hours per budget (hatched = projected). Right: return against wall-clock hours."""
+    """Left: hours per budget (hatched = projected). Right: return against wall-clock hours (log axis)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -110,12 +110,13 @@ def plot(result: dict, path: Path, title: str) -> None:
         ax_bar.text(i, v["hours_per_budget"], f"{v['hours_per_budget']:.2g} h{ratio}", ha="center", va="bottom",
                     fontsize=8)
         for j, s in enumerate(v["runs"]):
-            steps, hours, rets = zip(*s["curve"], strict=True)
-            ax_curve.plot(hours, rets, color=color, lw=1, label=m if j == 0 else None)
+            points = [(h, r) for _, h, r in s["curve"] if h > 0]  # log axis
+            ax_curve.plot(*zip(*points, strict=True), color=color, lw=1, label=m if j == 0 else None)
     ax_bar.set_xticks(range(len(methods)), methods)
     ax_bar.set_ylabel(f"hours per {result['budget_target_steps']:,} target steps")
     ax_bar.set_title("wall time (hatched: projected from a partial run)", fontsize=9)
-    ax_curve.set_xlabel("wall-clock hours")
+    ax_curve.set_xscale("log")
+    ax_curve.set_xlabel("wall-clock hours (log scale)")
     ax_curve.set_ylabel("return (deterministic, 10 episodes)")
     ax_curve.legend(fontsize=8, loc="lower right")
     fig.suptitle(title)
