@@ -112,7 +112,7 @@ def runtime_section(r: dict, png: str) -> list[str]:
            "| method | hours per 1e5 target steps | vs DAFT | at the recent rate: hours, vs DAFT | return | "
            "runs (target steps reached, commit) |",
            "|---|---|---|---|---|---|"]
-    for m, v in r["methods"].items():
+    for m, v in sorted(r["methods"].items(), key=lambda kv: kv[1]["hours_per_budget"]):
         ratio = f"{v['vs_reference']:.1f}x" if v.get("vs_reference") else "-"
         runs = ", ".join(f"s{s['seed']}: {s['target_steps']:,} ({(s['git_commit'] or '?')[:7]})" for s in v["runs"])
         hours = f"{v['hours_per_budget']:.2f}" + (" (projected)" if v["projected"] else "")

@@ -59,5 +59,7 @@ def test_recent_rate_sees_a_change_of_speed(tmp_path):
 def test_run_without_evaluations_is_skipped(tmp_path):
     RunDir(tmp_path / "ft-s0").write_config({"method": "ft", "steps": 100})
     assert run_summary(tmp_path / "ft-s0") is None
+    _fake_run(tmp_path / "vgdf-s0", "vgdf", 10_000, 1.0, 0)  # only the step-0 evaluation: no rate yet
+    assert run_summary(tmp_path / "vgdf-s0") is None
     res = compare({"ft": [tmp_path / "ft-s0"]})
     assert res["methods"] == {}

@@ -21,12 +21,13 @@ RECENT_EVALS = 20  # the "recent rate" is measured over the last 20 evaluation i
 
 
 def run_summary(run_dir: Path, budget: int | None = None) -> dict | None:
-    """Wall time and returns of one run from its `config.json` and `eval.csv`; None if it has no evaluations."""
+    """Wall time and returns of one run from its `config.json` and `eval.csv`; None if it has not yet evaluated
+    after step 0 (no rate to measure)."""
     from daftrl.runs import RunDir
 
     run = RunDir(run_dir)
     rows = [r for r in run.rows("eval") if r.get("wall_time") is not None]
-    if not rows:
+    if not rows or rows[-1]["step"] <= 0:
         return None
     cfg = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").exists() else {}
     conf = cfg.get("config", {})
