@@ -43,11 +43,6 @@ def run_grid(task: str, methods: tuple[str, ...], seeds: list[int], steps: int) 
                 raise SystemExit(f"interrupted during {method} seed {seed}; run again to resume")
 
 
-def final_return(rows: list[dict], last: int = 5) -> float:
-    tail = rows[-last:]
-    return sum(r["return_mean"] for r in tail) / len(tail)
-
-
 def summary(task: str, methods: tuple[str, ...], out_dir: Path) -> dict:
     import matplotlib
 
@@ -56,6 +51,7 @@ def summary(task: str, methods: tuple[str, ...], out_dir: Path) -> dict:
     import numpy as np
 
     from daftrl.checkpoint import atomic_write_json, daftrl_home
+    from daftrl.experiments.runtime import final_return
     from daftrl.runs import RunDir, provenance
 
     base = daftrl_home() / "runs" / "adapt" / task

@@ -16,8 +16,14 @@ import json
 import math
 from pathlib import Path
 
-FINAL_EVALS = 5  # final return = mean of the last 5 evaluations, as in benchmarks/adapt_compare.py
+FINAL_EVALS = 5  # final return = mean of the last 5 evaluations (the paper's curves are smoothed)
 RECENT_EVALS = 20  # the "recent rate" is measured over the last 20 evaluation intervals
+
+
+def final_return(rows: list[dict], last: int = FINAL_EVALS) -> float:
+    """Mean `return_mean` of the last `last` evaluation rows."""
+    tail = rows[-last:]
+    return sum(r["return_mean"] for r in tail) / len(tail)
 
 
 def run_summary(run_dir: Path, budget: int | None = None) -> dict | None:
@@ -35,7 +41,6 @@ def run_summary(run_dir: Path, budget: int | None = None) -> dict | None:
     last = rows[-1]
     reached, wall = int(last["step"]), float(last["wall_time"])
     finished = reached >= budget
-    tail = rows[-FINAL_EVALS:] if finished else rows[-1:]
     # rate over the latest stretch only: a run resumed across sessions may have run under different loads
     first = rows[max(0, len(rows) - 1 - RECENT_EVALS)]
     recent = (wall - first["wall_time"]) / (reached - first["step"]) if reached > first["step"] else math.nan
@@ -48,9 +53,9 @@ def run_summary(run_dir: Path, budget: int | None = None) -> dict | None:
         "target_steps": reached,
         "finished": finished,
         "wall_time_h": wall / 3600,
-        "hours_per_budget": wall / 3600 * budget / reached if reached else math.nan,
+        "hours_per_budget": wall / 3600 * budget / reached,
         "recent_hours_per_budget": recent * budget / 3600,
-        "return": sum(r["return_mean"] for r in tail) / len(tail),
+        "return": final_return(rows, FINAL_EVALS if finished else 1),
         "curve": [[int(r["step"]), float(r["wall_time"]) / 3600, float(r["return_mean"])] for r in rows],
     }
 
