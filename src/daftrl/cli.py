@@ -33,6 +33,35 @@ def apply_cpu_settings(cpus: str | None) -> None:
         os.environ.setdefault("OMP_NUM_THREADS", str(len(cpus.split(","))))
 
 
+def _resumed_defaults(argv: list[str], keys: tuple[str, ...]) -> dict:
+    """With `--resume --run-dir D`: the saved run's `keys` (e.g. method, task) from D/config.json, so that
+    `--resume --run-dir D` alone continues the run D holds (its method's options, not the default method's).
+    An explicit flag that contradicts the saved run is an error: the saved config wins on resume."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--resume", action="store_true")
+    pre.add_argument("--run-dir", default=None)
+    for k in keys:
+        pre.add_argument(f"--{k}", default=None)
+    known, _ = pre.parse_known_args(argv)
+    if not known.resume or not known.run_dir:
+        return {}
+    path = Path(known.run_dir).expanduser() / "config.json"
+    if not path.exists():
+        return {}  # the loop reports the missing checkpoint
+    saved = json.loads(path.read_text())
+    out = {k: saved[k] for k in keys if k in saved}
+    for k, v in out.items():
+        given = getattr(known, k)
+        if given is not None and given != v:
+            raise ValueError(f"--{k} {given} but {known.run_dir} holds a {k} {v!r} run; with --resume the saved "
+                             f"config is used: drop --{k}, or start a new run with another --run-dir")
+    return out
+
+
 # ----------------------------------------------------------------------------- tasks
 @dataclasses.dataclass
 class TasksArgs:
@@ -161,8 +190,9 @@ def _adapt(argv: list[str]) -> int:
     from daftrl.algos import METHODS, method_class
     from daftrl.loops import AdaptRunConfig
 
+    saved = _resumed_defaults(argv, ("method",))
     pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--method", default="daft")
+    pre.add_argument("--method", default=saved.get("method", "daft"))
     pre.add_argument("--cpus", default=None)
     known, rest = pre.parse_known_args(argv)
     _, config_cls = method_class(known.method)
@@ -196,9 +226,10 @@ def _cotrain(argv: list[str]) -> int:
     from daftrl.algos import COTRAIN_METHODS, cotrain_method_class
     from daftrl.cotrain import CotrainRunConfig
 
+    saved = _resumed_defaults(argv, ("method", "task"))
     pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--method", default="par")
-    pre.add_argument("--task", default=CotrainRunConfig.task)
+    pre.add_argument("--method", default=saved.get("method", "par"))
+    pre.add_argument("--task", default=saved.get("task", CotrainRunConfig.task))
     pre.add_argument("--cpus", default=None)
     known, rest = pre.parse_known_args(argv)
     _, config_cls = cotrain_method_class(known.method)

@@ -103,12 +103,13 @@ def cotrain(cfg: CotrainRunConfig, method_config=None, source=None, target=None,
     from daftrl.replay import ReplayBuffer
     from daftrl.runs import Monitor, graceful_stop
 
-    method_cls, config_cls = cotrain_method_class(cfg.method)
+    _, config_cls = cotrain_method_class(cfg.method)
     if method_config is None:  # task-dependent defaults (PAR's beta per robot, VGDF's termination rule)
         method_config = config_cls.for_task(cfg.task) if hasattr(config_cls, "for_task") else config_cls()
     cfg = cfg.resolved()
     cfg, run, saved = open_run(cfg, cfg.default_run_dir(), cotrain_config_from_dict, 100_000,
                                {"method_config": json_ready(dataclasses.asdict(method_config))})
+    method_cls, config_cls = cotrain_method_class(cfg.method)  # on resume: the saved run's method
     method_config = method_config_from_dict(config_cls, saved["method_config"])
     source = source or resolve_env(cfg.task, "source")
     target = target or resolve_env(cfg.task, "target")

@@ -48,3 +48,26 @@ def test_source_steps_is_the_papers_budget_in_source_steps():
 def test_inconsistent_budget_is_a_clear_error(capsys):
     assert main(["cotrain", "--method", "sac-mix", "--steps", "10", "--source-steps", "1000"]) == 2
     assert "give only one of them" in capsys.readouterr().err
+
+
+def _saved_run(tmp_path, method="vgdf", task="hopper-big-head"):
+    import json
+
+    (tmp_path / "config.json").write_text(json.dumps({"method": method, "task": task}))
+    return str(tmp_path)
+
+
+def test_resume_takes_the_method_and_task_from_the_run_dir(tmp_path, capsys):
+    """`daftrl cotrain --resume --run-dir D` alone continues the run D holds: the options shown and parsed
+    are those of its method (here VGDF's --keep-ratio), not of the default method PAR."""
+    with pytest.raises(SystemExit) as e:
+        main(["cotrain", "--resume", "--run-dir", _saved_run(tmp_path), "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "--keep-ratio" in out and "--method vgdf" in out
+
+
+def test_resume_with_a_contradicting_method_is_a_clear_error(tmp_path, capsys):
+    assert main(["cotrain", "--resume", "--run-dir", _saved_run(tmp_path), "--method", "par"]) == 2
+    err = capsys.readouterr().err
+    assert "holds a method 'vgdf' run" in err and "drop --method" in err

@@ -60,6 +60,14 @@ def test_resume_equals_no_stop(tmp_path):
     assert_resume_equals_no_stop(tmp_path, "sac-mix", tiny(MixConfig()))
 
 
+def test_resume_continues_the_saved_method_whatever_the_callers_default(tmp_path):
+    """A resumed run is the run its directory holds: resuming a sac-mix run with a config whose `method`
+    is left at its default (par) must rebuild the sac-mix config and method, not PAR's."""
+    run_cotrain(tmp_path, "sac-mix", tiny(MixConfig()), steps=20)
+    resumed = run_cotrain(tmp_path, "par", None, steps=40, resume=True)
+    assert (resumed["method"], resumed["steps"]) == ("sac-mix", 40)
+
+
 def test_unknown_method_is_refused_with_suggestion():
     with pytest.raises(ValueError, match="did you mean par"):
         cotrain_method_class("parr")
