@@ -20,7 +20,9 @@ def _load(name: str):
 def _prov(r: dict) -> str:
     p = r["provenance"]
     exe, _, rest = p["command"].partition(" ")
-    command = f"daftrl {rest}" if exe.endswith("/daftrl") or exe == "daftrl" else f"python {Path(exe).name} {rest}"
+    script = Path(exe)
+    script = f"{script.parent.name}/{script.name}" if script.parent.name == "benchmarks" else script.name
+    command = f"daftrl {rest}" if exe.endswith("/daftrl") or exe == "daftrl" else f"python {script} {rest}"
     return (f"commit `{p['git_commit'][:12]}`, {p['date']}, {p['machine']['cpu']} ({p['machine']['cores']} cores), "
             f"jax {p['versions'].get('jax')}; command `{command}`")
 
