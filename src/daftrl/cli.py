@@ -344,10 +344,11 @@ def _bench(argv: list[str]) -> int:
 @dataclasses.dataclass
 class ZooArgs:
     """Bundled source experts: `zoo list`, `zoo show ROBOT`, `zoo verify [ROBOT]`,
-    `zoo export ROBOT --run RUN_DIR` (maintainers: turn a pretraining run into a zoo entry)."""
+    `zoo export ROBOT --run RUN_DIR` (maintainers: turn a pretraining run into a zoo entry),
+    `zoo rescore [ROBOT]` (maintainers: recompute the card's zero-shot returns on every task)."""
 
     action: str = "list"
-    """list | show | verify | export"""
+    """list | show | verify | export | rescore"""
     robot: str | None = None
     run: str | None = None
     """With export: the pretraining run directory."""
@@ -370,11 +371,16 @@ def _zoo(argv: list[str]) -> int:
 
     console = Console()
     if args.action == "list":
+        from daftrl.zoo.build import HEADLINE_FAMILIES, robot_tasks
+
         table = Table("robot", "steps", "source return", "zero-shot returns", title="daftrl zoo")
         for name in zoo.names():
             c = zoo.card(name)
-            zs = ", ".join(f"{t}: {v['return_mean']:,.0f}" for t, v in c["zero_shot_return"].items())
-            table.add_row(name, f"{c['steps']:,}", f"{c['source_return']['return_mean']:,.0f}", zs)
+            shown = [t for t in robot_tasks(name, HEADLINE_FAMILIES) if t in c["zero_shot_return"]]
+            zs = ", ".join(f"{t}: {c['zero_shot_return'][t]['return_mean']:,.0f}" for t in shown)
+            more = len(c["zero_shot_return"]) - len(shown)
+            table.add_row(name, f"{c['steps']:,}", f"{c['source_return']['return_mean']:,.0f}",
+                          zs + (f" (+{more} more: zoo show {name})" if more else ""))
         console.print(table if zoo.names() else "no bundled experts")
     elif args.action == "show":
         console.print_json(json.dumps(zoo.card(args.robot or "")))
@@ -394,8 +400,14 @@ def _zoo(argv: list[str]) -> int:
 
         c = export(args.run, args.robot, episodes=args.episodes, note=args.note)
         console.print(f"exported {args.robot}: source return {c['source_return']['return_mean']:,.1f}")
+    elif args.action == "rescore":
+        from daftrl.zoo.build import rescore
+
+        for name in [args.robot] if args.robot else zoo.names():
+            c = rescore(name, episodes=args.episodes)
+            console.print(f"{name}: zero-shot returns on {len(c['zero_shot_return'])} tasks written to its card")
     else:
-        raise SystemExit(f"unknown action {args.action!r}: use list, show, verify or export")
+        raise SystemExit(f"unknown action {args.action!r}: use list, show, verify, export or rescore")
     return 0
 
 

@@ -90,3 +90,41 @@ def test_expert_file_round_trips_d_src_exactly_and_stores_next_obs_once(tmp_path
     order = (src.pos + np.arange(400)) % 400
     for k in FIELDS:
         np.testing.assert_array_equal(back.data[k], src.data[k][order], err_msg=k)
+
+
+def test_robot_tasks_are_every_target_of_the_robot_headline_first():
+    for robot in ("halfcheetah", "hopper", "walker", "ant"):
+        tasks = robot_tasks(robot)
+        assert set(tasks) == {n for n, t in TASKS.items() if t.robot == robot}
+        families = [TASKS[n].family for n in tasks]
+        assert families[:3] == ["paper", "paper", "inverted"]
+        assert set(families[3:]) == {"gravity", "friction", "kinematic", "morph"}
+
+
+def test_rescore_rewrites_the_zero_shot_returns_and_nothing_else(tmp_path, monkeypatch):
+    """`zoo rescore` on a copy of an entry whose card lost its zero-shot returns: every task of the robot
+    is scored again, files untouched. On the headline tasks the first deterministic episode matches the
+    bundled card; elsewhere only roughly: evaluation batches its episodes, and 1 instead of 10 changes the
+    actor's rounding, which chaotic gaits amplify over 1,000 steps."""
+    import shutil
+
+    import daftrl.zoo.build as build
+
+    robot = "hopper" if "hopper" in BUNDLED else BUNDLED[0]
+    shutil.copytree(zoo.ZOO_DIR / robot, tmp_path / robot)
+    bundled = zoo.card(robot)
+    stripped = {**bundled, "zero_shot_return": {}}
+    (tmp_path / robot / "card.json").write_text(json.dumps(stripped))
+    monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path)
+    monkeypatch.setattr(build, "ZOO_DIR", tmp_path)
+    card = build.rescore(robot, episodes=1)
+    assert card == zoo.card(robot)  # what it returns is what it wrote
+    assert list(card["zero_shot_return"]) and set(card["zero_shot_return"]) == set(robot_tasks(robot))
+    for task, ev in card["zero_shot_return"].items():
+        assert len(ev["returns"]) == 1 and np.isfinite(ev["return_mean"]), task
+    for task in robot_tasks(robot, build.HEADLINE_FAMILIES):
+        got, want = card["zero_shot_return"][task]["returns"][0], bundled["zero_shot_return"][task]["returns"][0]
+        assert got == pytest.approx(want, rel=1e-4), task
+    rest = lambda c: {k: v for k, v in c.items() if k not in ("zero_shot_return", "zero_shot_by")}  # noqa: E731
+    assert rest(card) == rest(stripped) and card["zero_shot_by"]["command"]
+    assert not build.verify(robot, episodes=1)

@@ -5,7 +5,7 @@ A zoo entry `src/daftrl/zoo/<robot>/` holds:
   expert's replay buffer as D_src (float16 observations/actions/rewards);
 - `medium_actor.safetensors`: an actor from the same run at about a third of the expert's return;
 - `card.json`: training steps, wall time, hyperparameters, git commit, source return, zero-shot
-  return on each of the robot's target tasks, and the SHA-256 of every file.
+  return on each of the robot's target tasks (all families), and the SHA-256 of every file.
 """
 
 from __future__ import annotations
@@ -25,11 +25,32 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def robot_tasks(robot: str) -> list[str]:
-    """The paper tasks and the inverted-action task of a robot (the zero-shot columns of its card)."""
+HEADLINE_FAMILIES = ("paper", "inverted")  # the zero-shot returns `zoo list` shows
+
+
+def robot_tasks(robot: str, families: tuple[str, ...] | None = None) -> list[str]:
+    """Every target task of a robot (the zero-shot entries of its card): the paper tasks and the
+    inverted-action task first, then the ODRL families; `families` keeps only those families."""
     from daftrl.envs import TASKS
 
-    return [name for name, t in TASKS.items() if t.robot == robot and t.family in ("paper", "inverted")]
+    mine = [name for name, t in TASKS.items() if t.robot == robot and (families is None or t.family in families)]
+    return sorted(mine, key=lambda n: (TASKS[n].family not in HEADLINE_FAMILIES, TASKS[n].family != "paper"))
+
+
+def zero_shot_returns(policy, robot: str, episodes: int, progress: bool = True) -> dict[str, dict]:
+    """The deterministic return of `policy` (unchanged) on each of the robot's target tasks."""
+    from rich.progress import Progress
+
+    from daftrl.env_factory import resolve_env
+    from daftrl.evaluate import evaluate
+
+    tasks, out = robot_tasks(robot), {}
+    with Progress(disable=not progress, transient=True) as bar:
+        job = bar.add_task(f"zero-shot {robot}", total=len(tasks))
+        for task in tasks:
+            out[task] = evaluate(policy.deterministic, resolve_env(task, "target").make, episodes, 0, robot).as_dict()
+            bar.advance(job)
+    return out
 
 
 def pick_medium(run_dir: Path, expert_return: float, fraction: float) -> Path:
@@ -87,10 +108,7 @@ def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_f
     expert.check_compatible(source.obs_dim, source.act_dim, f"robot {robot!r}")
     policy = Policy(expert.obs_dim, expert.act_dim, expert.hidden, expert.actor)
     src_eval = evaluate(policy.deterministic, source.make, episodes, 0, robot)
-    zero_shot = {}
-    for task in robot_tasks(robot):
-        h = resolve_env(task, "target")
-        zero_shot[task] = evaluate(policy.deterministic, h.make, episodes, 0, robot).as_dict()
+    zero_shot = zero_shot_returns(policy, robot, episodes)
     medium_path = pick_medium(run_dir, src_eval.mean, medium_fraction)
     medium, _ = load_policy(medium_path)
     medium_eval = evaluate(medium.deterministic, source.make, episodes, 0, robot)
@@ -117,6 +135,24 @@ def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_f
     }
     atomic_write_json(out / "card.json", card)
     return card
+
+
+def rescore(robot: str, episodes: int = 10) -> dict:
+    """Recompute a bundled expert's zero-shot returns on every target task of its robot (e.g. after
+    tasks were added) and rewrite its card; the weight files and their checksums are untouched."""
+    from daftrl.checkpoint import atomic_write_json
+    from daftrl.experts import load_expert
+    from daftrl.policy import Policy
+    from daftrl.runs import provenance
+    from daftrl.zoo import card
+
+    c = card(robot)
+    expert = load_expert(robot)
+    policy = Policy(expert.obs_dim, expert.act_dim, expert.hidden, expert.actor)
+    c["zero_shot_return"] = zero_shot_returns(policy, robot, episodes)
+    c["zero_shot_by"] = provenance()
+    atomic_write_json(ZOO_DIR / robot / "card.json", c)
+    return c
 
 
 def verify(robot: str, episodes: int = 3) -> list[str]:
