@@ -401,10 +401,12 @@ def _zoo(argv: list[str]) -> int:
         c = export(args.run, args.robot, episodes=args.episodes, note=args.note)
         console.print(f"exported {args.robot}: source return {c['source_return']['return_mean']:,.1f}")
     elif args.action == "rescore":
+        from daftrl.runs import provenance
         from daftrl.zoo.build import rescore
 
+        prov = provenance()  # before any card changes
         for name in [args.robot] if args.robot else zoo.names():
-            c = rescore(name, episodes=args.episodes)
+            c = rescore(name, episodes=args.episodes, prov=prov)
             console.print(f"{name}: zero-shot returns on {len(c['zero_shot_return'])} tasks written to its card")
     else:
         raise SystemExit(f"unknown action {args.action!r}: use list, show, verify, export or rescore")

@@ -137,9 +137,11 @@ def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_f
     return card
 
 
-def rescore(robot: str, episodes: int = 10) -> dict:
+def rescore(robot: str, episodes: int = 10, prov: dict | None = None) -> dict:
     """Recompute a bundled expert's zero-shot returns on every target task of its robot (e.g. after
-    tasks were added) and rewrite its card; the weight files and their checksums are untouched."""
+    tasks were added) and rewrite its card; the weight files and their checksums are untouched.
+    `prov`: the provenance to record (default: now); rescoring several robots passes the one taken
+    before the first card changed, which would otherwise mark the later ones as from a dirty tree."""
     from daftrl.checkpoint import atomic_write_json
     from daftrl.experts import load_expert
     from daftrl.policy import Policy
@@ -150,7 +152,7 @@ def rescore(robot: str, episodes: int = 10) -> dict:
     expert = load_expert(robot)
     policy = Policy(expert.obs_dim, expert.act_dim, expert.hidden, expert.actor)
     c["zero_shot_return"] = zero_shot_returns(policy, robot, episodes)
-    c["zero_shot_by"] = provenance()
+    c["zero_shot_by"] = prov or provenance()
     atomic_write_json(ZOO_DIR / robot / "card.json", c)
     return c
 
