@@ -215,7 +215,8 @@ _ADAPT_HELP = """Adapt a pretrained source expert in a task's target domain.
 The expert acts from the first target step (no random warm-up); one gradient update per target step
 once the target buffer holds a batch; evaluation on a freshly built target env at step 0 (zero-shot)
 and every --eval-every steps. Checkpoints every --checkpoint-every steps and on Ctrl-C/SIGTERM;
---resume continues bit-exactly. Results: metrics.jsonl, eval.csv, result.json in the run dir."""
+--resume continues bit-exactly (`--resume --run-dir D` alone: the method comes from D). Results:
+metrics.jsonl, eval.csv, result.json in the run dir. --cpus 0 (or 0,1) pins the run to those cores."""
 
 
 # ----------------------------------------------------------------------------- cotrain
@@ -259,7 +260,8 @@ source steps, 1e6 source + 1e5 target steps by default).
 Evaluation
 of the deterministic policy on fresh target envs at step 0 and every --eval-every target steps.
 Checkpoints (both replay buffers, both envs mid-episode, RNGs) every --checkpoint-every target steps and
-on Ctrl-C/SIGTERM; --resume continues bit-exactly."""
+on Ctrl-C/SIGTERM; --resume continues bit-exactly (`--resume --run-dir D` alone: method, task and options
+come from D). --cpus 0 (or 0,1) pins the run to those cores."""
 
 
 # ----------------------------------------------------------------------------- eval
