@@ -40,6 +40,12 @@ class Expert:
     source: ReplayBuffer | None = None
     meta: dict = dataclasses.field(default_factory=dict)
 
+    def policy(self):
+        """The expert's actor as a `daftrl.policy.Policy` (deterministic / stochastic actions)."""
+        from daftrl.policy import Policy
+
+        return Policy(self.obs_dim, self.act_dim, self.hidden, self.actor)
+
     def check_compatible(self, obs_dim: int, act_dim: int, what: str) -> None:
         """Refuse a target whose sizes differ from the expert's (clear message, nothing run)."""
         if (obs_dim, act_dim) != (self.obs_dim, self.act_dim):

@@ -94,7 +94,7 @@ def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_f
     from daftrl.env_factory import resolve_env
     from daftrl.evaluate import evaluate
     from daftrl.experts import load_expert, save_expert
-    from daftrl.policy import Policy, load_policy
+    from daftrl.policy import load_policy
     from daftrl.runs import RunDir, provenance
 
     run_dir = Path(run_dir)
@@ -106,7 +106,7 @@ def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_f
     expert.name, expert.env = robot, robot
     source = resolve_env(robot, "source")
     expert.check_compatible(source.obs_dim, source.act_dim, f"robot {robot!r}")
-    policy = Policy(expert.obs_dim, expert.act_dim, expert.hidden, expert.actor)
+    policy = expert.policy()
     src_eval = evaluate(policy.deterministic, source.make, episodes, 0, robot)
     zero_shot = zero_shot_returns(policy, robot, episodes)
     medium_path = pick_medium(run_dir, src_eval.mean, medium_fraction)
@@ -144,13 +144,12 @@ def rescore(robot: str, episodes: int = 10, prov: dict | None = None) -> dict:
     before the first card changed, which would otherwise mark the later ones as from a dirty tree."""
     from daftrl.checkpoint import atomic_write_json
     from daftrl.experts import load_expert
-    from daftrl.policy import Policy
     from daftrl.runs import provenance
     from daftrl.zoo import card
 
     c = card(robot)
     expert = load_expert(robot)
-    policy = Policy(expert.obs_dim, expert.act_dim, expert.hidden, expert.actor)
+    policy = expert.policy()
     c["zero_shot_return"] = zero_shot_returns(policy, robot, episodes)
     c["zero_shot_by"] = prov or provenance()
     atomic_write_json(ZOO_DIR / robot / "card.json", c)
@@ -162,7 +161,7 @@ def verify(robot: str, episodes: int = 3) -> list[str]:
     from daftrl.env_factory import resolve_env
     from daftrl.evaluate import evaluate
     from daftrl.experts import load_expert
-    from daftrl.policy import Policy, load_policy
+    from daftrl.policy import load_policy
     from daftrl.zoo import card
 
     problems = []
@@ -179,7 +178,7 @@ def verify(robot: str, episodes: int = 3) -> list[str]:
             if (o, a) != (h.obs_dim, h.act_dim):
                 problems.append(f"{robot} {what} sizes {o}/{a} do not match {task} ({h.obs_dim}/{h.act_dim})")
     if not problems:
-        policy = Policy(expert.obs_dim, expert.act_dim, expert.hidden, expert.actor)
+        policy = expert.policy()
         ret = evaluate(policy.deterministic, resolve_env(robot).make, episodes, 0, robot).mean
         ref = c["source_return"]["return_mean"]
         if ret < 0.8 * ref - 100:
