@@ -46,6 +46,18 @@ def test_gate_keeps_exactly_the_top_quarter(b):
     assert (np.asarray(top_fraction_gate(jnp.asarray(lam), 0.25, False)) == 1.0).all()
 
 
+def test_gate_keeps_the_top_rows_when_densities_underflow_or_tie():
+    # log Lambda of -inf (densities underflowed) made the interpolated quantile NaN, and the threshold then
+    # kept no source row at all: the full-protocol run lost every source transition this way
+    score = np.full(128, -np.inf, np.float32)
+    score[[3, 50]] = [-1e3, -5.0]
+    score[[7, 9]] = np.nan
+    gate = np.asarray(top_fraction_gate(jnp.asarray(score), 0.25, True))
+    assert gate.sum() == 32 and gate[3] == gate[50] == 1.0 and gate[7] == gate[9] == 0.0
+    ties = np.asarray(top_fraction_gate(jnp.zeros(16, jnp.float32), 0.25, True))
+    assert ties.sum() == 4
+
+
 @pytest.fixture(scope="module")
 def vgdf():
     """One small VGDF (its compiled update is shared) whose gate switches on after 2 updates."""
@@ -143,6 +155,24 @@ def test_dynamics_ensemble_learns_linear_dynamics_and_stops_early():
     assert info2 == info
     for x, y in zip(jax.tree.leaves(fitted), jax.tree.leaves(again), strict=True):
         np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("learn", [False, True])
+def test_logvar_bounds_stay_fixed_unless_learnt(learn):
+    # regression: the bound term 0.01 (sum max - sum min) still reached Adam when the bounds were meant to be
+    # constants, walking min_logvar up and max_logvar down by ~lr per step; after ~1e5 model steps every
+    # predicted log-variance sat near +106 and the means no longer learnt
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(400, 4)).astype(np.float32), rng.normal(size=(400, 4)).astype(np.float32)
+    model = ProbabilisticEnsemble(4, 4, members=2, hidden=(16,), weight_decay=(2.5e-5, 1e-4), num_elites=1,
+                                  learn_logvar_bounds=learn)
+    init = model.init(jax.random.PRNGKey(0))
+    fitted, _ = model.fit(init, x, y, rng, batch_size=32, max_epochs_since_update=0, max_epochs=20)
+    moved = [not np.array_equal(fitted["params"][k], init["params"][k]) for k in ("min_logvar", "max_logvar")]
+    assert moved == [learn, learn]
+    _, logvar = model.predict(fitted, jnp.asarray(x))
+    if not learn:
+        assert float(logvar.max()) <= 0.5 + 1e-6 and float(logvar.min()) >= -10.0 - 1e-6
 
 
 def test_patience_decays_with_steps():

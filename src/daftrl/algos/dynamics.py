@@ -6,9 +6,12 @@ M members, each an MLP with Swish hidden layers, predict the mean and log-varian
 
     logvar = max - softplus(max - raw);  logvar = min + softplus(logvar - min)
 
-Training loss per minibatch (summed over members): mean((mu - y)^2 exp(-logvar)) + mean(logvar), plus
-0.01 (sum max_logvar - sum min_logvar) and per-layer L2 wd_l * sum(W_l^2) / 2. The bounds are constants
-in the reference code (`requires_grad=False`); `learn_logvar_bounds=True` makes them trainable (MBPO).
+Training loss per minibatch (summed over members): mean((mu - y)^2 exp(-logvar)) + mean(logvar) and
+per-layer L2 wd_l * sum(W_l^2) / 2. The bounds are constants in the reference code (`requires_grad=False`,
+so its 0.01 (sum max_logvar - sum min_logvar) term has no effect); `learn_logvar_bounds=True` makes them
+trainable with that term (MBPO). Fixed bounds get no gradient at all: the bound term alone would otherwise
+let Adam walk them apart by ~lr per step (min_logvar up, max_logvar down) until the clamp pins every
+log-variance far above 0 and the means stop learning.
 
 `fit` is the host-side epoch loop: a hold-out split, input standardisation fitted on the training part,
 one independent permutation per member each epoch, one jitted Adam step per minibatch (fixed shape,
@@ -105,7 +108,9 @@ class ProbabilisticEnsemble:
         denom = jnp.maximum(mask.sum(axis=-1), 1.0) * self.out_dim  # (M,)
         w = mask[..., None]
         nll = jnp.sum(w * ((mean - y) ** 2 * jnp.exp(-logvar) + logvar), axis=(1, 2)) / denom
-        total = jnp.sum(nll) + 0.01 * jnp.sum(params["max_logvar"]) - 0.01 * jnp.sum(params["min_logvar"])
+        total = jnp.sum(nll)
+        if self.learn_logvar_bounds:  # fixed bounds must get no gradient (module docstring)
+            total = total + 0.01 * jnp.sum(params["max_logvar"]) - 0.01 * jnp.sum(params["min_logvar"])
         decay = sum(wd * jnp.sum(layer["w"] ** 2) / 2.0
                     for wd, layer in zip(self.weight_decay, params["layers"], strict=True))
         return total + decay

@@ -20,7 +20,7 @@ data. Gradients of the critic and both actors are clipped to global norm 100.
 Deviations from the reference code (docs/assumptions.md): a real draw from each member's Gaussian instead
 of mean + variance; fictitious states are never terminal unless `terminal` names a robot whose Gymnasium
 v5 health rule is then applied to the predicted observation; the gate ranks by log Lambda (same ranking,
-no ties from underflowing densities).
+no ties from underflowing densities; it keeps the top k rows by rank, so it never keeps nothing).
 """
 
 from __future__ import annotations
@@ -135,10 +135,17 @@ def value_log_likelihood(values: jax.Array, y: jax.Array) -> jax.Array:
 
 
 def top_fraction_gate(score: jax.Array, keep_ratio: float, active: jax.Array | bool) -> jax.Array:
-    """1.0 for rows whose score exceeds the (1 - keep_ratio) quantile of the batch (linear interpolation,
-    as torch.quantile), else 0.0; all ones while `active` is False."""
-    threshold = jnp.quantile(score, 1.0 - keep_ratio)
-    return jnp.where(active, (score > threshold).astype(jnp.float32), jnp.ones_like(score, jnp.float32))
+    """1.0 for the k best-scoring rows of the batch, else 0.0; all ones while `active` is False.
+
+    k = B - 1 - floor((1 - keep_ratio)(B - 1)) is the number of rows strictly above the (1 - keep_ratio)
+    quantile with linear interpolation (the reference's `score > torch.quantile(score, q)`) when scores are
+    distinct. Ranking instead of thresholding keeps k rows also when scores tie or underflow to -inf, where
+    the interpolated quantile is -inf or NaN and the threshold would keep nothing (NaN scores rank last)."""
+    b = score.shape[0]
+    k = b - 1 - math.floor((1.0 - keep_ratio) * (b - 1))
+    ranked = jnp.argsort(jnp.nan_to_num(score, nan=-jnp.inf), stable=True)  # ascending, ties by index
+    keep = jnp.zeros(b, jnp.float32).at[ranked[b - k:]].set(1.0)
+    return jnp.where(active, keep, jnp.ones_like(keep))
 
 
 # ---------------------------------------------------------------------- torch-style initialisation
