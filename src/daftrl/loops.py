@@ -72,7 +72,8 @@ def pretrain_config_from_dict(d: dict) -> PretrainConfig:
 
 def open_run(cfg, default_dir: Path, from_dict, default_steps: int, extra_config: dict | None = None):
     """Create a run directory, or reopen it with --resume (the saved config wins, except `steps`
-    when given). Returns (cfg, RunDir, saved config dict)."""
+    when given; config.json then records the new budget and this resume's provenance).
+    Returns (cfg, RunDir, saved config dict)."""
     from daftrl.runs import RunDir
 
     run = RunDir(cfg.run_dir or default_dir)
@@ -83,6 +84,8 @@ def open_run(cfg, default_dir: Path, from_dict, default_steps: int, extra_config
         saved = from_dict(saved_dict)
         steps = cfg.steps if cfg.steps is not None else saved.steps
         cfg = dataclasses.replace(saved, steps=steps, resume=True, run_dir=str(run.path), tensorboard=cfg.tensorboard)
+        saved_dict = {**saved_dict, "steps": steps}
+        run.record_resume(saved_dict)
         return cfg, run, saved_dict
     if run.has_checkpoint():
         raise FileExistsError(

@@ -2,7 +2,7 @@
 
 Shared by every loop (pretrain, adapt, cotrain, offline). A run directory holds
 
-    config.json         the resolved configuration and provenance of the first start
+    config.json         the resolved configuration, provenance of the first start and of every resume
     metrics.jsonl       one JSON object per log/eval row (rows past the last checkpoint are dropped
                         on resume, so a resumed log equals an uninterrupted one)
     eval.csv            the evaluation rows only, for spreadsheets and plots
@@ -95,6 +95,19 @@ class RunDir:
 
     def read_config(self) -> dict:
         return json.loads(self.config_path.read_text())["config"]
+
+    def read_provenance(self) -> tuple[dict, list[dict]]:
+        """(provenance of the first start, one entry per resume: provenance plus the step budget it ran to)."""
+        doc = json.loads(self.config_path.read_text())
+        return doc["provenance"], doc.get("resumes", [])
+
+    def record_resume(self, config: dict) -> None:
+        """Append this resume (provenance and `config['steps']`) to config.json and store `config` (a resume
+        may extend the budget with --steps); the first start's provenance is kept as it was."""
+        doc = json.loads(self.config_path.read_text())
+        doc["config"] = config
+        doc["resumes"] = [*doc.get("resumes", []), {**provenance(), "steps": config.get("steps")}]
+        atomic_write_json(self.config_path, doc)
 
     def log(self, row: dict) -> None:
         """Append one metrics row (flushed, so a crash loses at most the row being written)."""

@@ -46,6 +46,12 @@ def test_resume_equals_no_stop(tmp_path):
     # the learning curve is the same too (the resumed run adds only its stop-point evaluation)
     resumed_rows = [r for r in eval_rows(tmp_path / "stopped") if r[0] != 530]
     assert resumed_rows == eval_rows(tmp_path / "straight")
+    # config.json records the extended budget and the resume, keeping the first start's provenance
+    doc = json.loads((tmp_path / "stopped" / "config.json").read_text())
+    first = json.loads((tmp_path / "straight" / "config.json").read_text())
+    assert doc["config"]["steps"] == 900 and doc["provenance"].keys() == first["provenance"].keys()
+    assert [r["steps"] for r in doc["resumes"]] == [900] and "command" in doc["resumes"][0]
+    assert "resumes" not in first
 
 
 def test_same_seed_twice_is_identical_and_other_seed_differs(tmp_path):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 from pathlib import Path
 
@@ -115,6 +114,7 @@ def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_f
     save_expert(out / "expert.safetensors", expert)
     shutil.copyfile(medium_path, out / "medium_actor.safetensors")
     config = RunDir(run_dir).read_config()
+    started, resumes = RunDir(run_dir).read_provenance()
     card = {
         "robot": robot,
         "source_env": robot,
@@ -123,7 +123,8 @@ def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_f
         "steps": ckpt_meta["step"],
         "wall_time_hours": ckpt_meta["wall_time"] / 3600,
         "hyperparameters": config,
-        "trained_with": json.loads((run_dir / "config.json").read_text())["provenance"],
+        "trained_with": started,
+        "resumed_with": resumes,
         "source_return": src_eval.as_dict(),
         "zero_shot_return": zero_shot,
         "medium_actor": {"from_step": int(medium_path.stem.split("_")[1]), "source_return": medium_eval.as_dict()},
