@@ -462,6 +462,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileExistsError) as e:
         print(f"daftrl {name}: error: {e}", file=sys.stderr)
         return 2
+    except Exception as e:
+        from daftrl.runs import TrainingDiverged
+
+        if not isinstance(e, TrainingDiverged):
+            raise
+        print(f"daftrl {name}: error: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -210,6 +210,19 @@ def progress_bar(description: str, total: int, completed: int = 0):
     return progress, task
 
 
+class TrainingDiverged(RuntimeError):
+    """A logged loss or Q estimate became NaN or infinite; the run stops before checkpointing that state."""
+
+
+def diverged_metrics(row: dict) -> list[str]:
+    """Names of the losses (`*loss*`) and Q estimates (`q`, `q_*`) in a metrics row that are not finite.
+    Other metrics may legitimately be infinite (e.g. a log-likelihood that underflows)."""
+    import math
+
+    return [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)
+            and ("loss" in k or k == "q" or k.startswith("q_"))]
+
+
 class Monitor:
     """Progress bar, throughput, metrics rows, best evaluation and TensorBoard for one loop."""
 
@@ -217,7 +230,7 @@ class Monitor:
                  best: dict | None, tensorboard: bool, quiet: bool):
         import time
 
-        self.run, self.total, self.quiet = run, total, quiet
+        self.run, self.description, self.total, self.quiet = run, description, total, quiet
         self.wall_before, self.best, self.last_eval = wall_before, best, None
         self.t0 = self._rate_t = time.perf_counter()
         self._rate_step = step
@@ -258,6 +271,13 @@ class Monitor:
             row.update({k: float(v) for k, v in jax.device_get(info).items()})
         self.run.log(row)
         self._scalars("train", row, step)
+        bad = diverged_metrics(row)
+        if bad:
+            raise TrainingDiverged(
+                f"{self.description}: training diverged by step {step:,} ({', '.join(bad)} not finite; the row is in "
+                f"{self.run.metrics_path}). Nothing after the last checkpoint in {self.run.path} was saved, but a "
+                "resume repeats the same computation: change the configuration (e.g. a lower learning rate) and "
+                "start a new run.")
         status = [f"{k.replace('_', ' ')} {v:,.0f}" for k, v in fields.items() if isinstance(v, float)]
         if self.last_eval is not None:
             status.append(f"eval {self.last_eval:,.0f}")

@@ -1,0 +1,39 @@
+"""A run whose losses stop being finite ends with a clear error instead of training on (and saving) NaNs."""
+
+import json
+import math
+
+import pytest
+
+from daftrl.cli import main
+from daftrl.loops import PretrainConfig, pretrain
+from daftrl.runs import TrainingDiverged, diverged_metrics
+from daftrl.sac import SACConfig
+
+ABSURD = SACConfig(hidden=(32, 32), batch_size=32, actor_lr=1e12, critic_lr=1e12)
+
+
+def test_only_losses_and_q_count_as_divergence():
+    row = {"critic_loss": 1.0, "actor_loss": math.nan, "q": math.inf, "q_src": 2.0, "log_lambda_mean": -math.inf,
+           "sps": 3.0, "kind": "train"}
+    assert diverged_metrics(row) == ["actor_loss", "q"]
+    assert diverged_metrics({**row, "actor_loss": 0.0, "q": 0.0}) == []
+
+
+def test_diverging_run_stops_before_checkpointing(tmp_path):
+    run = tmp_path / "run"
+    cfg = PretrainConfig(env="Pendulum-v1", sac=ABSURD, warmup_steps=100, steps=2000, eval_every=1000,
+                         eval_episodes=1, log_every=100, run_dir=str(run))
+    with pytest.raises(TrainingDiverged, match="diverged by step"):
+        pretrain(cfg, quiet=True)
+    rows = [json.loads(x) for x in open(run / "metrics.jsonl")]
+    assert diverged_metrics(rows[-1])  # the offending row is logged
+    assert not (run / "checkpoint.safetensors").exists() and not (run / "result.json").exists()
+
+
+def test_cli_reports_divergence_with_exit_code_1(tmp_path, capsys):
+    code = main(["pretrain", "--env", "Pendulum-v1", "--steps", "2000", "--warmup-steps", "100", "--log-every", "100",
+                 "--eval-every", "1000", "--eval-episodes", "1", "--sac.hidden", "32", "32", "--sac.batch-size", "32",
+                 "--sac.actor-lr", "1e12", "--sac.critic-lr", "1e12", "--run-dir", str(tmp_path / "cli")])
+    assert code == 1
+    assert "training diverged" in capsys.readouterr().err
