@@ -4,7 +4,9 @@
   J_Q = E_{D_tar}[(Q - y)^2] + beta E_{D_src}[(Q - y)^2] with the SAC target y and DAFT's beta
   schedule; the actor is plain SAC on target and source states together (flag `actor_on_source`).
 - Reward shaping: FT on r~ = r - scale |Q_tar(s, a) - Q*_src(s, a)|, recomputed at sampling time
-  with the current min-twin Q_tar (no gradient through the shaping).
+  with the current min-twin Q_tar (no gradient through the shaping). Unstable as written: where
+  Q_tar < Q*_src the target r - scale (Q*_src - Q_tar) + gamma Q' grows with Q_tar at rate scale + gamma,
+  a contraction only for scale < 1 - gamma; at scale 1 Q_tar drifts to -inf (docs/assumptions.md).
 """
 
 from __future__ import annotations
