@@ -117,6 +117,17 @@ def test_adaptive_beta_uses_ensemble_variance(expert):
     assert float(info["beta"]) == pytest.approx(1.0, abs=1e-3)
 
 
+@pytest.mark.parametrize("changes, message", [
+    (dict(beta_mode="adaptive", num_members=1), "num_members >= 2"),
+    (dict(beta_mode="schedule*adaptive", sigma2_src=0.0), "sigma2_src > 0"),
+    (dict(horizon=0), "horizon must be >= 1"),
+])
+def test_settings_that_would_silently_break_the_source_term_are_refused(expert, changes, message):
+    with pytest.raises(ValueError, match=message):
+        DAFT(DAFTConfig(**changes), expert)
+    DAFT(DAFTConfig(num_members=1), expert)  # one member is fine with the scheduled beta
+
+
 def test_h_step_bootstrap_target_by_hand(expert):
     daft = DAFT(DAFTConfig(horizon=3, horizon_mode="bootstrap", gamma=0.5), expert)
     state = daft.init_from_expert(expert, 0)

@@ -56,6 +56,7 @@ def test_gate_keeps_the_top_rows_when_densities_underflow_or_tie():
     assert gate.sum() == 32 and gate[3] == gate[50] == 1.0 and gate[7] == gate[9] == 0.0
     ties = np.asarray(top_fraction_gate(jnp.zeros(16, jnp.float32), 0.25, True))
     assert ties.sum() == 4
+    assert np.asarray(top_fraction_gate(jnp.asarray(score), 1.0, True)).sum() == 128  # keep_ratio 1 keeps all
 
 
 @pytest.fixture(scope="module")

@@ -71,6 +71,15 @@ class DAFT(FT):
     uses_source_data = True
 
     def __init__(self, config: DAFTConfig, expert):
+        if config.horizon < 1:
+            raise ValueError(f"horizon must be >= 1, got {config.horizon}")
+        if config.beta_mode != "schedule":  # the adaptive beta needs a spread of members and a source variance
+            if config.num_members < 2:
+                raise ValueError(f"beta_mode {config.beta_mode!r} needs num_members >= 2 (the variance of one "
+                                 f"member is 0, which would switch the source term off), got {config.num_members}")
+            if not config.sigma2_src > 0:
+                raise ValueError(f"beta_mode {config.beta_mode!r} needs sigma2_src > 0 (0 gives 0/0 when the "
+                                 f"members agree), got {config.sigma2_src}")
         super().__init__(config, expert)
         self.cfg = config
         self.src_critic_net = QEnsemble(2, tuple(expert.hidden))

@@ -142,6 +142,8 @@ def top_fraction_gate(score: jax.Array, keep_ratio: float, active: jax.Array | b
     distinct. Ranking instead of thresholding keeps k rows also when scores tie or underflow to -inf, where
     the interpolated quantile is -inf or NaN and the threshold would keep nothing (NaN scores rank last)."""
     b = score.shape[0]
+    if keep_ratio >= 1.0:  # keep everything (the strict threshold would drop the lowest row)
+        return jnp.ones_like(score, jnp.float32)
     k = b - 1 - math.floor((1.0 - keep_ratio) * (b - 1))
     ranked = jnp.argsort(jnp.nan_to_num(score, nan=-jnp.inf), stable=True)  # ascending, ties by index
     keep = jnp.zeros(b, jnp.float32).at[ranked[b - k:]].set(1.0)
