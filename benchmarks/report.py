@@ -88,7 +88,9 @@ def cotrain_section(r: dict) -> list[str]:
 
 
 def adapt_compare_section(r: dict, png: str) -> list[str]:
-    out = [f"### Adaptation on {r['task']}, bundled expert, 1e5 target steps ({_prov(r)})", "",
+    runs_at = sorted({c[:12] for v in r["methods"].values() for c in v.get("git_commits") or [] if c})
+    made = f"runs made at commit {', '.join(f'`{c}`' for c in runs_at)}; " if runs_at else ""
+    out = [f"### Adaptation on {r['task']}, bundled expert, 1e5 target steps ({made}summary: {_prov(r)})", "",
            "Final return = mean of the last 5 evaluations (10 deterministic episodes each) per seed; "
            "± = 95 % t-interval over seeds.", "",
            "| method | final return (mean over seeds) | per seed | wall time per run, min (incl. evaluation) |",

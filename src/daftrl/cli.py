@@ -52,7 +52,7 @@ def _resumed_defaults(argv: list[str], keys: tuple[str, ...]) -> dict:
     path = Path(known.run_dir).expanduser() / "config.json"
     if not path.exists():
         return {}  # the loop reports the missing checkpoint
-    saved = json.loads(path.read_text())
+    saved = json.loads(path.read_text()).get("config", {})  # RunDir.write_config: {"config", "provenance", ...}
     out = {k: saved[k] for k in keys if k in saved}
     for k, v in out.items():
         given = getattr(known, k)

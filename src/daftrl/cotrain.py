@@ -101,7 +101,7 @@ def cotrain(cfg: CotrainRunConfig, method_config=None, source=None, target=None,
     from daftrl.env_factory import resolve_env
     from daftrl.evaluate import evaluate
     from daftrl.replay import ReplayBuffer
-    from daftrl.runs import Monitor, graceful_stop
+    from daftrl.runs import Monitor, check_finite_state, graceful_stop
 
     _, config_cls = cotrain_method_class(cfg.method)
     if method_config is None:  # task-dependent defaults (PAR's beta per robot, VGDF's termination rule)
@@ -138,11 +138,14 @@ def cotrain(cfg: CotrainRunConfig, method_config=None, source=None, target=None,
         method.load_host_state(meta["method"])
         it, wall_before, best = meta["iteration"], meta["wall_time"], meta["best"]
         run.truncate_logs(it // cfg.target_every)
+        run.record_resume(saved)
 
     def checkpoint() -> None:
         s_arrays, s_meta = src_env.state("source_env")
         t_arrays, t_meta = tar_env.state("target_env")
-        arrays = {**flatten_tree(state, "state"), **src_buf.state_dict("source_replay"),
+        learner = flatten_tree(state, "state")
+        check_finite_state(learner, "state/", f"{cfg.method} {cfg.task} at source step {it:,}")
+        arrays = {**learner, **src_buf.state_dict("source_replay"),
                   **tar_buf.state_dict("target_replay"), **s_arrays, **t_arrays}
         meta = {"iteration": it, "rng": rng.bit_generator.state, "source_env": s_meta, "target_env": t_meta,
                 "method": method.host_state(), "wall_time": monitor.wall_time(), "best": monitor.best}

@@ -72,8 +72,8 @@ def pretrain_config_from_dict(d: dict) -> PretrainConfig:
 
 def open_run(cfg, default_dir: Path, from_dict, default_steps: int, extra_config: dict | None = None):
     """Create a run directory, or reopen it with --resume (the saved config wins, except `steps`
-    when given; config.json then records the new budget and this resume's provenance).
-    Returns (cfg, RunDir, saved config dict)."""
+    when given: the returned dict carries it; the loop passes that dict to `RunDir.record_resume` once the
+    checkpoint has loaded). Returns (cfg, RunDir, saved config dict)."""
     from daftrl.runs import RunDir
 
     run = RunDir(cfg.run_dir or default_dir)
@@ -84,9 +84,7 @@ def open_run(cfg, default_dir: Path, from_dict, default_steps: int, extra_config
         saved = from_dict(saved_dict)
         steps = cfg.steps if cfg.steps is not None else saved.steps
         cfg = dataclasses.replace(saved, steps=steps, resume=True, run_dir=str(run.path), tensorboard=cfg.tensorboard)
-        saved_dict = {**saved_dict, "steps": steps}
-        run.record_resume(saved_dict)
-        return cfg, run, saved_dict
+        return cfg, run, {**saved_dict, "steps": steps}  # the loop records the resume once it has loaded
     if run.has_checkpoint():
         raise FileExistsError(
             f"{run.path} already holds a run; pass --resume to continue it or --run-dir for a new one"
@@ -113,10 +111,10 @@ def pretrain(cfg: PretrainConfig, quiet: bool = False) -> dict:
     from daftrl.env_factory import resolve_env
     from daftrl.evaluate import evaluate
     from daftrl.replay import ReplayBuffer
-    from daftrl.runs import Monitor, graceful_stop
+    from daftrl.runs import Monitor, check_finite_state, graceful_stop
     from daftrl.sac import SAC
 
-    cfg, run, _ = open_run(cfg, cfg.default_run_dir(), pretrain_config_from_dict, 1_000_000)
+    cfg, run, saved = open_run(cfg, cfg.default_run_dir(), pretrain_config_from_dict, 1_000_000)
     handle = resolve_env(cfg.env, cfg.domain)
     sac = SAC(cfg.sac, handle.obs_dim, handle.act_dim)
     state = sac.init(cfg.seed)
@@ -133,10 +131,13 @@ def pretrain(cfg: PretrainConfig, quiet: bool = False) -> dict:
         collector.restore(arrays, meta["collector"])
         step, wall_before, best = meta["step"], meta["wall_time"], meta["best"]
         run.truncate_logs(step)
+        run.record_resume(saved)
 
     def checkpoint(step: int) -> None:
         c_arrays, c_meta = collector.state()
-        arrays = {**flatten_tree(state, "sac"), **buffer.state_dict(), **c_arrays}
+        learner = flatten_tree(state, "sac")
+        check_finite_state(learner, "sac/", f"pretrain {cfg.env} at step {step:,}")
+        arrays = {**learner, **buffer.state_dict(), **c_arrays}
         meta = {"step": step, "rng": rng.bit_generator.state, "collector": c_meta,
                 "wall_time": monitor.wall_time(), "best": monitor.best, "config": config_to_dict(cfg)}
         save_arrays(run.checkpoint, arrays, kind="pretrain", meta=meta)
@@ -222,7 +223,7 @@ def adapt(cfg: AdaptRunConfig, method_config=None, target=None, expert=None, qui
     from daftrl.env_factory import resolve_env
     from daftrl.evaluate import evaluate
     from daftrl.experts import load_expert
-    from daftrl.runs import Monitor, graceful_stop
+    from daftrl.runs import Monitor, check_finite_state, graceful_stop
 
     _, config_cls = method_class(cfg.method)
     method_config = method_config or config_cls()
@@ -237,6 +238,7 @@ def adapt(cfg: AdaptRunConfig, method_config=None, target=None, expert=None, qui
         collector.restore(arrays, meta["collector"])
         step, wall_before, best = meta["step"], meta["wall_time"], meta["best"]
         run.truncate_logs(step)
+        run.record_resume(saved)
     else:
         if expert is None:
             expert = load_expert(cfg.expert or target.robot or "", cfg.source_size)
@@ -246,6 +248,7 @@ def adapt(cfg: AdaptRunConfig, method_config=None, target=None, expert=None, qui
 
     def checkpoint(step: int) -> None:
         a_arrays, a_meta = adapter.to_arrays()
+        check_finite_state(a_arrays, "state/", f"{cfg.method} {cfg.task} at step {step:,}")
         c_arrays, c_meta = collector.state()
         meta = {"step": step, "adapter": a_meta, "collector": c_meta, "wall_time": monitor.wall_time(),
                 "best": monitor.best}

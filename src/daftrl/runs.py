@@ -223,6 +223,21 @@ def diverged_metrics(row: dict) -> list[str]:
             and ("loss" in k or k == "q" or k.startswith("q_"))]
 
 
+def check_finite_state(arrays: dict, prefix: str, where: str) -> None:
+    """Raise TrainingDiverged if a floating array of the learner state (keys starting with `prefix`) holds a
+    NaN or inf: called before every checkpoint write, so a diverged state never replaces a good checkpoint
+    (also when it is written at a stop or at the end, between two logged rows)."""
+    import numpy as np
+
+    bad = [k for k, v in arrays.items() if k.startswith(prefix) and np.issubdtype(np.asarray(v).dtype, np.floating)
+           and not np.isfinite(v).all()]
+    if bad:
+        raise TrainingDiverged(
+            f"{where}: training diverged ({', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''} not finite); the "
+            "checkpoint was not written, so the last one stays. A resume repeats the same computation: change "
+            "the configuration (e.g. a lower learning rate) and start a new run.")
+
+
 class Monitor:
     """Progress bar, throughput, metrics rows, best evaluation and TensorBoard for one loop."""
 

@@ -3,11 +3,12 @@
 import json
 import math
 
+import numpy as np
 import pytest
 
 from daftrl.cli import main
 from daftrl.loops import PretrainConfig, pretrain
-from daftrl.runs import TrainingDiverged, diverged_metrics
+from daftrl.runs import TrainingDiverged, check_finite_state, diverged_metrics
 from daftrl.sac import SACConfig
 
 ABSURD = SACConfig(hidden=(32, 32), batch_size=32, actor_lr=1e12, critic_lr=1e12)
@@ -37,3 +38,20 @@ def test_cli_reports_divergence_with_exit_code_1(tmp_path, capsys):
                  "--sac.actor-lr", "1e12", "--sac.critic-lr", "1e12", "--run-dir", str(tmp_path / "cli")])
     assert code == 1
     assert "training diverged" in capsys.readouterr().err
+
+
+def test_a_diverged_state_is_never_checkpointed_even_between_log_rows(tmp_path):
+    # no training row is logged before the end (log_every > steps): the final checkpoint itself refuses
+    run = tmp_path / "run"
+    cfg = PretrainConfig(env="Pendulum-v1", sac=ABSURD, warmup_steps=100, steps=600, eval_every=10_000,
+                         eval_episodes=1, log_every=10_000, run_dir=str(run))
+    with pytest.raises(TrainingDiverged, match="checkpoint was not written"):
+        pretrain(cfg, quiet=True)
+    assert not (run / "checkpoint.safetensors").exists()
+
+
+def test_check_finite_state_looks_only_at_the_learner():
+    good = {"state/w": np.ones(3, np.float32), "state/step": np.array(3), "replay/obs": np.array([np.inf])}
+    check_finite_state(good, "state/", "here")  # replay data and integer arrays are not the learner's floats
+    with pytest.raises(TrainingDiverged, match="state/w"):
+        check_finite_state({**good, "state/w": np.array([1.0, np.nan])}, "state/", "here")

@@ -39,6 +39,7 @@ def test_resume_equals_no_stop(tmp_path):
     straight = pretrain(cfg(tmp_path, "straight", steps=900), quiet=True)
     # stop mid-episode (Pendulum episodes are 200 steps), then resume to the same total
     pretrain(cfg(tmp_path, "stopped", steps=530), quiet=True)
+    started = json.loads((tmp_path / "stopped" / "config.json").read_text())["provenance"]
     resumed = pretrain(PretrainConfig(run_dir=str(tmp_path / "stopped"), resume=True, steps=900), quiet=True)
     assert resumed["steps"] == straight["steps"] == 900
     assert same_training_state(f"{tmp_path}/straight/checkpoint.safetensors",
@@ -48,10 +49,9 @@ def test_resume_equals_no_stop(tmp_path):
     assert resumed_rows == eval_rows(tmp_path / "straight")
     # config.json records the extended budget and the resume, keeping the first start's provenance
     doc = json.loads((tmp_path / "stopped" / "config.json").read_text())
-    first = json.loads((tmp_path / "straight" / "config.json").read_text())
-    assert doc["config"]["steps"] == 900 and doc["provenance"].keys() == first["provenance"].keys()
+    assert doc["config"]["steps"] == 900 and doc["provenance"] == started
     assert [r["steps"] for r in doc["resumes"]] == [900] and "command" in doc["resumes"][0]
-    assert "resumes" not in first
+    assert "resumes" not in json.loads((tmp_path / "straight" / "config.json").read_text())
 
 
 def test_same_seed_twice_is_identical_and_other_seed_differs(tmp_path):

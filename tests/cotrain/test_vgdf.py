@@ -57,6 +57,16 @@ def test_gate_keeps_the_top_rows_when_densities_underflow_or_tie():
     ties = np.asarray(top_fraction_gate(jnp.zeros(16, jnp.float32), 0.25, True))
     assert ties.sum() == 4
     assert np.asarray(top_fraction_gate(jnp.asarray(score), 1.0, True)).sum() == 128  # keep_ratio 1 keeps all
+    late_nan = np.array([-np.inf] * 6 + [np.nan] * 2, np.float32)  # NaN rank below -inf wherever they sit
+    assert np.asarray(top_fraction_gate(jnp.asarray(late_nan), 0.5, True)).tolist() == [1.0] * 4 + [0.0] * 4
+
+
+@pytest.mark.parametrize("keep", [0.1, 0.2, 0.25, 0.5, 0.8, 0.9])
+@pytest.mark.parametrize("b", [11, 16, 31, 128])
+def test_gate_keeps_the_rows_above_the_interpolated_quantile(keep, b):
+    score = np.random.default_rng(b).permutation(np.arange(b, dtype=np.float32))
+    expected = (score > np.quantile(score, 1.0 - keep)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(top_fraction_gate(jnp.asarray(score), keep, True)), expected)
 
 
 @pytest.fixture(scope="module")

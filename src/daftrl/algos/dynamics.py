@@ -10,8 +10,8 @@ Training loss per minibatch (summed over members): mean((mu - y)^2 exp(-logvar))
 per-layer L2 wd_l * sum(W_l^2) / 2. The bounds are constants in the reference code (`requires_grad=False`,
 so its 0.01 (sum max_logvar - sum min_logvar) term has no effect); `learn_logvar_bounds=True` makes them
 trainable with that term (MBPO). Fixed bounds get no gradient at all: the bound term alone would otherwise
-let Adam walk them apart by ~lr per step (min_logvar up, max_logvar down) until the clamp pins every
-log-variance far above 0 and the means stop learning.
+let Adam move them by ~lr per step (min_logvar up, max_logvar down, until they cross) until the clamp pins
+every log-variance far above 0 and the means stop learning.
 
 `fit` is the host-side epoch loop: a hold-out split, input standardisation fitted on the training part,
 one independent permutation per member each epoch, one jitted Adam step per minibatch (fixed shape,

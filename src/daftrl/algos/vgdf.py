@@ -144,9 +144,9 @@ def top_fraction_gate(score: jax.Array, keep_ratio: float, active: jax.Array | b
     b = score.shape[0]
     if keep_ratio >= 1.0:  # keep everything (the strict threshold would drop the lowest row)
         return jnp.ones_like(score, jnp.float32)
-    k = b - 1 - math.floor((1.0 - keep_ratio) * (b - 1))
-    ranked = jnp.argsort(jnp.nan_to_num(score, nan=-jnp.inf), stable=True)  # ascending, ties by index
-    keep = jnp.zeros(b, jnp.float32).at[ranked[b - k:]].set(1.0)
+    k = b - 1 - math.floor((1.0 - keep_ratio) * (b - 1) + 1e-9)  # 1e-9: (1 - 0.8) * 10 is 1.9999999999999996
+    best_first = jnp.argsort(-score, stable=True)  # NaN sorts last; ties by index
+    keep = jnp.zeros(b, jnp.float32).at[best_first[:k]].set(1.0)
     return jnp.where(active, keep, jnp.ones_like(keep))
 
 

@@ -102,6 +102,8 @@ def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_f
     with _snapshot(run_dir) as snap:  # a running pretraining may replace its checkpoint meanwhile
         expert = load_expert(snap, source_size)
         _, ckpt_meta = load_arrays(snap / "checkpoint.safetensors", kind="pretrain")
+        config = RunDir(snap).read_config()  # the config and provenance that go with that checkpoint
+        started, resumes = RunDir(snap).read_provenance()
     expert.name, expert.env = robot, robot
     source = resolve_env(robot, "source")
     expert.check_compatible(source.obs_dim, source.act_dim, f"robot {robot!r}")
@@ -113,8 +115,6 @@ def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_f
     medium_eval = evaluate(medium.deterministic, source.make, episodes, 0, robot)
     save_expert(out / "expert.safetensors", expert)
     shutil.copyfile(medium_path, out / "medium_actor.safetensors")
-    config = RunDir(run_dir).read_config()
-    started, resumes = RunDir(run_dir).read_provenance()
     card = {
         "robot": robot,
         "source_env": robot,
