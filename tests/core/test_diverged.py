@@ -14,6 +14,12 @@ from daftrl.sac import SACConfig
 ABSURD = SACConfig(hidden=(32, 32), batch_size=32, actor_lr=1e12, critic_lr=1e12)
 
 
+def absurd_run(run, steps: int, log_every: int) -> PretrainConfig:
+    """Pendulum pretraining whose learning rates blow the networks up within a few hundred updates."""
+    return PretrainConfig(env="Pendulum-v1", sac=ABSURD, warmup_steps=100, steps=steps, eval_every=max(1000, log_every),
+                          eval_episodes=1, log_every=log_every, run_dir=str(run))
+
+
 def test_only_losses_and_q_count_as_divergence():
     row = {"critic_loss": 1.0, "actor_loss": math.nan, "q": math.inf, "q_src": 2.0, "log_lambda_mean": -math.inf,
            "sps": 3.0, "kind": "train"}
@@ -23,10 +29,8 @@ def test_only_losses_and_q_count_as_divergence():
 
 def test_diverging_run_stops_before_checkpointing(tmp_path):
     run = tmp_path / "run"
-    cfg = PretrainConfig(env="Pendulum-v1", sac=ABSURD, warmup_steps=100, steps=2000, eval_every=1000,
-                         eval_episodes=1, log_every=100, run_dir=str(run))
     with pytest.raises(TrainingDiverged, match="diverged by step"):
-        pretrain(cfg, quiet=True)
+        pretrain(absurd_run(run, 2000, 100), quiet=True)
     rows = [json.loads(x) for x in open(run / "metrics.jsonl")]
     assert diverged_metrics(rows[-1])  # the offending row is logged
     assert not (run / "checkpoint.safetensors").exists() and not (run / "result.json").exists()
@@ -43,10 +47,8 @@ def test_cli_reports_divergence_with_exit_code_1(tmp_path, capsys):
 def test_a_diverged_state_is_never_checkpointed_even_between_log_rows(tmp_path):
     # no training row is logged before the end (log_every > steps): the final checkpoint itself refuses
     run = tmp_path / "run"
-    cfg = PretrainConfig(env="Pendulum-v1", sac=ABSURD, warmup_steps=100, steps=600, eval_every=10_000,
-                         eval_episodes=1, log_every=10_000, run_dir=str(run))
     with pytest.raises(TrainingDiverged, match="checkpoint was not written"):
-        pretrain(cfg, quiet=True)
+        pretrain(absurd_run(run, 600, 10_000), quiet=True)
     assert not (run / "checkpoint.safetensors").exists()
 
 
