@@ -38,7 +38,6 @@ def _resumed_defaults(argv: list[str], keys: tuple[str, ...]) -> dict:
     `--resume --run-dir D` alone continues the run D holds (its method's options, not the default method's).
     An explicit flag that contradicts the saved run is an error: the saved config wins on resume."""
     import argparse
-    import json
     from pathlib import Path
 
     pre = argparse.ArgumentParser(add_help=False)
@@ -52,7 +51,9 @@ def _resumed_defaults(argv: list[str], keys: tuple[str, ...]) -> dict:
     path = Path(known.run_dir).expanduser() / "config.json"
     if not path.exists():
         return {}  # the loop reports the missing checkpoint
-    saved = json.loads(path.read_text()).get("config", {})  # RunDir.write_config: {"config", "provenance", ...}
+    from daftrl.runs import RunDir
+
+    saved = RunDir(path.parent).read_config()
     out = {k: saved[k] for k in keys if k in saved}
     for k, v in out.items():
         given = getattr(known, k)

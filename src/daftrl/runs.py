@@ -214,6 +214,10 @@ class TrainingDiverged(RuntimeError):
     """A logged loss or Q estimate became NaN or infinite; the run stops before checkpointing that state."""
 
 
+RESUME_REPEATS_DIVERGENCE = ("A resume repeats the same computation: change the configuration (e.g. a lower "
+                             "learning rate) and start a new run.")
+
+
 def diverged_metrics(row: dict) -> list[str]:
     """Names of the losses (`*loss*`) and Q estimates (`q`, `q_*`) in a metrics row that are not finite.
     Other metrics may legitimately be infinite (e.g. a log-likelihood that underflows)."""
@@ -234,8 +238,7 @@ def check_finite_state(arrays: dict, prefix: str, where: str) -> None:
     if bad:
         raise TrainingDiverged(
             f"{where}: training diverged ({', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''} not finite); the "
-            "checkpoint was not written, so the last one stays. A resume repeats the same computation: change "
-            "the configuration (e.g. a lower learning rate) and start a new run.")
+            f"checkpoint was not written, so the last one stays. {RESUME_REPEATS_DIVERGENCE}")
 
 
 class Monitor:
@@ -290,9 +293,8 @@ class Monitor:
         if bad:
             raise TrainingDiverged(
                 f"{self.description}: training diverged by step {step:,} ({', '.join(bad)} not finite; the row is in "
-                f"{self.run.metrics_path}). Nothing after the last checkpoint in {self.run.path} was saved, but a "
-                "resume repeats the same computation: change the configuration (e.g. a lower learning rate) and "
-                "start a new run.")
+                f"{self.run.metrics_path}). Nothing after the last checkpoint in {self.run.path} was saved. "
+                f"{RESUME_REPEATS_DIVERGENCE}")
         status = [f"{k.replace('_', ' ')} {v:,.0f}" for k, v in fields.items() if isinstance(v, float)]
         if self.last_eval is not None:
             status.append(f"eval {self.last_eval:,.0f}")
