@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -109,7 +110,9 @@ def runtime_section(r: dict, png: str) -> list[str]:
            "Measured wall time of each run (including its evaluations, 10 episodes every 1e3 target steps), read "
            "from the run directories; adaptation methods start from the bundled expert, co-training methods train "
            "from scratch on 10 source steps per target step. *Projected* = a run still in progress, extrapolated "
-           "linearly from its rate so far (a lower bound for VGDF, whose model refit grows with the data). "
+           "linearly from its rate so far (a lower bound for VGDF, whose model refit grows with the data); "
+           "*at its cost trend*: the time so far plus the remaining steps at a per-step cost fitted linearly in "
+           "the step over the last 20 evaluation intervals (the better estimate for a cost that grows with the data). "
            "*Recent*: the rate over each run's last 20 evaluation intervals (runs resumed across sessions may have "
            "met different loads; recent rates of runs made side by side share one). Return: mean of the last 5 "
            "evaluations (finished runs) or the latest evaluation (projected).", "",
@@ -119,7 +122,10 @@ def runtime_section(r: dict, png: str) -> list[str]:
     for m, v in sorted(r["methods"].items(), key=lambda kv: kv[1]["hours_per_budget"]):
         ratio = f"{v['vs_reference']:.1f}x" if v.get("vs_reference") else "-"
         runs = ", ".join(f"s{s['seed']}: {s['target_steps']:,} ({(s['git_commit'] or '?')[:7]})" for s in v["runs"])
-        hours = f"{v['hours_per_budget']:.2f}" + (" (projected)" if v["projected"] else "")
+        hours = f"{v['hours_per_budget']:.2f}"
+        if v["projected"]:
+            trend = v.get("trend_hours_per_budget", math.nan)
+            hours += f" (projected; {trend:.2f} at its cost trend)" if math.isfinite(trend) else " (projected)"
         recent = f"{v['recent_hours_per_budget']:.2f}, " + (
             f"{v['recent_vs_reference']:.1f}x" if v.get("recent_vs_reference") else "-")
         out.append(f"| {m} | {hours} | {ratio} | {recent} | {v['return']:,.0f} | {runs} |")

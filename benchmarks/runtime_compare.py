@@ -9,7 +9,9 @@ Run dirs are `<method>-s<seed>` under `--adapt-root` (default $DAFTRL_HOME/runs/
 `daftrl cotrain`). Writes benchmarks/results/runtime_<task>.json and .png (hours per 1e5 target steps, with
 the ratio to DAFT; return against wall-clock hours). Wall times include the evaluations (10 episodes every 1e3
 target steps for every method) and are only comparable between runs made under the same load: say so in the
-notes. Partial runs are projected linearly and marked "projected".
+notes. Partial runs are projected linearly and marked "projected", and also along their cost trend (a per-step
+cost fitted linearly in the step over the last 20 evaluations: the better estimate when the cost grows with the
+data, as VGDF's model refit does).
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ def main() -> None:
     for m, v in result["methods"].items():
         ratio = f"{v['vs_reference']:.1f}x DAFT" if v["vs_reference"] else "-"
         recent = f"{v['recent_vs_reference']:.1f}x DAFT" if v["recent_vs_reference"] else "-"
-        print(f"{m:>8}: {v['hours_per_budget']:6.2f} h{' (projected)' if v['projected'] else ''}  {ratio}  "
+        projected = f" (projected; {v['trend_hours_per_budget']:.2f} h at its cost trend)" if v["projected"] else ""
+        print(f"{m:>8}: {v['hours_per_budget']:6.2f} h{projected}  {ratio}  "
               f"recent rate {v['recent_hours_per_budget']:.2f} h {recent}  return {v['return']:,.0f}  "
               f"({len(v['runs'])} run(s))")
 

@@ -63,3 +63,25 @@ def test_run_without_evaluations_is_skipped(tmp_path):
     assert run_summary(tmp_path / "vgdf-s0") is None
     res = compare({"ft": [tmp_path / "ft-s0"]})
     assert res["methods"] == {}
+
+
+def test_trend_projection_integrates_a_growing_cost(tmp_path):
+    """A cost per step growing linearly with the data (VGDF's model refit): the trend projection recovers the exact
+    total, the linear one underestimates it; a run at a constant cost gets the same from both."""
+    run = RunDir(tmp_path / "vgdf-s0")
+    run.write_config({"method": "vgdf", "seed": 0, "steps": 100_000})
+    total = lambda t: 0.2 * t + 0.5e-5 * t**2  # wall time at step t: the integral of 0.2 + 1e-5 t s/step  # noqa: E731
+    for t in range(0, 40_001, 1000):
+        run.log({"kind": "eval", "step": t, "wall_time": total(t), "return_mean": 0.0})
+    s = run_summary(tmp_path / "vgdf-s0")
+    assert not s["finished"]
+    assert s["trend_hours_per_budget"] == pytest.approx(total(100_000) / 3600, rel=1e-6)
+    assert s["hours_per_budget"] < 0.8 * s["trend_hours_per_budget"]  # the linear projection is a lower bound
+    flat = _fake_run(tmp_path / "par-s0", "par", 10_000, 0.5, 4_000)
+    f = run_summary(flat, 10_000)
+    assert f["trend_hours_per_budget"] == pytest.approx((5.0 + 0.5 * 10_000) / 3600)
+
+
+def test_trend_projection_of_a_finished_run_is_its_wall_time(tmp_path):
+    s = run_summary(_fake_run(tmp_path / "daft-s0", "daft", 10_000, 0.01, 10_000))
+    assert s["trend_hours_per_budget"] == pytest.approx(s["wall_time_h"])

@@ -7,7 +7,9 @@ resumes), so the numbers are measured, never typed in. A run that has not reache
 *projected* linearly from its average rate so far, and flagged as such: for VGDF, whose model refit grows with the
 target data, a linear projection is a lower bound. Each method also gets its *recent* rate (over its last 20
 evaluation intervals): a run resumed across sessions may have met different loads, and the recent rates of runs
-made side by side compare under the same one.
+made side by side compare under the same one. A partial run also gets a *trend* projection: the wall time so far
+plus the remaining steps at a per-step cost fitted linearly in the step over those same recent intervals (a cost
+that grows with the data, as VGDF's refit does, makes the total quadratic in the steps).
 """
 
 from __future__ import annotations
@@ -24,6 +26,30 @@ def final_return(rows: list[dict], last: int = FINAL_EVALS) -> float:
     """Mean `return_mean` of the last `last` evaluation rows."""
     tail = rows[-last:]
     return sum(r["return_mean"] for r in tail) / len(tail)
+
+
+def trend_remaining_seconds(rows: list[dict], budget: int, window: int = RECENT_EVALS) -> float:
+    """Seconds still needed to reach `budget` target steps if the per-step cost keeps its recent linear trend:
+    fit cost(t) = a + b t (seconds per step, at the interval midpoints t) over the last `window` evaluation
+    intervals, then integrate a + b t from the step reached to `budget`. A falling fitted trend (b < 0: load
+    noise, no algorithm here gets cheaper with data) is read as flat. NaN with fewer than 3 intervals."""
+    import numpy as np
+
+    tail = rows[-(window + 1):]
+    steps = np.array([float(r["step"]) for r in tail])
+    walls = np.array([float(r["wall_time"]) for r in tail])
+    ds = np.diff(steps)
+    ok = ds > 0
+    if ok.sum() < 3:
+        return math.nan
+    mids, cost = ((steps[1:] + steps[:-1]) / 2)[ok], (np.diff(walls) / np.where(ok, ds, 1))[ok]
+    b, a = np.polyfit(mids, cost, 1)
+    if b < 0:
+        b, a = 0.0, float(cost.mean())
+    reached = steps[-1]
+    if reached >= budget:
+        return 0.0
+    return float(a * (budget - reached) + b / 2 * (budget**2 - reached**2))
 
 
 def run_summary(run_dir: Path, budget: int | None = None) -> dict | None:
@@ -55,6 +81,7 @@ def run_summary(run_dir: Path, budget: int | None = None) -> dict | None:
         "wall_time_h": wall / 3600,
         "hours_per_budget": wall / 3600 * budget / reached,
         "recent_hours_per_budget": recent * budget / 3600,
+        "trend_hours_per_budget": (wall + trend_remaining_seconds(rows, budget)) / 3600,
         "return": final_return(rows, FINAL_EVALS if finished else 1),
         "curve": [[int(r["step"]), float(r["wall_time"]) / 3600, float(r["return_mean"])] for r in rows],
     }
@@ -73,6 +100,7 @@ def compare(runs: dict[str, list[Path]], reference: str = "daft", budget: int = 
             "hours_per_budget": sum(hours) / len(hours),
             "projected": not all(s["finished"] for s in summaries),
             "recent_hours_per_budget": sum(s["recent_hours_per_budget"] for s in summaries) / len(summaries),
+            "trend_hours_per_budget": sum(s["trend_hours_per_budget"] for s in summaries) / len(summaries),
             "return": sum(s["return"] for s in summaries) / len(summaries),
         }
     ref = out["methods"].get(reference)
@@ -99,7 +127,8 @@ def default_runs(task: str, home: Path, adapt_root: Path | None = None, cotrain_
 
 
 def plot(result: dict, path: Path, title: str) -> None:
-    """Left: hours per budget (hatched = projected). Right: return against wall-clock hours (log axis)."""
+    """Left: hours per budget (hatched = projected linearly, dashed = along the cost trend). Right: return against
+    wall-clock hours (log axis)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -112,6 +141,10 @@ def plot(result: dict, path: Path, title: str) -> None:
         color = f"C{i}"
         ax_bar.bar(i, v["hours_per_budget"], color=color, hatch="//" if v["projected"] else None,
                    alpha=0.6 if v["projected"] else 1.0)
+        trend = v.get("trend_hours_per_budget", math.nan)
+        if v["projected"] and math.isfinite(trend):
+            ax_bar.plot([i - 0.4, i + 0.4], [trend, trend], color="k", lw=1.5, ls="--")
+            ax_bar.text(i, trend, f"trend {trend:.2g} h", ha="center", va="bottom", fontsize=7)
         ratio = f" ({v['vs_reference']:.1f}x)" if v["vs_reference"] else ""
         ax_bar.text(i, v["hours_per_budget"], f"{v['hours_per_budget']:.2g} h{ratio}", ha="center", va="bottom",
                     fontsize=8)
@@ -120,7 +153,7 @@ def plot(result: dict, path: Path, title: str) -> None:
             ax_curve.plot(*zip(*points, strict=True), color=color, lw=1, label=m if j == 0 else None)
     ax_bar.set_xticks(range(len(methods)), methods)
     ax_bar.set_ylabel(f"hours per {result['budget_target_steps']:,} target steps")
-    ax_bar.set_title("wall time (hatched: projected from a partial run)", fontsize=9)
+    ax_bar.set_title("wall time (hatched: projected from a partial run; dashed: at its cost trend)", fontsize=9)
     ax_curve.set_xscale("log")
     ax_curve.set_xlabel("wall-clock hours (log scale)")
     ax_curve.set_ylabel("return (deterministic, 10 episodes)")
