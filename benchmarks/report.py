@@ -115,13 +115,17 @@ def runtime_section(r: dict, png: str) -> list[str]:
            "the step over the last 20 evaluation intervals (the better estimate for a cost that grows with the data). "
            "*Recent*: the rate over each run's last 20 evaluation intervals (runs resumed across sessions may have "
            "met different loads; recent rates of runs made side by side share one). Return: mean of the last 5 "
-           "evaluations (finished runs) or the latest evaluation (projected).", "",
+           "evaluations (finished runs) or the latest evaluation (projected). Rows marked *from an earlier machine* "
+           "come from an earlier table: their run directories are not on the machine that wrote this one, so "
+           "they were not measured side by side with the other rows.", "",
            "| method | hours per 1e5 target steps | vs DAFT | at the recent rate: hours, vs DAFT | return | "
            "runs (target steps reached, commit) |",
            "|---|---|---|---|---|---|"]
     for m, v in sorted(r["methods"].items(), key=lambda kv: kv[1]["hours_per_budget"]):
         ratio = f"{v['vs_reference']:.1f}x" if v.get("vs_reference") else "-"
         runs = ", ".join(f"s{s['seed']}: {s['target_steps']:,} ({(s['git_commit'] or '?')[:7]})" for s in v["runs"])
+        if v.get("measured"):  # carried over from an earlier file: its run dirs are not on this machine
+            runs += f"; from an earlier machine, table of {str(v['measured'].get('date'))[:10]}"
         hours = f"{v['hours_per_budget']:.2f}"
         if v["projected"]:
             trend = v.get("trend_hours_per_budget", math.nan)

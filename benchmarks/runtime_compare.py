@@ -12,11 +12,16 @@ target steps for every method) and are only comparable between runs made under t
 notes. Partial runs are projected linearly and marked "projected", and also along their cost trend (a per-step
 cost fitted linearly in the step over the last 20 evaluations: the better estimate when the cost grows with the
 data, as VGDF's model refit does).
+
+Methods asked for whose run dirs are not here (a new machine, a cleaned $DAFTRL_HOME) are carried over from the
+existing runtime_<task>.json, stamped with the commit, date and machine they were measured on, so regenerating
+never silently drops a measurement; --no-carry-over writes only what is measured now.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 
@@ -28,22 +33,32 @@ def main() -> None:
     p.add_argument("--cotrain-root", type=Path, default=None)
     p.add_argument("--budget", type=int, default=100_000, help="target steps (default 1e5)")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    p.add_argument("--no-carry-over", action="store_true",
+                   help="do not keep methods without a run here from the existing runtime_<task>.json")
     args = p.parse_args()
 
     from daftrl.checkpoint import atomic_write_json, daftrl_home
-    from daftrl.experiments.runtime import compare, default_runs, plot
+    from daftrl.experiments.runtime import carry_over, compare, default_runs, plot
     from daftrl.runs import provenance
 
+    out_json = args.out / f"runtime_{args.task}.json"
     runs = default_runs(args.task, daftrl_home(), args.adapt_root, args.cotrain_root, tuple(args.methods))
-    if not runs:
-        raise SystemExit(f"no runs of {args.methods} found for {args.task}; see --help for where they are looked up")
     result = {"task": args.task, **compare(runs, budget=args.budget), "provenance": provenance()}
+    if not args.no_carry_over and out_json.exists():
+        result, carried = carry_over(result, json.loads(out_json.read_text()), tuple(args.methods))
+        for m in carried:
+            when = result["methods"][m]["measured"]
+            print(f"{m}: no run dir here; carried over from {out_json} (written {when['date']} at "
+                  f"commit {str(when['git_commit'])[:12]} on an earlier machine)")
+    if not result["methods"]:
+        raise SystemExit(f"no runs of {args.methods} found for {args.task}; see --help for where they are looked up")
     plot(result, args.out / f"runtime_{args.task}.png", f"{args.task}: runtime for {args.budget:,} target steps")
-    atomic_write_json(args.out / f"runtime_{args.task}.json", result)
+    atomic_write_json(out_json, result)
     for m, v in result["methods"].items():
         ratio = f"{v['vs_reference']:.1f}x DAFT" if v["vs_reference"] else "-"
         recent = f"{v['recent_vs_reference']:.1f}x DAFT" if v["recent_vs_reference"] else "-"
         projected = f" (projected; {v['trend_hours_per_budget']:.2f} h at its cost trend)" if v["projected"] else ""
+        projected += " [carried over]" if v.get("measured") else ""
         print(f"{m:>8}: {v['hours_per_budget']:6.2f} h{projected}  {ratio}  "
               f"recent rate {v['recent_hours_per_budget']:.2f} h {recent}  return {v['return']:,.0f}  "
               f"({len(v['runs'])} run(s))")

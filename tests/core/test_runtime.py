@@ -85,3 +85,34 @@ def test_trend_projection_integrates_a_growing_cost(tmp_path):
 def test_trend_projection_of_a_finished_run_is_its_wall_time(tmp_path):
     s = run_summary(_fake_run(tmp_path / "daft-s0", "daft", 10_000, 0.01, 10_000))
     assert s["trend_hours_per_budget"] == pytest.approx(s["wall_time_h"])
+
+
+def test_carry_over_keeps_earlier_methods_without_a_run_here(tmp_path):
+    """A new machine has no run dirs for FT/DAFT: regenerating keeps them from the committed file, stamped with
+    where they were measured; a method measured here (PAR) replaces its older entry; ratios are recomputed."""
+    from daftrl.experiments.runtime import carry_over
+
+    _fake_run(tmp_path / "old" / "daft-s0", "daft", 10_000, 0.01, 10_000)
+    _fake_run(tmp_path / "old" / "par-s0", "par", 10_000, 0.5, 4_000)
+    previous = {"task": "t", **compare(default_runs("t", tmp_path, tmp_path / "old", tmp_path / "none"),
+                                       budget=10_000),
+                "provenance": {"git_commit": "abc", "date": "2026-01-01", "machine": {"cores": 2}}}
+    _fake_run(tmp_path / "new" / "par-s0", "par", 10_000, 0.2, 10_000)
+    new = compare(default_runs("t", tmp_path, tmp_path / "new", tmp_path / "none"), budget=10_000)
+    assert set(new["methods"]) == {"par"} and new["methods"]["par"]["vs_reference"] is None
+
+    merged, carried = carry_over(new, previous, ("daft", "par", "vgdf"))
+    assert carried == ["daft"] and list(merged["methods"]) == ["daft", "par"]
+    daft, par = merged["methods"]["daft"], merged["methods"]["par"]
+    assert daft["measured"]["git_commit"] == "abc" and "measured" not in par
+    assert not par["projected"] and par["hours_per_budget"] == pytest.approx((5 + 2000) / 3600)  # the new run
+    assert par["vs_reference"] == pytest.approx(par["hours_per_budget"] / daft["hours_per_budget"])
+    assert daft["vs_reference"] == 1.0
+
+    again, carried = carry_over(merged, {**merged, "provenance": {"git_commit": "later"}}, ("daft", "par"))
+    assert carried == [] and again["methods"]["daft"]["measured"]["git_commit"] == "abc"  # stamp kept
+
+    merged2, _ = carry_over({**new, "methods": {}}, {**merged, "provenance": {"git_commit": "later"}}, ("daft",))
+    assert merged2["methods"]["daft"]["measured"]["git_commit"] == "abc"  # a re-carried entry keeps its origin
+    with pytest.raises(ValueError, match="target steps"):
+        carry_over(compare({}, budget=5_000), previous, ("daft",))

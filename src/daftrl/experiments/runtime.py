@@ -10,6 +10,9 @@ evaluation intervals): a run resumed across sessions may have met different load
 made side by side compare under the same one. A partial run also gets a *trend* projection: the wall time so far
 plus the remaining steps at a per-step cost fitted linearly in the step over those same recent intervals (a cost
 that grows with the data, as VGDF's refit does, makes the total quadratic in the steps).
+
+Run directories live in $DAFTRL_HOME, which a new machine does not have: `carry_over` keeps the methods measured
+earlier (from the committed JSON) that have no run here, stamped with where and when they were measured.
 """
 
 from __future__ import annotations
@@ -103,12 +106,45 @@ def compare(runs: dict[str, list[Path]], reference: str = "daft", budget: int = 
             "trend_hours_per_budget": sum(s["trend_hours_per_budget"] for s in summaries) / len(summaries),
             "return": sum(s["return"] for s in summaries) / len(summaries),
         }
-    ref = out["methods"].get(reference)
-    for v in out["methods"].values():
+    return with_ratios(out)
+
+
+def with_ratios(result: dict) -> dict:
+    """Set each method's `vs_reference` and `recent_vs_reference` (hours over the reference method's; None without
+    the reference). In place; returns `result`."""
+    ref = result["methods"].get(result["reference"])
+    for v in result["methods"].values():
         v["vs_reference"] = v["hours_per_budget"] / ref["hours_per_budget"] if ref else None
         v["recent_vs_reference"] = (v["recent_hours_per_budget"] / ref["recent_hours_per_budget"]
                                     if ref else None)
-    return out
+    return result
+
+
+def carry_over(new: dict, previous: dict, methods: tuple[str, ...]) -> tuple[dict, list[str]]:
+    """Keep, from an earlier comparison `previous` (a loaded runtime_<task>.json), the methods of `methods` that
+    have no run in `new` (their run dirs are gone: another machine, a cleaned $DAFTRL_HOME), each stamped with
+    where it was measured (`measured`: the earlier file's commit, date and machine, or the stamp it already
+    carried). Measured entries are never replaced by older ones. Ratios are recomputed. Returns the merged result
+    and the names carried over. Refuses a `previous` made for another budget (its hours would not compare)."""
+    if previous.get("budget_target_steps") != new["budget_target_steps"]:
+        raise ValueError(f"cannot carry over runs measured for {previous.get('budget_target_steps')} target steps "
+                         f"into a comparison for {new['budget_target_steps']}")
+    prov = previous.get("provenance", {})
+    stamp = {"git_commit": prov.get("git_commit"), "date": prov.get("date"), "machine": prov.get("machine")}
+    merged = {**new, "methods": dict(new["methods"])}
+    carried = []
+    for method in methods:
+        old = previous.get("methods", {}).get(method)
+        if method in merged["methods"] or old is None:
+            continue
+        entry = {**old, "measured": old.get("measured", stamp)}
+        if "trend_hours_per_budget" not in entry:  # written before trend projections existed
+            entry["trend_hours_per_budget"] = math.nan if entry["projected"] else entry["hours_per_budget"]
+        merged["methods"][method] = entry
+        carried.append(method)
+    order = [m for m in methods if m in merged["methods"]]  # the order asked for, not new-then-carried
+    merged["methods"] = {m: merged["methods"][m] for m in order + [m for m in merged["methods"] if m not in order]}
+    return with_ratios(merged), carried
 
 
 def default_runs(task: str, home: Path, adapt_root: Path | None = None, cotrain_root: Path | None = None,
