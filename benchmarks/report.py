@@ -112,7 +112,8 @@ def runtime_section(r: dict, png: str) -> list[str]:
            "from scratch on 10 source steps per target step. *Projected* = a run still in progress, extrapolated "
            "linearly from its rate so far (a lower bound for VGDF, whose model refit grows with the data); "
            "*at its cost trend*: the time so far plus the remaining steps at a per-step cost fitted linearly in "
-           "the step over the last 20 evaluation intervals (the better estimate for a cost that grows with the data). "
+           "the step over the last 20 evaluation intervals (for a cost that grows with the data; it assumes a steady "
+           "load over those intervals, so it is an estimate, not a bound). "
            "*Recent*: the rate over each run's last 20 evaluation intervals (runs resumed across sessions may have "
            "met different loads; recent rates of runs made side by side share one). Return: mean of the last 5 "
            "evaluations (finished runs) or the latest evaluation (projected). Rows marked *from an earlier machine* "
@@ -123,6 +124,7 @@ def runtime_section(r: dict, png: str) -> list[str]:
            "|---|---|---|---|---|---|"]
     for m, v in sorted(r["methods"].items(), key=lambda kv: kv[1]["hours_per_budget"]):
         ratio = f"{v['vs_reference']:.1f}x" if v.get("vs_reference") else "-"
+        ratio += " (across tables)" if v.get("ratio_across_tables") else ""
         runs = ", ".join(f"s{s['seed']}: {s['target_steps']:,} ({(s['git_commit'] or '?')[:7]})" for s in v["runs"])
         if v.get("measured"):  # carried over from an earlier file: its run dirs are not on this machine
             runs += f"; from an earlier machine, table of {str(v['measured'].get('date'))[:10]}"

@@ -10,18 +10,20 @@ Run dirs are `<method>-s<seed>` under `--adapt-root` (default $DAFTRL_HOME/runs/
 the ratio to DAFT; return against wall-clock hours). Wall times include the evaluations (10 episodes every 1e3
 target steps for every method) and are only comparable between runs made under the same load: say so in the
 notes. Partial runs are projected linearly and marked "projected", and also along their cost trend (a per-step
-cost fitted linearly in the step over the last 20 evaluations: the better estimate when the cost grows with the
-data, as VGDF's model refit does).
+cost fitted linearly in the step over the last 20 evaluations: for a cost that grows with the data, as VGDF's
+model refit does; it assumes a steady load over those evaluations, so it is an estimate, not a bound).
 
 Methods asked for whose run dirs are not here (a new machine, a cleaned $DAFTRL_HOME) are carried over from the
-existing runtime_<task>.json, stamped with the commit, date and machine they were measured on, so regenerating
-never silently drops a measurement; --no-carry-over writes only what is measured now.
+existing runtime_<task>.json, stamped with the commit, date and machine of that table, so regenerating never
+silently drops a measurement (ratios between a carried-over row and a measured one are marked "across tables");
+--no-carry-over writes only what is measured now. Methods not in --methods are not written.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 
@@ -45,19 +47,25 @@ def main() -> None:
     runs = default_runs(args.task, daftrl_home(), args.adapt_root, args.cotrain_root, tuple(args.methods))
     result = {"task": args.task, **compare(runs, budget=args.budget), "provenance": provenance()}
     if not args.no_carry_over and out_json.exists():
-        result, carried = carry_over(result, json.loads(out_json.read_text()), tuple(args.methods))
+        try:
+            result, carried = carry_over(result, json.loads(out_json.read_text()), tuple(args.methods), tuple(runs))
+        except ValueError as e:
+            raise SystemExit(f"{e}: pass --no-carry-over, or --out another directory") from None
         for m in carried:
             when = result["methods"][m]["measured"]
-            print(f"{m}: no run dir here; carried over from {out_json} (written {when['date']} at "
-                  f"commit {str(when['git_commit'])[:12]} on an earlier machine)")
+            print(f"{m}: no run dir here; carried over from {out_json} (the table written {when['date']} at "
+                  f"commit {str(when['git_commit'])[:12]})")
     if not result["methods"]:
         raise SystemExit(f"no runs of {args.methods} found for {args.task}; see --help for where they are looked up")
     plot(result, args.out / f"runtime_{args.task}.png", f"{args.task}: runtime for {args.budget:,} target steps")
     atomic_write_json(out_json, result)
     for m, v in result["methods"].items():
-        ratio = f"{v['vs_reference']:.1f}x DAFT" if v["vs_reference"] else "-"
-        recent = f"{v['recent_vs_reference']:.1f}x DAFT" if v["recent_vs_reference"] else "-"
-        projected = f" (projected; {v['trend_hours_per_budget']:.2f} h at its cost trend)" if v["projected"] else ""
+        across = " (across tables)" if v["ratio_across_tables"] else ""
+        ratio = f"{v['vs_reference']:.1f}x DAFT{across}" if v["vs_reference"] else "-"
+        recent = f"{v['recent_vs_reference']:.1f}x DAFT{across}" if v["recent_vs_reference"] else "-"
+        trend = v["trend_hours_per_budget"]
+        projected = ((f" (projected; {trend:.2f} h at its cost trend)" if math.isfinite(trend) else " (projected)")
+                     if v["projected"] else "")
         projected += " [carried over]" if v.get("measured") else ""
         print(f"{m:>8}: {v['hours_per_budget']:6.2f} h{projected}  {ratio}  "
               f"recent rate {v['recent_hours_per_budget']:.2f} h {recent}  return {v['return']:,.0f}  "

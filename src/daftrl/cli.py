@@ -308,8 +308,17 @@ def _eval(argv: list[str]) -> int:
 def _bench(argv: list[str]) -> int:
     import tyro
 
+    usage = ("usage: daftrl bench sac|adapt|cotrain [OPTIONS]\n\n"
+             "  sac      SAC update and end-to-end speed against SB3 and SBX (benchmarks/results/bench_sac.json)\n"
+             "  adapt    per-update cost of each adaptation method relative to FT (bench_adapt.json)\n"
+             "  cotrain  per-update cost of each co-training method relative to SAC (bench_cotrain.json)\n\n"
+             "`daftrl bench NAME --help` lists the options of one.")
+    if argv[:1] in (["-h"], ["--help"]):
+        print(usage)
+        return 0
     if not argv or argv[0] not in ("sac", "adapt", "cotrain"):
-        raise SystemExit("usage: daftrl bench sac|adapt|cotrain [--help]")
+        got = f"unknown benchmark {argv[0]!r}; " if argv else ""
+        raise SystemExit(f"{got}{usage}")
     if argv[0] == "cotrain":
         from daftrl.experiments.bench_cotrain import CotrainBenchArgs, run_cotrain_bench
 

@@ -85,6 +85,10 @@ def test_trend_projection_integrates_a_growing_cost(tmp_path):
 def test_trend_projection_of_a_finished_run_is_its_wall_time(tmp_path):
     s = run_summary(_fake_run(tmp_path / "daft-s0", "daft", 10_000, 0.01, 10_000))
     assert s["trend_hours_per_budget"] == pytest.approx(s["wall_time_h"])
+    short = run_summary(_fake_run(tmp_path / "ft-s0", "ft", 2_000, 0.01, 2_000))  # too few intervals to fit
+    assert short["trend_hours_per_budget"] == pytest.approx(short["hours_per_budget"])
+    over = run_summary(_fake_run(tmp_path / "sgft-s0", "sgft", 12_000, 0.01, 12_000), budget=10_000)
+    assert over["trend_hours_per_budget"] == pytest.approx(over["hours_per_budget"])  # scaled to the budget
 
 
 def test_carry_over_keeps_earlier_methods_without_a_run_here(tmp_path):
@@ -116,3 +120,45 @@ def test_carry_over_keeps_earlier_methods_without_a_run_here(tmp_path):
     assert merged2["methods"]["daft"]["measured"]["git_commit"] == "abc"  # a re-carried entry keeps its origin
     with pytest.raises(ValueError, match="target steps"):
         carry_over(compare({}, budget=5_000), previous, ("daft",))
+
+
+def test_carry_over_of_an_old_table_derives_the_trend_and_skips_restarted_runs(tmp_path):
+    """A table written before trend projections: the carried-over partial run gets its trend from its stored curve.
+    A method whose run dir exists but has not evaluated yet (a restart) is not revived from the old table."""
+    from daftrl.experiments.runtime import carry_over
+
+    total = lambda t: 0.2 * t + 0.5e-5 * t**2  # noqa: E731
+    _fake_run(tmp_path / "old" / "daft-s0", "daft", 100_000, 0.01, 100_000)
+    run = RunDir(tmp_path / "old" / "vgdf-s0")
+    run.write_config({"method": "vgdf", "seed": 0, "steps": 100_000})
+    for t in range(0, 40_001, 1000):
+        run.log({"kind": "eval", "step": t, "wall_time": total(t), "return_mean": 0.0})
+    previous = compare(default_runs("t", tmp_path, tmp_path / "old", tmp_path / "none"))
+    for v in previous["methods"].values():  # as written before the trend existed
+        del v["trend_hours_per_budget"]
+        for r in v["runs"]:
+            del r["trend_hours_per_budget"]
+    merged, carried = carry_over(compare({}), previous, ("daft", "vgdf"))
+    assert carried == ["daft", "vgdf"]
+    assert merged["methods"]["vgdf"]["trend_hours_per_budget"] == pytest.approx(total(100_000) / 3600, rel=1e-6)
+    assert merged["methods"]["daft"]["trend_hours_per_budget"] == merged["methods"]["daft"]["hours_per_budget"]
+
+    _fake_run(tmp_path / "new" / "daft-s0", "daft", 100_000, 0.02, 100_000)
+    RunDir(tmp_path / "new" / "vgdf-s0").write_config({"method": "vgdf", "seed": 0, "steps": 100_000})  # restarted
+    runs = default_runs("t", tmp_path, tmp_path / "new", tmp_path / "none")
+    merged, carried = carry_over(compare(runs), previous, ("daft", "vgdf"), tuple(runs))
+    assert carried == [] and set(merged["methods"]) == {"daft"}
+
+
+def test_ratio_between_a_carried_over_row_and_a_measured_one_is_flagged(tmp_path):
+    from daftrl.experiments.runtime import carry_over
+
+    _fake_run(tmp_path / "old" / "daft-s0", "daft", 10_000, 0.01, 10_000)
+    _fake_run(tmp_path / "old" / "ft-s0", "ft", 10_000, 0.01, 10_000)
+    previous = compare(default_runs("t", tmp_path, tmp_path / "old", tmp_path / "none"), budget=10_000)
+    _fake_run(tmp_path / "new" / "par-s0", "par", 10_000, 0.5, 10_000)
+    new = compare(default_runs("t", tmp_path, tmp_path / "new", tmp_path / "none"), budget=10_000)
+    merged, _ = carry_over(new, previous, ("ft", "daft", "par"))
+    flags = {m: v["ratio_across_tables"] for m, v in merged["methods"].items()}
+    assert flags == {"ft": False, "daft": False, "par": True}
+    assert not any(v["ratio_across_tables"] for v in previous["methods"].values())

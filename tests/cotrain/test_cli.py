@@ -74,3 +74,11 @@ def test_resume_with_a_contradicting_method_is_a_clear_error(tmp_path, capsys):
     assert main(["cotrain", "--resume", "--run-dir", _saved_run(tmp_path), "--method", "par"]) == 2
     err = capsys.readouterr().err
     assert "holds a method 'vgdf' run" in err and "drop --method" in err
+
+
+def test_bench_help_lists_the_benchmarks_and_a_wrong_name_says_which(capsys):
+    assert main(["bench", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("sac", "adapt", "cotrain"))
+    with pytest.raises(SystemExit, match=r"(?s)unknown benchmark 'sca'.*daftrl bench NAME --help"):
+        main(["bench", "sca"])

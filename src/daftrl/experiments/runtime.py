@@ -9,10 +9,11 @@ target data, a linear projection is a lower bound. Each method also gets its *re
 evaluation intervals): a run resumed across sessions may have met different loads, and the recent rates of runs
 made side by side compare under the same one. A partial run also gets a *trend* projection: the wall time so far
 plus the remaining steps at a per-step cost fitted linearly in the step over those same recent intervals (a cost
-that grows with the data, as VGDF's refit does, makes the total quadratic in the steps).
+that grows with the data, as VGDF's refit does, makes the total quadratic in the steps). It assumes a steady load
+over that window and moves with the window length: an estimate, not a bound.
 
 Run directories live in $DAFTRL_HOME, which a new machine does not have: `carry_over` keeps the methods measured
-earlier (from the committed JSON) that have no run here, stamped with where and when they were measured.
+earlier (from the committed JSON) that have no run here, stamped with the table they come from.
 """
 
 from __future__ import annotations
@@ -35,9 +36,13 @@ def trend_remaining_seconds(rows: list[dict], budget: int, window: int = RECENT_
     """Seconds still needed to reach `budget` target steps if the per-step cost keeps its recent linear trend:
     fit cost(t) = a + b t (seconds per step, at the interval midpoints t) over the last `window` evaluation
     intervals, then integrate a + b t from the step reached to `budget`. A falling fitted trend (b < 0: load
-    noise, no algorithm here gets cheaper with data) is read as flat. NaN with fewer than 3 intervals."""
+    noise, no algorithm here gets cheaper with data) is read as flat. 0 once the budget is reached; NaN with
+    fewer than 3 intervals. It assumes the load stayed constant over the window: a load change inside it reads as
+    a cost trend, and the result moves with the window length."""
     import numpy as np
 
+    if rows and rows[-1]["step"] >= budget:
+        return 0.0
     tail = rows[-(window + 1):]
     steps = np.array([float(r["step"]) for r in tail])
     walls = np.array([float(r["wall_time"]) for r in tail])
@@ -50,9 +55,16 @@ def trend_remaining_seconds(rows: list[dict], budget: int, window: int = RECENT_
     if b < 0:
         b, a = 0.0, float(cost.mean())
     reached = steps[-1]
-    if reached >= budget:
-        return 0.0
     return float(a * (budget - reached) + b / 2 * (budget**2 - reached**2))
+
+
+def trend_hours_per_budget(rows: list[dict], budget: int) -> float:
+    """Hours for `budget` target steps: a finished run's own (scaled to the budget, as `hours_per_budget`), a
+    partial run's wall time so far plus `trend_remaining_seconds`. Rows: {"step", "wall_time" (seconds)}."""
+    reached, wall = rows[-1]["step"], rows[-1]["wall_time"]
+    if reached >= budget:
+        return wall / 3600 * budget / reached
+    return (wall + trend_remaining_seconds(rows, budget)) / 3600
 
 
 def run_summary(run_dir: Path, budget: int | None = None) -> dict | None:
@@ -84,7 +96,7 @@ def run_summary(run_dir: Path, budget: int | None = None) -> dict | None:
         "wall_time_h": wall / 3600,
         "hours_per_budget": wall / 3600 * budget / reached,
         "recent_hours_per_budget": recent * budget / 3600,
-        "trend_hours_per_budget": (wall + trend_remaining_seconds(rows, budget)) / 3600,
+        "trend_hours_per_budget": trend_hours_per_budget(rows, budget),
         "return": final_return(rows, FINAL_EVALS if finished else 1),
         "curve": [[int(r["step"]), float(r["wall_time"]) / 3600, float(r["return_mean"])] for r in rows],
     }
@@ -111,21 +123,26 @@ def compare(runs: dict[str, list[Path]], reference: str = "daft", budget: int = 
 
 def with_ratios(result: dict) -> dict:
     """Set each method's `vs_reference` and `recent_vs_reference` (hours over the reference method's; None without
-    the reference). In place; returns `result`."""
+    the reference) and `ratio_across_tables` (exactly one of the two carried over from an earlier table, see
+    `carry_over`: not measured side by side). In place; returns `result`."""
     ref = result["methods"].get(result["reference"])
     for v in result["methods"].values():
         v["vs_reference"] = v["hours_per_budget"] / ref["hours_per_budget"] if ref else None
         v["recent_vs_reference"] = (v["recent_hours_per_budget"] / ref["recent_hours_per_budget"]
                                     if ref else None)
+        v["ratio_across_tables"] = bool(ref) and ("measured" in v) != ("measured" in ref)
     return result
 
 
-def carry_over(new: dict, previous: dict, methods: tuple[str, ...]) -> tuple[dict, list[str]]:
+def carry_over(new: dict, previous: dict, methods: tuple[str, ...], have_runs: tuple[str, ...] = ()
+               ) -> tuple[dict, list[str]]:
     """Keep, from an earlier comparison `previous` (a loaded runtime_<task>.json), the methods of `methods` that
-    have no run in `new` (their run dirs are gone: another machine, a cleaned $DAFTRL_HOME), each stamped with
-    where it was measured (`measured`: the earlier file's commit, date and machine, or the stamp it already
-    carried). Measured entries are never replaced by older ones. Ratios are recomputed. Returns the merged result
-    and the names carried over. Refuses a `previous` made for another budget (its hours would not compare)."""
+    have no run directory here (`have_runs` lists those that do, even if not yet evaluated: a restarted run must
+    not bring back the entry it replaces) and no entry in `new` (their run dirs are gone: another machine, a
+    cleaned $DAFTRL_HOME). Each is stamped `measured`: the commit, date and machine of the earlier table, or the
+    stamp it already carried. Ratios are recomputed; a ratio between a carried-over row and a measured reference
+    (or the reverse) is flagged `ratio_across_tables`. Returns the merged result and the names carried over.
+    Refuses a `previous` made for another budget (its hours would not compare)."""
     if previous.get("budget_target_steps") != new["budget_target_steps"]:
         raise ValueError(f"cannot carry over runs measured for {previous.get('budget_target_steps')} target steps "
                          f"into a comparison for {new['budget_target_steps']}")
@@ -135,11 +152,14 @@ def carry_over(new: dict, previous: dict, methods: tuple[str, ...]) -> tuple[dic
     carried = []
     for method in methods:
         old = previous.get("methods", {}).get(method)
-        if method in merged["methods"] or old is None:
+        if method in merged["methods"] or method in have_runs or old is None:
             continue
         entry = {**old, "measured": old.get("measured", stamp)}
-        if "trend_hours_per_budget" not in entry:  # written before trend projections existed
-            entry["trend_hours_per_budget"] = math.nan if entry["projected"] else entry["hours_per_budget"]
+        if "trend_hours_per_budget" not in entry:  # written before trend projections existed: from the curves
+            budget = new["budget_target_steps"]
+            trends = [trend_hours_per_budget([{"step": t, "wall_time": h * 3600} for t, h, _ in run["curve"]], budget)
+                      for run in entry["runs"]]
+            entry["trend_hours_per_budget"] = sum(trends) / len(trends)
         merged["methods"][method] = entry
         carried.append(method)
     order = [m for m in methods if m in merged["methods"]]  # the order asked for, not new-then-carried
