@@ -1,6 +1,6 @@
 """Run directories, metrics logs, provenance, progress bars and graceful stopping.
 
-Shared by every loop (pretrain, adapt, cotrain, offline). A run directory holds
+Shared by every loop (pretrain, adapt, cotrain). A run directory holds
 
     config.json         the resolved configuration, provenance of the first start and of every resume
     metrics.jsonl       one JSON object per log/eval row (rows past the last checkpoint are dropped
