@@ -123,8 +123,8 @@ def runtime_section(r: dict, png: str) -> list[str]:
            "runs (target steps reached, commit) |",
            "|---|---|---|---|---|---|"]
     for m, v in sorted(r["methods"].items(), key=lambda kv: kv[1]["hours_per_budget"]):
-        ratio = f"{v['vs_reference']:.1f}x" if v.get("vs_reference") else "-"
-        ratio += " (across tables)" if v.get("ratio_across_tables") else ""
+        across = " (across tables)" if v.get("ratio_across_tables") else ""
+        ratio = f"{v['vs_reference']:.1f}x{across}" if v.get("vs_reference") else "-"
         runs = ", ".join(f"s{s['seed']}: {s['target_steps']:,} ({(s['git_commit'] or '?')[:7]})" for s in v["runs"])
         if v.get("measured"):  # carried over from an earlier file: its run dirs are not on this machine
             runs += f"; from an earlier machine, table of {str(v['measured'].get('date'))[:10]}"
@@ -133,7 +133,7 @@ def runtime_section(r: dict, png: str) -> list[str]:
             trend = v.get("trend_hours_per_budget", math.nan)
             hours += f" (projected; {trend:.2f} at its cost trend)" if math.isfinite(trend) else " (projected)"
         recent = f"{v['recent_hours_per_budget']:.2f}, " + (
-            f"{v['recent_vs_reference']:.1f}x" if v.get("recent_vs_reference") else "-")
+            f"{v['recent_vs_reference']:.1f}x{across}" if v.get("recent_vs_reference") else "-")
         out.append(f"| {m} | {hours} | {ratio} | {recent} | {v['return']:,.0f} | {runs} |")
     return out + ["", f"![runtime {r['task']}](../benchmarks/results/{png})", ""]
 
