@@ -1,5 +1,7 @@
 """SGFT shaping, the two ablations, FT initialisation: hand-computed cases."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -84,11 +86,14 @@ def test_single_critic_loss_adds_beta_weighted_source_td(expert):
 
 
 def test_ft_starts_from_the_expert_with_fresh_optimisers(expert):
+    expert = dataclasses.replace(expert, log_alpha=float(np.log(0.05)))  # not the 0.2 default: must be taken over
     ft = FT(AdaptConfig(), expert)
     state = ft.init_from_expert(expert, 0)
-    for a, b in zip(jax.tree.leaves(state.actor), jax.tree.leaves(expert.actor), strict=True):
-        np.testing.assert_array_equal(a, b)
-    for a, b in zip(jax.tree.leaves(state.target_critic), jax.tree.leaves(expert.critic), strict=True):
-        np.testing.assert_array_equal(a, b)
+    for name, source in (("actor", expert.actor), ("critic", expert.critic), ("target_critic", expert.critic)):
+        for a, b in zip(jax.tree.leaves(getattr(state, name)), jax.tree.leaves(source), strict=True):
+            np.testing.assert_array_equal(a, b, err_msg=name)
     assert int(state.actor_opt[0].count) == 0
-    assert float(jnp.exp(state.log_alpha)) == pytest.approx(0.2)
+    assert float(jnp.exp(state.log_alpha)) == pytest.approx(0.05)
+    # an explicit --alpha overrides the expert's temperature
+    state = FT(AdaptConfig(alpha=0.1), expert).init_from_expert(expert, 0)
+    assert float(jnp.exp(state.log_alpha)) == pytest.approx(0.1)

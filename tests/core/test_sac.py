@@ -51,6 +51,25 @@ def test_critic_loss_is_sum_over_members_of_mse(small_sac):
     assert float(loss) == pytest.approx(manual, rel=1e-5)
 
 
+def test_td_target_by_hand_uses_target_critic_min_and_next_obs(small_sac):
+    """y = r + gamma (1 - d) (min_j Qbar_j(s', a') - alpha log pi(a'|s')), a' ~ pi(.|s'), built here from the
+    networks directly: the target critic is perturbed away from the online one, so mixing them up, taking
+    the mean/max over members or sampling a' at s instead of s' all fail."""
+    sac = small_sac
+    state = sac.init(0)
+    state = state.replace(target_critic=jax.tree.map(lambda w: w + 0.3 * jnp.sign(w + 1e-3), state.target_critic),
+                          log_alpha=jnp.log(jnp.float32(0.1)))
+    batch = _batch(np.random.default_rng(4), 16, 4, 2)
+    key = jax.random.PRNGKey(11)
+    k_pi = jax.random.split(key)[0]
+    next_act, next_logp = sac.policy(state.actor, batch.next_obs, k_pi)
+    q_bar = np.asarray(sac.critic_net.apply(state.target_critic, batch.next_obs, next_act))  # (2, B)
+    assert not np.allclose(q_bar, np.asarray(sac.critic_net.apply(state.critic, batch.next_obs, next_act)))
+    assert not np.allclose(q_bar[0], q_bar[1])
+    expected = batch.rew + 0.99 * (1.0 - batch.terminated) * (q_bar.min(axis=0) - 0.1 * np.asarray(next_logp))
+    np.testing.assert_allclose(sac.td_target(state, batch, key), expected, rtol=1e-5, atol=1e-5)
+
+
 def test_actor_loss_uses_min_of_critics(small_sac):
     sac = small_sac
     state = sac.init(0)

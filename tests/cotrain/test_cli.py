@@ -9,6 +9,9 @@ import pytest
 from daftrl.algos import COTRAIN_METHODS
 from daftrl.cli import main
 
+UNIQUE_OPTION = {"par": "--encoder-every", "vgdf": "--keep-ratio", "darc": "--delta-r-scale", "sac-iw": "--iw-clip"}
+"""One option only that method has (sac-mix has only the options every method shares)."""
+
 
 @pytest.mark.parametrize("method", sorted(COTRAIN_METHODS))
 def test_help_lists_the_method_options(method, capsys):
@@ -17,6 +20,8 @@ def test_help_lists_the_method_options(method, capsys):
     assert e.value.code == 0
     out = capsys.readouterr().out
     assert "--target-every" in out and "--batch-size" in out
+    for other, option in UNIQUE_OPTION.items():
+        assert (option in out) == (other == method), (method, option)
 
 
 def test_par_beta_defaults_to_the_robots_recommendation(capsys):
