@@ -29,7 +29,7 @@ def run_cotrain(run_dir, method: str, method_config, steps: int = 40, target_eve
                 **overrides) -> dict:
     """A short co-training run on the Pendulum pair (steps = target steps); returns result.json's dict."""
     cfg = CotrainRunConfig(task="pendulum", method=method, steps=steps, target_every=target_every,
-                           eval_every=overrides.pop("eval_every", 20), eval_episodes=1,
+                           eval_every=overrides.pop("eval_every", 20), eval_episodes=overrides.pop("eval_episodes", 1),
                            checkpoint_every=overrides.pop("checkpoint_every", 20), log_every=10,
                            run_dir=str(run_dir), resume=resume, **overrides)
     return cotrain(cfg, method_config, source=SOURCE, target=TARGET, quiet=True)
