@@ -1,0 +1,74 @@
+"""Numbers the docs copy by hand from committed results stay equal to those results: the adaptation table
+and cost paragraph of docs/adaptation.md (benchmarks/results/adapt_*.json, bench_adapt.json) and the
+bundled experts' returns in docs/zoo.md (each expert's card.json). docs/benchmarks.md itself is generated
+by benchmarks/report.py and needs no such check."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+ADAPTATION = (ROOT / "docs" / "adaptation.md").read_text()
+ZOO_DOC = (ROOT / "docs" / "zoo.md").read_text()
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def _flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+def adaptation_table() -> dict[str, list[str]]:
+    """{task: [zero-shot, FT, SGFT, DAFT] cells} of the table under '| task | zero-shot | FT | SGFT | DAFT |'."""
+    lines = ADAPTATION.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.replace(" ", "") == "|task|zero-shot|FT|SGFT|DAFT|")
+    rows = {}
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+@pytest.mark.parametrize("task", sorted(adaptation_table()))
+def test_adaptation_table_matches_the_committed_results(task):
+    cells = adaptation_table()[task]
+    methods = json.loads((RESULTS / f"adapt_{task}.json").read_text())["methods"]
+    for cell, method in zip(cells, ("zero-shot", "ft", "sgft", "daft"), strict=True):
+        assert _number(cell) == round(methods[method]["final_mean"]), (task, method, cell)
+
+
+def test_adaptation_cost_paragraph_matches_the_benchmark():
+    bench = json.loads((RESULTS / "bench_adapt.json").read_text())
+    update, loop = bench["update"], bench["loop"]
+    text = _flat(ADAPTATION)
+    quoted = {
+        r"a DAFT update costs ([\d.]+)x an FT update": round(update["cost_vs_ft"]["daft"], 2),
+        r"compiled updates is ([\d.]+)x": round(update["flops_vs_ft"]["daft"], 2),
+        r"1e5 DAFT steps on HalfCheetah in ([\d.]+) min": round(loop["daft"]["minutes_per_1e5_steps"], 1),
+        r"\(FT: ([\d.]+) min": round(loop["ft"]["minutes_per_1e5_steps"], 1),
+        r"runs at ~([\d.]+) GFLOP/s": round(update["flops_per_update"]["daft"] * update["updates_per_s"]["daft"] / 1e9),
+        r"\(([\d.]+) ms for [\d.]+ GFLOP\)": round(1e3 / update["updates_per_s"]["daft"], 1),
+        r"ms for ([\d.]+) GFLOP\)": round(update["flops_per_update"]["daft"] / 1e9, 2),
+    }
+    for pattern, value in quoted.items():
+        match = re.search(pattern, text)
+        assert match, f"docs/adaptation.md no longer says {pattern!r}: update this test with the text"
+        assert _number(match.group(1)) == value, (pattern, match.group(1), value)
+
+
+@pytest.mark.parametrize("robot,row", [("halfcheetah", "HalfCheetah"), ("hopper", "Hopper"), ("walker", "Walker2d"),
+                                       ("ant", "Ant")])
+def test_zoo_status_table_quotes_each_cards_return(robot, row):
+    card = json.loads((ROOT / "src" / "daftrl" / "zoo" / robot / "card.json").read_text())
+    line = next(line for line in ZOO_DOC.splitlines() if line.startswith(f"| {row} |"))
+    steps, mean, std = re.search(r"([\d.e]+) steps[^,]*, ([\d,]+) ± ([\d,]+)", line).groups()
+    assert float(steps) == card["steps"], line
+    assert _number(mean) == round(card["source_return"]["return_mean"]), line
+    assert _number(std) == round(card["source_return"]["return_std"]), line
