@@ -102,10 +102,9 @@ def test_output_noise_touches_only_the_output_bias(expert):
     in the output layer's bias and nowhere else (not the output kernel, not a hidden layer)."""
     daft = DAFT(DAFTConfig(num_members=4, noise_on="output", omega=1.0), expert)
     critic = daft.init_from_expert(expert, 0).critic
+    leaves = list(zip(jax.tree_util.tree_flatten_with_path(critic)[0], jax.tree.leaves(expert.critic), strict=True))
     for member in range(4):
-        changed = {jax.tree_util.keystr(p)
-                   for (p, m), s in zip(jax.tree_util.tree_flatten_with_path(critic)[0],
-                                        jax.tree.leaves(expert.critic), strict=True)
+        changed = {jax.tree_util.keystr(p) for (p, m), s in leaves
                    if not np.array_equal(np.asarray(m)[member], np.asarray(s)[member % 2])}
         assert changed == {"['params']['VmapMLP_0']['Dense_2']['bias']"}, (member, changed)
 
