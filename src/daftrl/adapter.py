@@ -86,8 +86,12 @@ class Adapter:
         obs = np.asarray(obs, np.float32)
         single = obs.ndim == 1
         batch = obs[None] if single else obs
-        if batch.shape[-1] != self.obs_dim:
-            raise ValueError(f"observation has size {batch.shape[-1]}, the policy expects {self.obs_dim}")
+        if batch.ndim != 2 or batch.shape[-1] != self.obs_dim:
+            raise ValueError(f"observation has shape {obs.shape}, the policy expects ({self.obs_dim},) or "
+                             f"(n, {self.obs_dim})")
+        if not np.isfinite(batch).all():
+            raise ValueError("observation contains NaN or inf: no action computed (a non-finite input would "
+                             "give a non-finite action); check the sensor reading or reset the system")
         if explore:
             out = self.method.sample_actions(self.state.actor, batch, self.act_key, self.counters["act_calls"])
             self.counters["act_calls"] += 1
@@ -97,11 +101,29 @@ class Adapter:
         return out[0] if single else out
 
     def observe(self, obs, action, reward: float, next_obs, terminated: bool, truncated: bool) -> None:
-        """Record one target transition (the action the policy chose)."""
-        self.buffer.add(obs, action, reward, next_obs, terminated, truncated)
+        """Record one target transition (the action the policy chose).
+
+        Raises ValueError, storing nothing, if a field has the wrong shape or is not finite: one NaN in the
+        buffer would reach every later update. Skip such a transition (and reset if the system is unsafe)."""
+        obs, next_obs = self._vector("obs", obs, self.obs_dim), self._vector("next_obs", next_obs, self.obs_dim)
+        action = self._vector("action", action, self.act_dim)
+        if np.ndim(reward) != 0 or not np.isfinite(reward):
+            raise ValueError(f"reward must be one finite number, got {reward!r}; the transition was not stored")
+        self.buffer.add(obs, action, float(reward), next_obs, bool(terminated), bool(truncated))
         self.counters["env_steps"] += 1
         if terminated or truncated:
             self.counters["episodes"] += 1
+
+    @staticmethod
+    def _vector(name: str, value, size: int) -> np.ndarray:
+        a = np.asarray(value, np.float32)
+        if a.shape != (size,):
+            raise ValueError(f"{name} has shape {a.shape}, expected ({size},) (observe() takes one transition); "
+                             "the transition was not stored")
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name} contains NaN or inf; the transition was not stored (skip it, and reset "
+                             "if the system is in an unsafe state)")
+        return a
 
     def ready(self) -> bool:
         return self.method.learns and len(self.buffer) >= max(self.config.learning_starts, self.config.batch_size)

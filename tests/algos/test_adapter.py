@@ -55,11 +55,33 @@ def test_adapter_save_load_continues_identically(tmp_path, method):
 
 def test_adapter_rejects_bad_input(tmp_path):
     a = Adapter(random_expert(), "ft")
-    with pytest.raises(ValueError, match="size 5"):
+    with pytest.raises(ValueError, match=r"shape \(5,\), the policy expects \(3,\)"):
         a.act(np.zeros(5))
+    with pytest.raises(ValueError, match="NaN or inf: no action"):
+        a.act(np.array([0.0, np.nan, 0.0]))
     with pytest.raises(ValueError, match="unknown method"):
         Adapter(random_expert(), "daftt")
     assert a.update() is None  # nothing to learn from yet
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("obs", 0.0, r"obs has shape \(\)"),  # a scalar would broadcast over the whole row
+    ("next_obs", np.zeros((2, 3)), r"next_obs has shape \(2, 3\)"),
+    ("action", np.zeros(2), r"action has shape \(2,\)"),
+    ("next_obs", np.array([0.0, np.inf, 0.0]), "next_obs contains NaN or inf"),
+    ("action", np.array([np.nan]), "action contains NaN or inf"),
+    ("reward", float("nan"), "reward must be one finite number"),
+    ("reward", np.ones(2), "reward must be one finite number"),
+])
+def test_adapter_observe_stores_nothing_on_bad_input(field, value, match):
+    """A malformed or non-finite transition from a real system is refused before it reaches the buffer."""
+    a = Adapter(random_expert(), "ft")
+    good = {"obs": np.zeros(3), "action": np.zeros(1), "reward": 1.0, "next_obs": np.ones(3)}
+    a.observe(**good, terminated=False, truncated=False)
+    with pytest.raises(ValueError, match=match):
+        a.observe(**{**good, field: value}, terminated=False, truncated=False)
+    assert len(a.buffer) == 1 and a.counters["env_steps"] == 1
+    np.testing.assert_array_equal(a.buffer.data["next_obs"][:1], [[1.0, 1.0, 1.0]])
 
 
 def test_adapt_refuses_an_expert_of_another_robot(tmp_path):
