@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from daftrl.checkpoint import flatten_tree, load_arrays, save_arrays, unflatten_like
+from daftrl.checkpoint import checkpoint_kind, flatten_tree, load_arrays, save_arrays, unflatten_like
 from daftrl.replay import ReplayBuffer
 
 
@@ -74,7 +74,14 @@ class Adapter:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path) -> Adapter:
-        """Restore an adapter written by `save` (self-contained: no expert file needed)."""
+        """Restore an adapter written by `save` (self-contained: no expert file needed), or the adapter of a
+        `daftrl adapt` run (its directory or checkpoint), e.g. to deploy what a simulated adaptation learnt."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / "checkpoint.safetensors"
+        if checkpoint_kind(path) == "adapt":
+            arrays, meta = load_arrays(path, kind="adapt")
+            return cls._from_arrays(arrays, meta["adapter"], str(path))
         arrays, meta = load_arrays(path, kind="adapter")
         return cls._from_arrays(arrays, meta, str(path))
 

@@ -30,6 +30,14 @@ class CheckpointError(ValueError):
 
 
 def _umask_mode() -> int:
+    """The mode a new file gets (0o666 minus the umask), read without changing the umask where the OS allows
+    (Linux: /proc/self/status), since setting it is process-wide and races with other threads."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return 0o666 & ~mask
@@ -50,7 +58,8 @@ def _digest(arrays: Mapping[str, np.ndarray]) -> str:
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` via a temporary file and rename (readers never see a partial file)."""
+    """Write `data` to `path` via a temporary file and rename (readers never see a partial file); the file and
+    then its directory are fsynced, so after a power loss the path holds the old or the new bytes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -64,6 +73,21 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename in `path` durable (POSIX; a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
@@ -82,7 +106,13 @@ def save_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], kind:
         # safetensors stores 0-d arrays as shape (1,); remember which ones to restore exactly
         "scalars": json.dumps(sorted(k for k, v in arrays.items() if v.ndim == 0)),
     }
+    header["header_sha256"] = _header_digest(header)
     atomic_write_bytes(path, save(arrays, metadata=header))
+
+
+def _header_digest(header: dict) -> str:
+    """SHA-256 of the header fields a loader trusts besides the arrays (kind, meta: step, RNG and env states)."""
+    return hashlib.sha256("|".join(header.get(k, "") for k in ("kind", "meta", "scalars")).encode()).hexdigest()
 
 
 def checkpoint_kind(path: str | os.PathLike) -> str:
@@ -130,6 +160,9 @@ def load_arrays(path: str | os.PathLike, kind: str | None = None) -> tuple[dict[
         raise CheckpointError(f"{path} has an inconsistent header: {e}") from e
     if _digest(arrays) != header.get("sha256"):
         raise CheckpointError(f"{path} failed its checksum: the file is corrupt; do not use it")
+    if "header_sha256" in header and _header_digest(header) != header["header_sha256"]:  # older files have none
+        raise CheckpointError(f"{path} failed the checksum of its metadata (step, RNG and env states): the file was "
+                              "edited or is corrupt; do not use it")
     try:
         meta = json.loads(header["meta"])
     except (KeyError, json.JSONDecodeError) as e:

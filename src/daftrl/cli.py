@@ -28,39 +28,104 @@ def apply_cpu_settings(cpus: str | None) -> None:
     (notes/performance.md section 6)."""
     import os
 
-    if cpus:
-        os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
-        os.environ.setdefault("OMP_NUM_THREADS", str(len(cpus.split(","))))
+    if not cpus:
+        return
+    allowed = sorted(os.sched_getaffinity(0))
+    try:
+        wanted = {int(c) for c in cpus.split(",")}
+    except ValueError:
+        raise ValueError(f"--cpus {cpus!r}: give core numbers separated by commas, e.g. 0 or 0,1 (this process may "
+                         f"use {','.join(map(str, allowed))})") from None
+    if not wanted <= set(allowed):
+        raise ValueError(f"--cpus {cpus}: core(s) {','.join(map(str, sorted(wanted - set(allowed))))} not available; "
+                         f"this process may use {','.join(map(str, allowed))}")
+    os.sched_setaffinity(0, wanted)
+    os.environ.setdefault("OMP_NUM_THREADS", str(len(wanted)))
 
 
-def _resumed_defaults(argv: list[str], keys: tuple[str, ...]) -> dict:
-    """With `--resume --run-dir D`: the saved run's `keys` (e.g. method, task) from D/config.json, so that
-    `--resume --run-dir D` alone continues the run D holds (its method's options, not the default method's).
-    An explicit flag that contradicts the saved run is an error: the saved config wins on resume."""
+def exit_code(result: dict) -> int:
+    """0 for a finished run; 128 + the signal number for a run stopped (and checkpointed) by Ctrl-C or
+    SIGTERM (130, 143: the shell's convention), so scripts can tell a finished run from one to resume."""
+    import signal
+
+    if result.get("status") != "interrupted":
+        return 0
+    return 128 + int(getattr(signal, result.get("signal") or "", signal.SIGTERM))
+
+
+def _saved_config(argv: list[str]) -> dict | None:
+    """With `--resume --run-dir D`: D's saved config (config.json), else None (also when D has none: the loop
+    then reports the missing checkpoint)."""
     import argparse
     from pathlib import Path
 
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--resume", action="store_true")
     pre.add_argument("--run-dir", default=None)
-    for k in keys:
-        pre.add_argument(f"--{k}", default=None)
     known, _ = pre.parse_known_args(argv)
     if not known.resume or not known.run_dir:
-        return {}
-    path = Path(known.run_dir).expanduser() / "config.json"
-    if not path.exists():
-        return {}  # the loop reports the missing checkpoint
+        return None
+    path = Path(known.run_dir).expanduser()
+    if not (path / "config.json").exists():
+        return None
     from daftrl.runs import RunDir
 
-    saved = RunDir(path.parent).read_config()
-    out = {k: saved[k] for k in keys if k in saved}
-    for k, v in out.items():
-        given = getattr(known, k)
-        if given is not None and given != v:
-            raise ValueError(f"--{k} {given} but {known.run_dir} holds a {k} {v!r} run; with --resume the saved "
-                             f"config is used: drop --{k}, or start a new run with another --run-dir")
-    return out
+    return RunDir(path).read_config()
+
+
+def _resumed_defaults(argv: list[str], keys: tuple[str, ...]) -> dict:
+    """With `--resume --run-dir D`: the saved run's `keys` (e.g. method, task) from D/config.json, so that
+    `--resume --run-dir D` alone continues the run D holds (its method's options, not the default method's).
+    Flags that contradict the saved run are refused by `_check_resume_flags`."""
+    saved = _saved_config(argv)
+    return {} if saved is None else {k: saved[k] for k in keys if k in saved}
+
+
+RESUME_MAY_CHANGE = frozenset({"steps", "source_steps", "resume", "run_dir", "cpus", "tensorboard"})
+"""Flags a --resume may give with a new value: the budget and how this process runs; everything else is the run's."""
+
+
+def _lookup(config: dict, name: str):
+    """The value of flag `name` (dots for nested fields, e.g. sac.batch_size) in a saved-config dict; method
+    options live under "method_config". KeyError if the config has no such field."""
+    for node in (config, config.get("method_config")):
+        value = node
+        try:
+            for part in name.split("."):
+                value = value[part]
+            return value
+        except (KeyError, TypeError):
+            continue
+    raise KeyError(name)
+
+
+def _check_resume_flags(argv: list[str], given: dict, saved: dict | None) -> None:
+    """With --resume the saved config is what runs: every flag on the command line other than those in
+    RESUME_MAY_CHANGE must agree with it (repeating the original command plus --resume is fine). ValueError
+    listing the flags that differ, instead of silently ignoring them."""
+    import json
+
+    if saved is None:
+        return
+    normal = lambda v: json.loads(json.dumps(v, default=list))  # noqa: E731 - tuples as lists, like config.json
+    clashes = []
+    for flag in dict.fromkeys(a[2:].split("=", 1)[0] for a in argv if a.startswith("--")):
+        name = flag.replace("-", "_")
+        for candidate in (name, name[3:] if name.startswith("no_") else None):  # tyro's --no-X for booleans
+            if candidate is None or candidate in RESUME_MAY_CHANGE:
+                break
+            try:
+                new, old = normal(_lookup(given, candidate)), normal(_lookup(saved, candidate))
+            except KeyError:
+                continue
+            if new != old:
+                clashes.append(f"--{candidate.replace('_', '-')} {new!r} (the run has {old!r})")
+            break
+    if clashes:
+        raise ValueError("--resume continues the saved run with its own configuration, but "
+                         f"{'; '.join(clashes)}: drop {'that flag' if len(clashes) == 1 else 'those flags'} (only "
+                         "--steps/--source-steps, --cpus and --tensorboard may change on resume), or start a new run "
+                         "with another --run-dir")
 
 
 # ----------------------------------------------------------------------------- tasks
@@ -150,21 +215,23 @@ def _pretrain(argv: list[str]) -> int:
     default = PretrainConfig(preset=known.preset, sac=PRESETS[known.preset])
     cfg = tyro.cli(PretrainConfig, args=rest + ["--preset", known.preset], default=default,
                    prog="daftrl pretrain", description=_PRETRAIN_HELP)
-    apply_cpu_settings(known.cpus)
-    from daftrl.loops import pretrain
+    from daftrl.loops import config_to_dict, pretrain
 
+    _check_resume_flags(argv, config_to_dict(cfg), _saved_config(argv))
+    apply_cpu_settings(known.cpus)
     result = pretrain(cfg)
     if result["status"] == "finished":
         ev = result["final_eval"]
         print(f"done: {result['steps']:,} steps in {result['wall_time'] / 60:.1f} min; final eval "
               f"{ev['return_mean']:,.1f} ± {ev['return_std']:,.1f}; run dir {result['run_dir']}")
-    return 0
+    return exit_code(result)
 
 
 _PRETRAIN_HELP = """Train SAC from scratch in one domain (the source experts of the zoo).
 
 Resumable: a checkpoint (params, optimiser states, replay buffer, RNG and env state) is written every
---checkpoint-every steps and on Ctrl-C/SIGTERM; `--resume` continues bit-exactly. Presets: paper
+--checkpoint-every steps and on Ctrl-C/SIGTERM (exit code 130/143); `--resume` continues bit-exactly
+(the saved configuration runs: other flags must agree with it, except --steps). Presets: paper
 (DAFT Table 1), expert (Tianshou MuJoCo SAC, batch 256, lr 1e-3), sb3 (learned alpha). Use
 --cpus 0 / --cpus 1 to pin two runs to one core each."""
 
@@ -199,6 +266,7 @@ def _adapt(argv: list[str]) -> int:
     _, config_cls = method_class(known.method)
     args = _run_with_method_config("adapt", rest + ["--method", known.method], AdaptRunConfig(method=known.method),
                                    config_cls(), _ADAPT_HELP, METHODS, known.method)
+    _check_resume_flags(argv, _given(args), _saved_config(argv))
     apply_cpu_settings(known.cpus)
     from daftrl.loops import adapt
 
@@ -208,15 +276,24 @@ def _adapt(argv: list[str]) -> int:
         print(f"done: {result['method']} on {result['task']}: zero-shot {result['zero_shot']:,.1f} -> "
               f"{ev['return_mean']:,.1f} ± {ev['return_std']:,.1f} after {result['steps']:,} target steps "
               f"({result['wall_time'] / 60:.1f} min); run dir {result['run_dir']}")
-    return 0
+    return exit_code(result)
+
+
+def _given(args) -> dict:
+    """The parsed run and method options in the shape of a saved config.json ("method_config" nested)."""
+    from daftrl.adapter import json_ready
+
+    return {**json_ready(dataclasses.asdict(args.run)),
+            "method_config": json_ready(dataclasses.asdict(args.method_config))}
 
 
 _ADAPT_HELP = """Adapt a pretrained source expert in a task's target domain.
 
 The expert acts from the first target step (no random warm-up); one gradient update per target step
 once the target buffer holds a batch; evaluation on a freshly built target env at step 0 (zero-shot)
-and every --eval-every steps. Checkpoints every --checkpoint-every steps and on Ctrl-C/SIGTERM;
---resume continues bit-exactly (`--resume --run-dir D` alone: the method comes from D). Results:
+and every --eval-every steps. Checkpoints every --checkpoint-every steps and on Ctrl-C/SIGTERM (exit code
+130/143); --resume continues bit-exactly (`--resume --run-dir D` alone: the method and options come from D;
+other flags must agree with them, except --steps). Results:
 metrics.jsonl, eval.csv, result.json in the run dir. --cpus 0 (or 0,1) pins the run to those cores."""
 
 
@@ -240,6 +317,7 @@ def _cotrain(argv: list[str]) -> int:
     args = _run_with_method_config("cotrain", rest + ["--method", known.method, "--task", known.task],
                                    CotrainRunConfig(method=known.method, task=known.task), default_config,
                                    _COTRAIN_HELP, COTRAIN_METHODS, known.method)
+    _check_resume_flags(argv, _given(args), _saved_config(argv))
     apply_cpu_settings(known.cpus)
     from daftrl.cotrain import cotrain
 
@@ -249,7 +327,7 @@ def _cotrain(argv: list[str]) -> int:
         print(f"done: {result['method']} on {result['task']}: {ev['return_mean']:,.1f} ± {ev['return_std']:,.1f} "
               f"after {result['steps']:,} target + {result['source_steps']:,} source steps "
               f"({result['wall_time'] / 60:.1f} min); run dir {result['run_dir']}")
-    return 0
+    return exit_code(result)
 
 
 _COTRAIN_HELP = """Co-train a policy from scratch with the task's source simulator and its target domain
@@ -261,8 +339,9 @@ source steps, 1e6 source + 1e5 target steps by default).
 Evaluation
 of the deterministic policy on fresh target envs at step 0 and every --eval-every target steps.
 Checkpoints (both replay buffers, both envs mid-episode, RNGs) every --checkpoint-every target steps and
-on Ctrl-C/SIGTERM; --resume continues bit-exactly (`--resume --run-dir D` alone: method, task and options
-come from D). --cpus 0 (or 0,1) pins the run to those cores."""
+on Ctrl-C/SIGTERM (exit code 130/143); --resume continues bit-exactly (`--resume --run-dir D` alone: method,
+task and options come from D; other flags must agree with them, except --steps/--source-steps). --cpus 0
+(or 0,1) pins the run to those cores."""
 
 
 # ----------------------------------------------------------------------------- eval
@@ -274,7 +353,9 @@ class EvalArgs:
     """A run directory, checkpoint.safetensors or an actor .safetensors file."""
     task: str | None = None
     """Task, robot or gymnasium id (default: the env the checkpoint was trained on)."""
-    domain: str = "source"
+    domain: str | None = None
+    """source | target (default: with --task, source; without, the domain it was trained in: the target for
+    adapt and cotrain runs)."""
     episodes: int = 10
     seed: int = 0
 
@@ -292,7 +373,8 @@ def _eval(argv: list[str]) -> int:
     from daftrl.env_factory import resolve_env
     from daftrl.evaluate import evaluate
 
-    handle = resolve_env(args.task or trained_env, args.domain if args.task else "source")
+    domain = args.domain or ("source" if args.task else policy.trained_domain)
+    handle = resolve_env(args.task or trained_env, domain)
     if (handle.obs_dim, handle.act_dim) != (policy.obs_dim, policy.act_dim):
         raise SystemExit(
             f"the policy expects obs/act sizes {policy.obs_dim}/{policy.act_dim} but {handle.name} has "

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from daftrl.checkpoint import daftrl_home, flatten_tree, load_arrays, save_arrays, unflatten_like
-from daftrl.loops import open_run
+from daftrl.loops import check_counts, open_run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +54,10 @@ class CotrainRunConfig:
     """Default: $DAFTRL_HOME/runs/cotrain/<task>/<method>-s<seed>."""
     resume: bool = False
     tensorboard: bool = False
+
+    def __post_init__(self):
+        check_counts(self, "steps", "source_steps", "target_every", "eval_every", "eval_episodes",
+                     "checkpoint_every", "log_every")
 
     @property
     def total_source_steps(self) -> int:
@@ -108,7 +112,7 @@ def cotrain(cfg: CotrainRunConfig, method_config=None, source=None, target=None,
         method_config = config_cls.for_task(cfg.task) if hasattr(config_cls, "for_task") else config_cls()
     cfg = cfg.resolved()
     cfg, run, saved = open_run(cfg, cfg.default_run_dir(), cotrain_config_from_dict, 100_000,
-                               {"method_config": json_ready(dataclasses.asdict(method_config))})
+                               {"method_config": json_ready(dataclasses.asdict(method_config))}, kind="cotrain")
     method_cls, config_cls = cotrain_method_class(cfg.method)  # on resume: the saved run's method
     method_config = method_config_from_dict(config_cls, saved["method_config"])
     source = source or resolve_env(cfg.task, "source")

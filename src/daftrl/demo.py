@@ -1,7 +1,8 @@
 """`daftrl demo` / `make demo`: adapt a bundled expert to a broken robot in a few minutes.
 
 Writes `runs/demo/` (in the current directory): the run's logs, `learning_curve.png` and
-`summary.md`, and prints the zero-shot and adapted returns.
+`summary.md`, and prints the zero-shot and adapted returns. A second demo replaces an earlier demo's
+directory; any other existing, non-empty `--out` is refused (nothing is deleted).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class DemoArgs:
     eval_episodes: int = 5
     seed: int = 0
     out: str = "runs/demo"
+    """Output directory: new, empty, or an earlier demo's (which is replaced)."""
 
 
 def plot_curve(rows: list[dict], title: str, path: Path) -> None:
@@ -48,8 +50,19 @@ def plot_curve(rows: list[dict], title: str, path: Path) -> None:
     plt.close(fig)
 
 
+MARKER = ".daftrl-demo"
+"""Written first into the demo's directory: only a directory holding it (or an empty one) is replaced."""
+
+
+def is_demo_dir(path: Path) -> bool:
+    """True for an empty directory or one a demo wrote (also an interrupted demo's); False for anything else,
+    which the demo must not delete."""
+    return path.is_dir() and ((path / MARKER).is_file() or not any(path.iterdir()))
+
+
 def run_demo(args: DemoArgs) -> dict:
     from daftrl import zoo
+    from daftrl.algos import method_class
     from daftrl.envs import get_task
     from daftrl.loops import AdaptRunConfig, adapt
     from daftrl.runs import RunDir
@@ -58,11 +71,17 @@ def run_demo(args: DemoArgs) -> dict:
     if not zoo.has(robot):
         raise ValueError(f"no bundled expert for {robot!r} yet (bundled: {', '.join(zoo.names()) or 'none'}); "
                          f"pick a task of a bundled robot, or pretrain one: docs/zoo.md")
+    method_class(args.method)  # an unknown method fails here, before anything on disk changes
+    cfg = AdaptRunConfig(task=args.task, method=args.method, expert=robot, steps=args.steps, seed=args.seed,
+                         eval_every=args.eval_every, eval_episodes=args.eval_episodes, run_dir=args.out)
     out = Path(args.out)
     if out.exists():
+        if not is_demo_dir(out):
+            raise FileExistsError(f"--out {out} exists and is not an earlier demo's directory; pass another "
+                                  "--out (the demo replaces only a directory it wrote)")
         shutil.rmtree(out)
-    cfg = AdaptRunConfig(task=args.task, method=args.method, expert=robot, steps=args.steps, seed=args.seed,
-                         eval_every=args.eval_every, eval_episodes=args.eval_episodes, run_dir=str(out))
+    out.mkdir(parents=True)
+    (out / MARKER).write_text("written by `daftrl demo`, which replaces this directory when run again\n")
     result = adapt(cfg)
     rows = RunDir(out).rows("eval")
     plot_curve(rows, f"{args.method} on {args.task}", out / "learning_curve.png")

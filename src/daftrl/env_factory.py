@@ -64,7 +64,8 @@ def resolve_env(name: str, domain: str = "source") -> EnvHandle:
             task = get_task(name)
         except ValueError as e:
             raise ValueError(
-                f"{e}\n(--env takes a robot ({', '.join(ROBOTS)}), a daftrl task or a gymnasium id)"
+                f"{e}\n(an env is a robot ({', '.join(ROBOTS)}), a daftrl task or a gymnasium id; `daftrl tasks` "
+                "lists the tasks)"
             ) from None
         factory, robot = (lambda: make_env(task, domain=domain)), task.robot
     probe = factory()

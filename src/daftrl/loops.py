@@ -19,7 +19,15 @@ from typing import Literal
 
 import numpy as np
 
-from daftrl.checkpoint import CheckpointError, daftrl_home, flatten_tree, load_arrays, save_arrays, unflatten_like
+from daftrl.checkpoint import (
+    CheckpointError,
+    checkpoint_kind,
+    daftrl_home,
+    flatten_tree,
+    load_arrays,
+    save_arrays,
+    unflatten_like,
+)
 from daftrl.sac import PRESETS, SACConfig
 
 
@@ -54,9 +62,24 @@ class PretrainConfig:
     """Continue the run in run_dir from its checkpoint (its saved config is used)."""
     tensorboard: bool = False
 
+    def __post_init__(self):
+        check_counts(self, "steps", "eval_every", "eval_episodes", "checkpoint_every", "log_every", "update_every",
+                     "buffer_size")
+        if self.warmup_steps < 0:
+            raise ValueError(f"--warmup-steps must be >= 0, got {self.warmup_steps}")
+
     def default_run_dir(self) -> Path:
         name = self.env.replace("/", "_") + ("" if self.domain == "source" else "-target")
         return daftrl_home() / "runs" / "pretrain" / f"{name}-{self.preset}-s{self.seed}"
+
+
+def check_counts(cfg, *names: str) -> None:
+    """ValueError naming the flag if one of these integer options of a run config is < 1 (None is allowed:
+    the default is used), before anything is written or computed."""
+    for name in names:
+        value = getattr(cfg, name)
+        if value is not None and value < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
 
 
 def config_to_dict(cfg) -> dict:
@@ -70,28 +93,50 @@ def pretrain_config_from_dict(d: dict) -> PretrainConfig:
     return PretrainConfig(**d, sac=SACConfig(**sac))
 
 
-def open_run(cfg, default_dir: Path, from_dict, default_steps: int, extra_config: dict | None = None):
+def open_run(cfg, default_dir: Path, from_dict, default_steps: int, extra_config: dict | None = None,
+             kind: str = "pretrain"):
     """Create a run directory, or reopen it with --resume (the saved config wins, except `steps`
     when given: the returned dict carries it; the loop passes that dict to `RunDir.record_resume` once the
-    checkpoint has loaded). Returns (cfg, RunDir, saved config dict)."""
+    checkpoint has loaded). Returns (cfg, RunDir, saved config dict).
+
+    The directory is locked for this process (`RunDir.lock`). A new run refuses a directory holding an earlier
+    run's checkpoint or logs (nothing is deleted); a resume checks that the checkpoint is a `kind` run
+    (`daftrl {kind}`) and that its config.json can be read by this version, before anything is written."""
     from daftrl.runs import RunDir
 
-    run = RunDir(cfg.run_dir or default_dir)
+    path = Path(cfg.run_dir or default_dir).expanduser()
     if cfg.resume:
-        if not run.has_checkpoint():
-            raise CheckpointError(f"--resume given but {run.checkpoint} does not exist; start without --resume")
+        if not (path / "checkpoint.safetensors").is_file():
+            raise CheckpointError(f"--resume given but {path / 'checkpoint.safetensors'} does not exist; start "
+                                  "without --resume (or check --run-dir)")
+        run = RunDir(path)
+        run.lock()
+        found = checkpoint_kind(run.checkpoint)
+        if found != kind:
+            raise CheckpointError(f"{run.path} holds a {found!r} run, not a {kind!r} one: continue it with "
+                                  f"`daftrl {found} --resume --run-dir {run.path}`")
         saved_dict = run.read_config()
-        saved = from_dict(saved_dict)
+        try:
+            saved = from_dict(saved_dict)
+        except (KeyError, TypeError) as e:
+            raise CheckpointError(f"{run.config_path} does not match the {kind} options of this daftrl version "
+                                  f"({type(e).__name__}: {e}); resume with the version that started the run (its "
+                                  "commit is under provenance in that file)") from None
         steps = cfg.steps if cfg.steps is not None else saved.steps
         cfg = dataclasses.replace(saved, steps=steps, resume=True, run_dir=str(run.path), tensorboard=cfg.tensorboard)
         return cfg, run, {**saved_dict, "steps": steps}  # the loop records the resume once it has loaded
+    run = RunDir(path)
+    run.lock()
     if run.has_checkpoint():
         raise FileExistsError(
             f"{run.path} already holds a run; pass --resume to continue it or --run-dir for a new one"
         )
+    earlier = [p.name for p in (run.metrics_path, run.eval_csv, run.result_path) if p.exists()]
+    if earlier:
+        raise FileExistsError(f"{run.path} holds an earlier run's {', '.join(earlier)} but no checkpoint to "
+                              "continue from; delete them (or the directory) to start over there, or pass "
+                              "another --run-dir")
     cfg = dataclasses.replace(cfg, steps=cfg.steps if cfg.steps is not None else default_steps, run_dir=str(run.path))
-    for p in (run.metrics_path, run.eval_csv, run.result_path):
-        p.unlink(missing_ok=True)
     saved_dict = {**config_to_dict(cfg), **(extra_config or {})}
     run.write_config(saved_dict)
     return cfg, run, saved_dict
@@ -169,7 +214,7 @@ def pretrain(cfg: PretrainConfig, quiet: bool = False) -> dict:
                 monitor.evaluation(step, res)
                 if cfg.save_actors:
                     save_actor(run.path / "actors" / f"step_{step:08d}.safetensors", sac, state.actor,
-                               {"step": step, "env": cfg.env, "eval": res.as_dict()})
+                               {"step": step, "env": cfg.env, "domain": cfg.domain, "eval": res.as_dict()})
             if step % cfg.checkpoint_every == 0:
                 checkpoint(step)
                 saved_at = step
@@ -205,6 +250,11 @@ class AdaptRunConfig:
     resume: bool = False
     tensorboard: bool = False
 
+    def __post_init__(self):
+        check_counts(self, "eval_every", "eval_episodes", "checkpoint_every", "log_every", "source_size")
+        if self.steps is not None and self.steps < 0:
+            raise ValueError(f"--steps must be >= 0, got {self.steps}")
+
     def default_run_dir(self) -> Path:
         return daftrl_home() / "runs" / "adapt" / self.task / f"{self.method}-s{self.seed}"
 
@@ -228,7 +278,7 @@ def adapt(cfg: AdaptRunConfig, method_config=None, target=None, expert=None, qui
     _, config_cls = method_class(cfg.method)
     method_config = method_config or config_cls()
     cfg, run, saved = open_run(cfg, cfg.default_run_dir(), adapt_config_from_dict, 100_000,
-                               {"method_config": json_ready(dataclasses.asdict(method_config))})
+                               {"method_config": json_ready(dataclasses.asdict(method_config))}, kind="adapt")
     target = target or resolve_env(cfg.task, "target")
     step, wall_before, best = 0, 0.0, None
     if cfg.resume:

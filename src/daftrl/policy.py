@@ -1,14 +1,15 @@
-"""Load a trained actor from any daftrl file (run directory, training checkpoint, actor file)."""
+"""Load a trained actor from any daftrl file (run directory, training or adapter checkpoint, actor file)."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from daftrl.checkpoint import CheckpointError, load_arrays, unflatten_like
+from daftrl.checkpoint import CheckpointError, checkpoint_kind, load_arrays, unflatten_like
 
 
 @dataclasses.dataclass
@@ -19,6 +20,8 @@ class Policy:
     act_dim: int
     hidden: tuple[int, ...]
     params: Any
+    trained_domain: str = "source"
+    """The domain it was trained in: "target" for adapt and cotrain runs, a pretraining run's --domain."""
 
     def __post_init__(self):
         import jax
@@ -39,18 +42,58 @@ class Policy:
         return cls(obs_dim, act_dim, tuple(hidden), unflatten_like(template, arrays, prefix, source))
 
 
+KINDS = ("pretrain", "adapt", "cotrain", "adapter", "actor", "expert")
+"""Checkpoint kinds a policy loads from."""
+
+
 def load_policy(path: str | Path) -> tuple[Policy, str]:
-    """(policy, name of the env it was trained on) from a run dir, checkpoint or actor file."""
+    """(policy, name of the env it was trained on) from a run directory or file of any kind in `KINDS`:
+    a pretrain, adapt or cotrain run (directory or checkpoint), an `Adapter.save` file, an actor or expert file.
+
+    Adapt and cotrain runs name their task (from the run's config.json); an adapter file, which does not
+    know its target, names its expert's env."""
     path = Path(path)
     if path.is_dir():
         path = path / "checkpoint.safetensors"
     arrays, meta = load_arrays(path)
-    if "obs_dim" in meta:  # a standalone actor file
-        return Policy.from_arrays(arrays, "actor", meta["obs_dim"], meta["act_dim"], meta["hidden"], str(path)), \
-            meta.get("env", "")
-    cfg = meta.get("config", {})
-    if "sac/actor/params/MLP_0/Dense_0/kernel" not in arrays:
-        raise CheckpointError(f"{path} holds no actor")
-    obs_dim = arrays["sac/actor/params/MLP_0/Dense_0/kernel"].shape[0]
-    act_dim = arrays["sac/actor/params/MLP_0/Dense_2/bias"].shape[0] // 2
-    return Policy.from_arrays(arrays, "sac/actor", obs_dim, act_dim, cfg["sac"]["hidden"], str(path)), cfg["env"]
+    kind = checkpoint_kind(path)
+    if kind in ("actor", "expert"):  # standalone files record their sizes
+        policy = Policy.from_arrays(arrays, "actor", meta["obs_dim"], meta["act_dim"], meta["hidden"], str(path))
+        policy.trained_domain = meta.get("domain", "source")
+        return policy, meta.get("env", "")
+    if kind in ("adapter", "adapt"):  # Adapter.to_arrays; an adapt checkpoint nests its metadata under "adapter"
+        a = meta if kind == "adapter" else meta["adapter"]
+        env = a["expert"].get("env", "")
+        policy = Policy.from_arrays(arrays, "state/actor", a["obs_dim"], a["act_dim"], a["hidden"], str(path))
+        if kind == "adapt" and "task" in _run_config(path):
+            env, policy.trained_domain = _run_config(path)["task"], "target"
+        return policy, env
+    if kind == "pretrain":
+        cfg = meta["config"]
+        policy = _sized_by_arrays(arrays, "sac/actor", cfg["sac"]["hidden"], path)
+        policy.trained_domain = cfg.get("domain", "source")
+        return policy, cfg["env"]
+    if kind == "cotrain":
+        cfg = _run_config(path)
+        if not cfg:
+            raise CheckpointError(f"{path}: a cotrain checkpoint is read with its run's config.json (network "
+                                  "widths, task), which is not next to it; give the run directory")
+        policy = _sized_by_arrays(arrays, "state/actor", cfg["method_config"]["hidden"], path)
+        policy.trained_domain = "target"
+        return policy, cfg["task"]
+    raise CheckpointError(f"{path} holds a {kind!r} checkpoint; a policy loads from {', '.join(KINDS)} checkpoints")
+
+
+def _run_config(checkpoint: Path) -> dict:
+    """The saved config of the run directory holding `checkpoint` ({} if it has no config.json)."""
+    path = checkpoint.parent / "config.json"
+    return json.loads(path.read_text())["config"] if path.is_file() else {}
+
+
+def _sized_by_arrays(arrays, prefix: str, hidden, path: Path) -> Policy:
+    """The actor under `prefix` of a checkpoint that records only its hidden widths: the observation and
+    action sizes are those of its first kernel and last bias."""
+    first, last = f"{prefix}/params/MLP_0/Dense_0/kernel", f"{prefix}/params/MLP_0/Dense_{len(hidden)}/bias"
+    if first not in arrays or last not in arrays:
+        raise CheckpointError(f"{path} holds no actor with {len(hidden)} hidden layers under {prefix}/")
+    return Policy.from_arrays(arrays, prefix, arrays[first].shape[0], arrays[last].shape[0] // 2, hidden, str(path))

@@ -7,7 +7,9 @@ Shared by every loop (pretrain, adapt, cotrain). A run directory holds
                         on resume, so a resumed log equals an uninterrupted one)
     eval.csv            the evaluation rows only, for spreadsheets and plots
     checkpoint.safetensors  the full resumable state (see checkpoint.py)
-    result.json         written at the end
+    result.json         written at the end (status "finished") or at a Ctrl-C/SIGTERM stop ("interrupted");
+                        removed when a run resumes, so it never describes an older point of the run
+    .lock               held (fcntl.lockf) by the process writing the run: a second one is refused
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ import platform
 import signal
 import subprocess
 import sys
+import warnings
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from daftrl.checkpoint import atomic_write_bytes, atomic_write_json
+from daftrl.checkpoint import CheckpointError, atomic_write_bytes, atomic_write_json
 
 EVAL_FIELDS = ("step", "return_mean", "return_std", "normalized_score", "wall_time")
 
@@ -74,6 +78,10 @@ def provenance() -> dict[str, Any]:
     }
 
 
+class RunDirBusy(ValueError):
+    """Another process is writing this run directory."""
+
+
 class RunDir:
     """A run's directory and its logs."""
 
@@ -90,11 +98,40 @@ class RunDir:
     def has_checkpoint(self) -> bool:
         return self.checkpoint.is_file()
 
+    def lock(self) -> None:
+        """Claim the directory for this process (a POSIX lock on `.lock`, released by the OS when the process
+        ends, or when this RunDir is garbage-collected): a second process that opens the same run, e.g. the
+        same --resume command started twice, gets RunDirBusy instead of interleaving its logs with ours.
+        Re-entrant within one process (fcntl.lockf semantics)."""
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no locking
+            return
+        fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise RunDirBusy(f"{self.path} is in use by process {holder}: wait for it to finish (or stop it "
+                             "with Ctrl-C / kill -TERM, which checkpoints) before resuming it") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        weakref.finalize(self, os.close, fd)
+
     def write_config(self, config: dict) -> None:
         atomic_write_json(self.config_path, {"config": config, "provenance": provenance()})
 
     def read_config(self) -> dict:
-        return json.loads(self.config_path.read_text())["config"]
+        """The saved configuration; CheckpointError (saying what to check) if config.json is missing or damaged."""
+        try:
+            return json.loads(self.config_path.read_text())["config"]
+        except FileNotFoundError:
+            raise CheckpointError(f"{self.path} has no config.json: it is not a daftrl run directory, or it was "
+                                  "damaged; check --run-dir") from None
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise CheckpointError(f"{self.config_path} is damaged ({type(e).__name__}: {e}); restore it (it is "
+                                  "written atomically, so an edit or a copy broke it) or start a new run") from None
 
     def read_provenance(self) -> tuple[dict, list[dict]]:
         """(provenance of the first start, one entry per resume: provenance plus the step budget it ran to)."""
@@ -108,11 +145,16 @@ class RunDir:
         doc["config"] = config
         doc["resumes"] = [*doc.get("resumes", []), {**provenance(), "steps": config.get("steps")}]
         atomic_write_json(self.config_path, doc)
+        self.result_path.unlink(missing_ok=True)  # the run goes on: an older result.json would be stale
 
     def log(self, row: dict) -> None:
-        """Append one metrics row (flushed, so a crash loses at most the row being written)."""
+        """Append one metrics row, on disk before the next checkpoint (fsynced: a power loss after a
+        checkpoint cannot lose rows it covers; a crash mid-write leaves one torn last line, which `rows`
+        skips and a resume drops)."""
         with open(self.metrics_path, "a") as f:
             f.write(json.dumps(row, default=float) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
         if row.get("kind") == "eval":
             new = not self.eval_csv.exists()
             with open(self.eval_csv, "a", newline="") as f:
@@ -120,16 +162,28 @@ class RunDir:
                 if new:
                     w.writeheader()
                 w.writerow(row)
+                f.flush()
+                os.fsync(f.fileno())
 
     def rows(self, kind: str | None = None) -> list[dict]:
         if not self.metrics_path.exists():
             return []
         out = []
-        for line in self.metrics_path.read_text().splitlines():
-            if line.strip():
+        lines = self.metrics_path.read_text().splitlines()
+        for i, line in enumerate(lines):
+            if not line.strip():
+                continue
+            try:
                 row = json.loads(line)
-                if kind is None or row.get("kind") == kind:
-                    out.append(row)
+            except json.JSONDecodeError as e:
+                if i == len(lines) - 1:  # torn by a crash or a full disk while it was written
+                    warnings.warn(f"{self.metrics_path}: skipping its last line, which was cut short ({e})",
+                                  stacklevel=2)
+                    continue
+                raise CheckpointError(f"{self.metrics_path} line {i + 1} is not valid JSON ({e}): the file was "
+                                      "edited or damaged; repair or delete that line, then resume") from None
+            if kind is None or row.get("kind") == kind:
+                out.append(row)
         return out
 
     def truncate_logs(self, step: int) -> None:
@@ -259,7 +313,8 @@ class Monitor:
                 from tensorboardX import SummaryWriter
             except ImportError as e:
                 raise ImportError("--tensorboard needs tensorboardX: pip install 'daftrl[tensorboard]'") from e
-            self.writer = SummaryWriter(str(run.path / "tb"))
+            # purge_step: TensorBoard hides the scalars a stopped run logged past its checkpoint (logged again now)
+            self.writer = SummaryWriter(str(run.path / "tb"), purge_step=step or None)
 
     def __enter__(self):
         self.progress.__enter__()
@@ -320,10 +375,15 @@ class Monitor:
                     self.writer.add_scalar(f"{prefix}/{k}", v, step)
 
     def stopped(self, signal_name: str, step: int) -> dict:
+        """A Ctrl-C/SIGTERM stop after the checkpoint was written: result.json says so (status "interrupted")."""
         if not self.quiet:
             print(f"stopped by {signal_name} at step {step:,}; checkpoint saved in {self.run.path} "
                   f"(continue with --resume --run-dir {self.run.path})", flush=True)
-        return {"status": "interrupted", "step": step, "run_dir": str(self.run.path)}
+        evals = self.run.rows("eval")
+        result = {"status": "interrupted", "signal": signal_name, "step": step, "wall_time": self.wall_time(),
+                  "last_eval": evals[-1] if evals else None, "best_eval": self.best, "run_dir": str(self.run.path)}
+        self.run.write_result(result)
+        return result
 
     def finish(self, step: int, **fields) -> dict:
         evals = self.run.rows("eval")

@@ -107,6 +107,12 @@ def test_adapt_resume_equals_no_stop(tmp_path):
     A, _ = load_arrays(tmp_path / "straight" / "checkpoint.safetensors")
     B, _ = load_arrays(tmp_path / "stopped" / "checkpoint.safetensors")
     assert [k for k in A if not np.array_equal(A[k], B[k])] == []
+    # the adapt run's adapter loads for deployment: the policy it evaluated, the target data it gathered
+    deployed = Adapter.load(tmp_path / "straight")
+    assert deployed.counters["env_steps"] == 300 and len(deployed.buffer) == 300
+    D, _ = deployed.to_arrays()
+    assert [k for k in D if k.startswith("state/") and not np.array_equal(D[k], A[k])] == []
+    np.testing.assert_array_equal(D["replay/obs"], A["replay/obs"])
 
 
 def test_daft_adaptation_beats_zero_shot(pendulum_expert, tmp_path):

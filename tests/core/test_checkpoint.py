@@ -33,6 +33,17 @@ def test_corrupt_file_fails_checksum(tmp_path):
         load_arrays(p)
 
 
+def test_edited_metadata_fails_its_checksum(tmp_path):
+    """The header's meta (step, RNG and env states) is covered too: a changed digit is not a silent resume."""
+    p = tmp_path / "c.safetensors"
+    save_arrays(p, sample_arrays(), kind="test", meta={"step": 300})
+    raw = p.read_bytes()
+    assert raw.count(b'\\"step\\": 300') == 1  # the meta JSON sits escaped inside the JSON header
+    p.write_bytes(raw.replace(b'\\"step\\": 300', b'\\"step\\": 900'))  # same length: still valid safetensors
+    with pytest.raises(CheckpointError, match="checksum of its metadata"):
+        load_arrays(p)
+
+
 def test_truncated_file_is_rejected(tmp_path):
     p = tmp_path / "c.safetensors"
     save_arrays(p, sample_arrays(), kind="test", meta={})

@@ -83,11 +83,14 @@ def test_sigterm_checkpoints_and_resume_matches(tmp_path):
         time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err
+    assert proc.returncode == 128 + signal.SIGTERM, err  # 143: stopped, resumable (not finished)
     assert "stopped by SIGTERM" in out
     _, meta = load_arrays(run / "checkpoint.safetensors")
     assert 200 < meta["step"] < 1500
+    stopped = json.loads((run / "result.json").read_text())
+    assert (stopped["status"], stopped["step"]) == ("interrupted", meta["step"])
     pretrain(PretrainConfig(run_dir=str(run), resume=True), quiet=True)
+    assert json.loads((run / "result.json").read_text())["status"] == "finished"
     pretrain(cfg(tmp_path, "straight", steps=1500), quiet=True)
     assert same_training_state(f"{run}/checkpoint.safetensors", f"{tmp_path}/straight/checkpoint.safetensors") == []
 

@@ -78,7 +78,7 @@ def test_resume_takes_the_method_and_task_from_the_run_dir(tmp_path, capsys):
 def test_resume_with_a_contradicting_method_is_a_clear_error(tmp_path, capsys):
     assert main(["cotrain", "--resume", "--run-dir", _saved_run(tmp_path), "--method", "par"]) == 2
     err = capsys.readouterr().err
-    assert "holds a method 'vgdf' run" in err and "drop --method" in err
+    assert "--method 'par' (the run has 'vgdf')" in err and "drop that flag" in err
 
 
 def test_bench_help_lists_the_benchmarks_and_a_wrong_name_says_which(capsys):

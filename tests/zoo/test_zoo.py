@@ -128,3 +128,34 @@ def test_rescore_rewrites_the_zero_shot_returns_and_nothing_else(tmp_path, monke
     rest = lambda c: {k: v for k, v in c.items() if k not in ("zero_shot_return", "zero_shot_by")}  # noqa: E731
     assert rest(card) == rest(stripped) and card["zero_shot_by"]["command"]
     assert not build.verify(robot, episodes=1)
+
+
+@pytest.mark.parametrize("name", ["nosuch", ""])
+def test_show_and_verify_of_an_unknown_robot_list_the_bundled_ones(name, capsys):
+    from daftrl.cli import main
+    from daftrl.zoo.build import verify
+
+    match = ("no bundled expert 'nosuch'" if name else "name a robot") + f"; bundled: {', '.join(BUNDLED)}$"
+    with pytest.raises(ValueError, match=match):
+        zoo.card(name)
+    with pytest.raises(ValueError, match=match):
+        verify(name)
+    assert main(["zoo", "show", name]) == 2  # one line on stderr, no traceback
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_export_refuses_a_bad_run_or_robot_before_writing_anything(tmp_path, monkeypatch):
+    import daftrl.zoo.build as build
+    from daftrl.checkpoint import save_arrays
+
+    monkeypatch.setattr(build, "ZOO_DIR", tmp_path / "zoo")
+    with pytest.raises(ValueError, match="nonexistent is not a pretraining run directory"):
+        build.export(tmp_path / "nonexistent", "halfcheetah")
+    adapt_run = tmp_path / "adapt-run"  # a run directory of another kind
+    save_arrays(adapt_run / "checkpoint.safetensors", {"a": np.zeros(1)}, kind="adapt", meta={})
+    (adapt_run / "config.json").write_text("{}")
+    with pytest.raises(ValueError, match="holds a 'adapt' run, not a pretraining run"):
+        build.export(adapt_run, "halfcheetah")
+    with pytest.raises(ValueError, match="unknown robot 'halfcheeta'; a zoo entry is one of halfcheetah, "):
+        build.export(adapt_run, "halfcheeta")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["adapt-run", "checkpoint.safetensors", "config.json"]

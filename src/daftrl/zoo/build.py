@@ -84,12 +84,26 @@ def _snapshot(run_dir: Path):
         yield snap
 
 
+def _check_export(run_dir: Path, robot: str) -> None:
+    """Refuse, before anything is written, a robot daftrl does not know or a run that is not a pretraining run."""
+    from daftrl.checkpoint import checkpoint_kind
+    from daftrl.env_factory import ROBOTS
+
+    if robot not in ROBOTS:
+        raise ValueError(f"unknown robot {robot!r}; a zoo entry is one of {', '.join(ROBOTS)}")
+    if not ((run_dir / "checkpoint.safetensors").is_file() and (run_dir / "config.json").is_file()):
+        raise ValueError(f"{run_dir} is not a pretraining run directory (no checkpoint.safetensors and config.json); "
+                         "give --run the directory of a `daftrl pretrain` run")
+    kind = checkpoint_kind(run_dir / "checkpoint.safetensors")
+    if kind != "pretrain":
+        raise ValueError(f"{run_dir} holds a {kind!r} run, not a pretraining run")
+
+
 def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_fraction: float = 1 / 3,
            episodes: int = 10, out_dir: Path | None = None, note: str | None = None) -> dict:
-    """Turn a finished (or checkpointed) pretraining run into a zoo entry; returns the card."""
-    import shutil
-
-    from daftrl.checkpoint import atomic_write_json, load_arrays
+    """Turn a finished (or checkpointed) pretraining run into a zoo entry; returns the card. The entry's
+    directory is created only when its first file is written, after every evaluation."""
+    from daftrl.checkpoint import atomic_write_bytes, atomic_write_json, load_arrays
     from daftrl.env_factory import resolve_env
     from daftrl.evaluate import evaluate
     from daftrl.experts import load_expert, save_expert
@@ -97,8 +111,8 @@ def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_f
     from daftrl.runs import RunDir, provenance
 
     run_dir = Path(run_dir)
+    _check_export(run_dir, robot)
     out = Path(out_dir or ZOO_DIR / robot)
-    out.mkdir(parents=True, exist_ok=True)
     with _snapshot(run_dir) as snap:  # a running pretraining may replace its checkpoint meanwhile
         expert = load_expert(snap, source_size)
         _, ckpt_meta = load_arrays(snap / "checkpoint.safetensors", kind="pretrain")
@@ -114,7 +128,7 @@ def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_f
     medium, _ = load_policy(medium_path)
     medium_eval = evaluate(medium.deterministic, source.make, episodes, 0, robot)
     save_expert(out / "expert.safetensors", expert)
-    shutil.copyfile(medium_path, out / "medium_actor.safetensors")
+    atomic_write_bytes(out / "medium_actor.safetensors", medium_path.read_bytes())
     card = {
         "robot": robot,
         "source_env": robot,

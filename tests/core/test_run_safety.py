@@ -1,0 +1,200 @@
+"""Nothing lost on bad input or a crash: run directories are never overwritten or shared, damaged logs and
+configs give errors that say what to do, and --resume refuses flags it would otherwise ignore."""
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from daftrl.checkpoint import CheckpointError, save_arrays
+from daftrl.cli import apply_cpu_settings, exit_code, main
+from daftrl.cotrain import CotrainRunConfig
+from daftrl.loops import AdaptRunConfig, PretrainConfig, adapt_config_from_dict, config_to_dict, open_run
+from daftrl.runs import RunDir, RunDirBusy
+
+
+def _open(cfg, kind="adapt"):
+    return open_run(cfg, cfg.run_dir, adapt_config_from_dict, 100, kind=kind)
+
+
+def _earlier_run(path, kind="adapt", config=None):
+    """A run dir as a loop leaves it: config.json, logs and (optionally) a checkpoint of `kind`."""
+    run = RunDir(path)
+    run.write_config(config or config_to_dict(AdaptRunConfig(method="ft", steps=100)))
+    run.log({"kind": "eval", "step": 0, "return_mean": 1.0, "return_std": 0.0})
+    if kind:
+        save_arrays(run.checkpoint, {"x": np.zeros(1, np.float32)}, kind=kind, meta={})
+    return run
+
+
+# ---------------------------------------------------------------------------------------------- new runs
+def test_a_new_run_refuses_an_earlier_runs_logs_and_deletes_nothing(tmp_path):
+    run = _earlier_run(tmp_path / "r", kind=None)
+    (run.path / "result.json").write_text("{}")
+    with pytest.raises(FileExistsError, match="earlier run's metrics.jsonl, eval.csv, result.json but no checkpoint"):
+        _open(AdaptRunConfig(run_dir=str(run.path)))
+    assert len(run.rows("eval")) == 1 and run.result_path.read_text() == "{}"
+    # a directory holding only a config.json (a start that failed before logging) is reused
+    for p in (run.result_path, run.metrics_path, run.eval_csv):
+        p.unlink()
+    _open(AdaptRunConfig(run_dir=str(run.path), method="daft"))
+    assert RunDir(run.path).read_config()["method"] == "daft"
+
+
+def test_a_run_dir_in_use_by_another_process_is_refused(tmp_path):
+    path = tmp_path / "busy"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from daftrl.runs import RunDir; r = RunDir(sys.argv[1]); "
+         "r.lock(); print('locked', flush=True); time.sleep(60)", str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(RunDirBusy, match=rf"in use by process {holder.pid}: wait for it"):
+            _open(AdaptRunConfig(run_dir=str(path)))
+        assert not (path / "config.json").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    _open(AdaptRunConfig(run_dir=str(path)))  # the OS released the lock with the process
+    assert (path / "config.json").exists()
+
+
+def test_run_config_counts_are_checked_before_anything_runs():
+    with pytest.raises(ValueError, match="--eval-every must be >= 1, got 0"):
+        AdaptRunConfig(eval_every=0)
+    with pytest.raises(ValueError, match="--steps must be >= 0, got -5"):
+        AdaptRunConfig(steps=-5)
+    with pytest.raises(ValueError, match="--update-every must be >= 1"):
+        PretrainConfig(update_every=0)
+    with pytest.raises(ValueError, match="--eval-episodes must be >= 1"):
+        CotrainRunConfig(eval_episodes=0)
+
+
+def test_cpus_must_name_cores_this_process_may_use():
+    with pytest.raises(ValueError, match="not available; this process may use"):
+        apply_cpu_settings("0,4096")
+    with pytest.raises(ValueError, match="core numbers separated by commas"):
+        apply_cpu_settings("a")
+
+
+def test_an_interrupted_run_exits_with_the_signals_code():
+    assert exit_code({"status": "finished"}) == 0
+    assert exit_code({"status": "interrupted", "signal": "SIGTERM"}) == 143
+    assert exit_code({"status": "interrupted", "signal": "SIGINT"}) == 130
+
+
+# ---------------------------------------------------------------------------------------------- resumes
+def test_resume_refuses_another_commands_run_and_a_missing_dir(tmp_path):
+    _earlier_run(tmp_path / "a", kind="adapt")
+    with pytest.raises(CheckpointError, match=r"holds a 'adapt' run, not a 'pretrain' one: continue it with "
+                                              r"`daftrl adapt --resume"):
+        open_run(PretrainConfig(run_dir=str(tmp_path / "a"), resume=True), None, None, 1, kind="pretrain")
+    with pytest.raises(CheckpointError, match="does not exist; start without --resume"):
+        _open(AdaptRunConfig(run_dir=str(tmp_path / "nowhere"), resume=True))
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_resume_with_a_damaged_or_foreign_config_says_what_to_do(tmp_path):
+    run = _earlier_run(tmp_path / "r")
+    run.config_path.unlink()
+    with pytest.raises(CheckpointError, match="has no config.json: it is not a daftrl run directory"):
+        _open(AdaptRunConfig(run_dir=str(run.path), resume=True))
+    run.config_path.write_text('{"config": {"task": "x", ')
+    with pytest.raises(CheckpointError, match="config.json is damaged"):
+        _open(AdaptRunConfig(run_dir=str(run.path), resume=True))
+    newer = {**config_to_dict(PretrainConfig()), "an_option_of_a_newer_version": 1}
+    _earlier_run(tmp_path / "p", kind="pretrain", config=newer)
+    from daftrl.loops import pretrain_config_from_dict
+
+    with pytest.raises(CheckpointError, match="does not match the pretrain options of this daftrl version"):
+        open_run(PretrainConfig(run_dir=str(tmp_path / "p"), resume=True), None, pretrain_config_from_dict, 1)
+
+
+def test_a_resume_removes_the_stale_result(tmp_path):
+    run = _earlier_run(tmp_path / "r")
+    run.write_result({"status": "finished", "steps": 100})
+    run.record_resume({**run.read_config(), "steps": 200})
+    assert not run.result_path.exists()
+
+
+def _adapt_run_dir(tmp_path):
+    from daftrl.adapter import json_ready
+    from daftrl.algos import method_class
+
+    config_cls = method_class("ft")[1]
+    cfg = {**config_to_dict(AdaptRunConfig(method="ft", steps=100, seed=0, tensorboard=True)),
+           "method_config": json_ready(dataclasses.asdict(config_cls()))}
+    RunDir(tmp_path).write_config(cfg)
+    return str(tmp_path)
+
+
+def test_resume_refuses_flags_that_contradict_the_saved_run(tmp_path, capsys):
+    d = _adapt_run_dir(tmp_path)
+    assert main(["adapt", "--resume", "--run-dir", d, "--seed", "7", "--actor-lr", "0.1", "--steps", "500"]) == 2
+    err = capsys.readouterr().err
+    assert "--seed 7 (the run has 0); --actor-lr 0.1 (the run has 0.0003)" in err and "drop those flags" in err
+    # the same flags as the saved run, a new budget and no TensorBoard are fine: the loop then looks for the
+    # checkpoint
+    assert main(["adapt", "--resume", "--run-dir", d, "--seed", "0", "--method", "ft", "--steps", "500",
+                 "--no-tensorboard"]) == 2
+    err = capsys.readouterr().err
+    assert "checkpoint.safetensors does not exist" in err and "the run has" not in err
+
+
+def test_pretrain_resume_refuses_another_env(tmp_path, capsys):
+    RunDir(tmp_path).write_config(config_to_dict(PretrainConfig(env="halfcheetah", steps=100)))
+    assert main(["pretrain", "--resume", "--run-dir", str(tmp_path), "--env", "hopper"]) == 2
+    assert "--env 'hopper' (the run has 'halfcheetah')" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------- logs
+def test_a_torn_last_log_line_is_skipped_and_dropped_on_resume_a_damaged_one_is_an_error(tmp_path):
+    run = _earlier_run(tmp_path / "r", kind=None)
+    run.log({"kind": "train", "step": 10})
+    with open(run.metrics_path, "a") as f:
+        f.write('{"kind": "train", "step": 2')  # a crash mid-write
+    with pytest.warns(UserWarning, match="skipping its last line, which was cut short"):
+        assert [r["step"] for r in run.rows()] == [0, 10]
+    with pytest.warns(UserWarning):
+        run.truncate_logs(10)
+    assert [json.loads(x)["step"] for x in run.metrics_path.read_text().splitlines()] == [0, 10]
+    lines = run.metrics_path.read_text().splitlines()
+    run.metrics_path.write_text("\n".join([lines[0], "garbage", lines[1]]) + "\n")
+    with pytest.raises(CheckpointError, match=r"metrics.jsonl line 2 is not valid JSON"):
+        run.rows()
+
+
+# ---------------------------------------------------------------------------------------------- demo
+def test_demo_never_deletes_a_directory_it_did_not_write(tmp_path, capsys):
+    from daftrl.demo import MARKER, is_demo_dir
+
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("years of work")
+    assert main(["demo", "--out", str(precious), "--method", "bogus"]) == 2
+    assert "unknown method" in capsys.readouterr().err
+    assert main(["demo", "--out", str(precious), "--steps", "10"]) == 2
+    assert "is not an earlier demo's directory" in capsys.readouterr().err
+    assert (precious / "thesis.txt").read_text() == "years of work"
+    (precious / MARKER).write_text("")  # as if a demo had written it: the next demo may replace it
+    assert is_demo_dir(precious)
+    (tmp_path / "empty").mkdir()
+    assert is_demo_dir(tmp_path / "empty") and not is_demo_dir(tmp_path / "missing")
+
+
+def test_atomic_writes_respect_the_umask(tmp_path):
+    """Files get the mode a plain open() would give (0o666 minus the umask), read without resetting it."""
+    import os
+    import stat
+
+    from daftrl.checkpoint import atomic_write_bytes
+
+    old = os.umask(0o027)
+    try:
+        atomic_write_bytes(tmp_path / "f", b"x")
+        assert os.umask(0o027) == 0o027  # unchanged by the write
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "f").stat().st_mode) == 0o640
