@@ -53,9 +53,9 @@ def exit_code(result: dict) -> int:
     return 128 + int(getattr(signal, result.get("signal") or "", signal.SIGTERM))
 
 
-def _saved_config(argv: list[str]) -> dict | None:
+def _saved_config(argv: list[str], kind: str) -> dict | None:
     """With `--resume --run-dir D`: D's saved config (config.json), else None (also when D has none: the loop
-    then reports the missing checkpoint)."""
+    then reports the missing checkpoint). CheckpointError if D holds another command's run than `kind`."""
     import argparse
     from pathlib import Path
 
@@ -68,16 +68,19 @@ def _saved_config(argv: list[str]) -> dict | None:
     path = Path(known.run_dir).expanduser()
     if not (path / "config.json").exists():
         return None
+    from daftrl.loops import check_run_kind
     from daftrl.runs import RunDir
 
+    if (path / "checkpoint.safetensors").is_file():
+        check_run_kind(path / "checkpoint.safetensors", kind)
     return RunDir(path).read_config()
 
 
-def _resumed_defaults(argv: list[str], keys: tuple[str, ...]) -> dict:
+def _resumed_defaults(argv: list[str], kind: str, keys: tuple[str, ...]) -> dict:
     """With `--resume --run-dir D`: the saved run's `keys` (e.g. method, task) from D/config.json, so that
     `--resume --run-dir D` alone continues the run D holds (its method's options, not the default method's).
     Flags that contradict the saved run are refused by `_check_resume_flags`."""
-    saved = _saved_config(argv)
+    saved = _saved_config(argv, kind)
     return {} if saved is None else {k: saved[k] for k in keys if k in saved}
 
 
@@ -217,7 +220,7 @@ def _pretrain(argv: list[str]) -> int:
                    prog="daftrl pretrain", description=_PRETRAIN_HELP)
     from daftrl.loops import config_to_dict, pretrain
 
-    _check_resume_flags(argv, config_to_dict(cfg), _saved_config(argv))
+    _check_resume_flags(argv, config_to_dict(cfg), _saved_config(argv, "pretrain"))
     apply_cpu_settings(known.cpus)
     result = pretrain(cfg)
     if result["status"] == "finished":
@@ -258,7 +261,7 @@ def _adapt(argv: list[str]) -> int:
     from daftrl.algos import METHODS, method_class
     from daftrl.loops import AdaptRunConfig
 
-    saved = _resumed_defaults(argv, ("method",))
+    saved = _resumed_defaults(argv, "adapt", ("method",))
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--method", default=saved.get("method", "daft"))
     pre.add_argument("--cpus", default=None)
@@ -266,7 +269,7 @@ def _adapt(argv: list[str]) -> int:
     _, config_cls = method_class(known.method)
     args = _run_with_method_config("adapt", rest + ["--method", known.method], AdaptRunConfig(method=known.method),
                                    config_cls(), _ADAPT_HELP, METHODS, known.method)
-    _check_resume_flags(argv, _given(args), _saved_config(argv))
+    _check_resume_flags(argv, _given(args), _saved_config(argv, "adapt"))
     apply_cpu_settings(known.cpus)
     from daftrl.loops import adapt
 
@@ -305,7 +308,7 @@ def _cotrain(argv: list[str]) -> int:
     from daftrl.algos import COTRAIN_METHODS, cotrain_method_class
     from daftrl.cotrain import CotrainRunConfig
 
-    saved = _resumed_defaults(argv, ("method", "task"))
+    saved = _resumed_defaults(argv, "cotrain", ("method", "task"))
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--method", default=saved.get("method", "par"))
     pre.add_argument("--task", default=saved.get("task", CotrainRunConfig.task))
@@ -317,7 +320,7 @@ def _cotrain(argv: list[str]) -> int:
     args = _run_with_method_config("cotrain", rest + ["--method", known.method, "--task", known.task],
                                    CotrainRunConfig(method=known.method, task=known.task), default_config,
                                    _COTRAIN_HELP, COTRAIN_METHODS, known.method)
-    _check_resume_flags(argv, _given(args), _saved_config(argv))
+    _check_resume_flags(argv, _given(args), _saved_config(argv, "cotrain"))
     apply_cpu_settings(known.cpus)
     from daftrl.cotrain import cotrain
 

@@ -93,6 +93,14 @@ def pretrain_config_from_dict(d: dict) -> PretrainConfig:
     return PretrainConfig(**d, sac=SACConfig(**sac))
 
 
+def check_run_kind(checkpoint: Path, kind: str) -> None:
+    """CheckpointError naming the right command if `checkpoint` is not a `daftrl {kind}` run's."""
+    found = checkpoint_kind(checkpoint)
+    if found != kind:
+        raise CheckpointError(f"{checkpoint.parent} holds a {found!r} run, not a {kind!r} one: continue it with "
+                              f"`daftrl {found} --resume --run-dir {checkpoint.parent}`")
+
+
 def open_run(cfg, default_dir: Path, from_dict, default_steps: int, extra_config: dict | None = None,
              kind: str = "pretrain"):
     """Create a run directory, or reopen it with --resume (the saved config wins, except `steps`
@@ -111,10 +119,7 @@ def open_run(cfg, default_dir: Path, from_dict, default_steps: int, extra_config
                                   "without --resume (or check --run-dir)")
         run = RunDir(path)
         run.lock()
-        found = checkpoint_kind(run.checkpoint)
-        if found != kind:
-            raise CheckpointError(f"{run.path} holds a {found!r} run, not a {kind!r} one: continue it with "
-                                  f"`daftrl {found} --resume --run-dir {run.path}`")
+        check_run_kind(run.checkpoint, kind)
         saved_dict = run.read_config()
         try:
             saved = from_dict(saved_dict)

@@ -86,8 +86,10 @@ def test_an_interrupted_run_exits_with_the_signals_code():
 
 
 # ---------------------------------------------------------------------------------------------- resumes
-def test_resume_refuses_another_commands_run_and_a_missing_dir(tmp_path):
+def test_resume_refuses_another_commands_run_and_a_missing_dir(tmp_path, capsys):
     _earlier_run(tmp_path / "a", kind="adapt")
+    assert main(["cotrain", "--resume", "--run-dir", str(tmp_path / "a")]) == 2  # was: "unknown method 'ft'"
+    assert "holds a 'adapt' run, not a 'cotrain' one: continue it with `daftrl adapt" in capsys.readouterr().err
     with pytest.raises(CheckpointError, match=r"holds a 'adapt' run, not a 'pretrain' one: continue it with "
                                               r"`daftrl adapt --resume"):
         open_run(PretrainConfig(run_dir=str(tmp_path / "a"), resume=True), None, None, 1, kind="pretrain")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from cotrain_helpers import SOURCE, assert_resume_equals_no_stop, run_cotrain, tiny
+from cotrain_helpers import SOURCE, TARGET, assert_resume_equals_no_stop, run_cotrain, tiny
 
 from daftrl.algos import COTRAIN_METHODS, cotrain_method_class
 from daftrl.algos.mix import MixConfig, SACMix, concat_batches
@@ -66,6 +66,16 @@ def test_resume_continues_the_saved_method_whatever_the_callers_default(tmp_path
     run_cotrain(tmp_path, "sac-mix", tiny(MixConfig()), steps=20)
     resumed = run_cotrain(tmp_path, "par", None, steps=40, resume=True)
     assert (resumed["method"], resumed["steps"]) == ("sac-mix", 40)
+
+
+def test_resume_counts_source_steps_with_the_runs_own_target_every(tmp_path):
+    """--source-steps on resume is converted with the saved --target-every (5), not the default (10)."""
+    from daftrl.cotrain import CotrainRunConfig, cotrain
+
+    run_cotrain(tmp_path, "sac-mix", tiny(MixConfig()), steps=20, target_every=5)
+    resumed = cotrain(CotrainRunConfig(source_steps=150, resume=True, run_dir=str(tmp_path)), source=SOURCE,
+                      target=TARGET, quiet=True)
+    assert (resumed["steps"], resumed["source_steps"]) == (30, 150)
 
 
 def test_unknown_method_is_refused_with_suggestion():
