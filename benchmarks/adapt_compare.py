@@ -32,10 +32,12 @@ def run_grid(task: str, methods: tuple[str, ...], seeds: list[int], steps: int) 
         for method in methods:
             cfg = AdaptRunConfig(task=task, method=method, seed=seed, steps=steps)
             run = RunDir(cfg.default_run_dir())
-            if run.result_path.exists() and run.rows("eval") and run.rows("eval")[-1]["step"] >= (
+            if run.finished() and run.rows("eval") and run.rows("eval")[-1]["step"] >= (
                     steps if method != "zero-shot" else 0):
                 print(f"{method} seed {seed}: done", flush=True)
                 continue
+            if not run.has_checkpoint() and run.partial_files():  # killed before its first checkpoint
+                run.discard_partial()
             cfg = dataclasses.replace(cfg, resume=run.has_checkpoint())
             print(f"{method} seed {seed}: {'resuming' if cfg.resume else 'starting'}", flush=True)
             res = adapt(cfg)
@@ -63,7 +65,7 @@ def summary(task: str, methods: tuple[str, ...], out_dir: Path) -> dict:
         for d in runs:
             rows = RunDir(d).rows("eval")
             res = RunDir(d).result_path
-            if rows and res.exists():
+            if rows and RunDir(d).finished():  # interrupted runs are not seeds
                 seed = int(d.name.rsplit("-s", 1)[1])
                 curves[seed] = rows
                 walls[seed] = json.loads(res.read_text()).get("wall_time")

@@ -53,9 +53,10 @@ def exit_code(result: dict) -> int:
     return 128 + int(getattr(signal, result.get("signal") or "", signal.SIGTERM))
 
 
-def _saved_config(argv: list[str], kind: str) -> dict | None:
-    """With `--resume --run-dir D`: D's saved config (config.json), else None (also when D has none: the loop
-    then reports the missing checkpoint). CheckpointError if D holds another command's run than `kind`."""
+def _saved_config(argv: list[str], kind: str, default_dir=None) -> dict | None:
+    """With `--resume`: the saved config (config.json) of --run-dir, or of `default_dir` (the run dir the parsed
+    options give) without it; else None (also when there is none: the loop then reports the missing
+    checkpoint). CheckpointError if the directory holds another command's run than `kind`."""
     import argparse
     from pathlib import Path
 
@@ -63,9 +64,9 @@ def _saved_config(argv: list[str], kind: str) -> dict | None:
     pre.add_argument("--resume", action="store_true")
     pre.add_argument("--run-dir", default=None)
     known, _ = pre.parse_known_args(argv)
-    if not known.resume or not known.run_dir:
+    if not known.resume or not (known.run_dir or default_dir):
         return None
-    path = Path(known.run_dir).expanduser()
+    path = Path(known.run_dir or default_dir).expanduser()
     if not (path / "config.json").exists():
         return None
     from daftrl.loops import check_run_kind
@@ -114,7 +115,9 @@ def _check_resume_flags(argv: list[str], given: dict, saved: dict | None) -> Non
     clashes = []
     for flag in dict.fromkeys(a[2:].split("=", 1)[0] for a in argv if a.startswith("--")):
         name = flag.replace("-", "_")
-        for candidate in (name, name[3:] if name.startswith("no_") else None):  # tyro's --no-X for booleans
+        parent, _, leaf = name.rpartition(".")
+        negated = f"{parent}.{leaf[3:]}" if parent else leaf[3:]
+        for candidate in (name, negated if leaf.startswith("no_") else None):  # tyro's --no-X / --a.no-x
             if candidate is None or candidate in RESUME_MAY_CHANGE:
                 break
             try:
@@ -220,7 +223,7 @@ def _pretrain(argv: list[str]) -> int:
                    prog="daftrl pretrain", description=_PRETRAIN_HELP)
     from daftrl.loops import config_to_dict, pretrain
 
-    _check_resume_flags(argv, config_to_dict(cfg), _saved_config(argv, "pretrain"))
+    _check_resume_flags(argv, config_to_dict(cfg), _saved_config(argv, "pretrain", cfg.default_run_dir()))
     apply_cpu_settings(known.cpus)
     result = pretrain(cfg)
     if result["status"] == "finished":
@@ -269,7 +272,7 @@ def _adapt(argv: list[str]) -> int:
     _, config_cls = method_class(known.method)
     args = _run_with_method_config("adapt", rest + ["--method", known.method], AdaptRunConfig(method=known.method),
                                    config_cls(), _ADAPT_HELP, METHODS, known.method)
-    _check_resume_flags(argv, _given(args), _saved_config(argv, "adapt"))
+    _check_resume_flags(argv, _given(args), _saved_config(argv, "adapt", args.run.default_run_dir()))
     apply_cpu_settings(known.cpus)
     from daftrl.loops import adapt
 
@@ -320,7 +323,7 @@ def _cotrain(argv: list[str]) -> int:
     args = _run_with_method_config("cotrain", rest + ["--method", known.method, "--task", known.task],
                                    CotrainRunConfig(method=known.method, task=known.task), default_config,
                                    _COTRAIN_HELP, COTRAIN_METHODS, known.method)
-    _check_resume_flags(argv, _given(args), _saved_config(argv, "cotrain"))
+    _check_resume_flags(argv, _given(args), _saved_config(argv, "cotrain", args.run.default_run_dir()))
     apply_cpu_settings(known.cpus)
     from daftrl.cotrain import cotrain
 
@@ -357,8 +360,8 @@ class EvalArgs:
     task: str | None = None
     """Task, robot or gymnasium id (default: the env the checkpoint was trained on)."""
     domain: str | None = None
-    """source | target (default: with --task, source; without, the domain it was trained in: the target for
-    adapt and cotrain runs)."""
+    """source | target (default: the domain it was trained in - the target for adapt and cotrain runs - when
+    --task is omitted or is its own task; else source)."""
     episodes: int = 10
     seed: int = 0
 
@@ -376,7 +379,7 @@ def _eval(argv: list[str]) -> int:
     from daftrl.env_factory import resolve_env
     from daftrl.evaluate import evaluate
 
-    domain = args.domain or ("source" if args.task else policy.trained_domain)
+    domain = args.domain or (policy.trained_domain if args.task in (None, trained_env) else "source")
     handle = resolve_env(args.task or trained_env, domain)
     if (handle.obs_dim, handle.act_dim) != (policy.obs_dim, policy.act_dim):
         raise SystemExit(
@@ -519,6 +522,10 @@ def _demo(argv: list[str]) -> int:
 
     args = tyro.cli(DemoArgs, args=argv, prog="daftrl demo")
     res = run_demo(args)
+    if res["status"] != "finished":
+        print(f"demo interrupted at step {res['step']:,}: continue it with `daftrl adapt --resume --run-dir "
+              f"{res['out']}`, or run the demo again to start over", file=sys.stderr)
+        return exit_code(res)
     print(f"\nzero-shot return {res['zero_shot']:,.1f} -> adapted {res['adapted']:,.1f} "
           f"({args.method}, {args.steps:,} target steps, {res['wall_time'] / 60:.1f} min)")
     print(f"learning curve and summary in {res['out']}/ (learning_curve.png, summary.md)")

@@ -25,6 +25,7 @@ import numpy as np
 
 from daftrl.checkpoint import daftrl_home, flatten_tree, load_arrays, save_arrays, unflatten_like
 from daftrl.loops import check_counts, open_run
+from daftrl.runs import releases_run_locks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,6 +96,7 @@ def method_config_from_dict(config_cls, d: dict):
     return config_cls(**kwargs)
 
 
+@releases_run_locks
 def cotrain(cfg: CotrainRunConfig, method_config=None, source=None, target=None, quiet: bool = False) -> dict:
     """Run (or resume) one co-training run. `source`/`target` (EnvHandles) override the task's envs
     (tests use small custom pairs)."""

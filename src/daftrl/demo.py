@@ -55,9 +55,13 @@ MARKER = ".daftrl-demo"
 
 
 def is_demo_dir(path: Path) -> bool:
-    """True for an empty directory or one a demo wrote (also an interrupted demo's); False for anything else,
-    which the demo must not delete."""
-    return path.is_dir() and ((path / MARKER).is_file() or not any(path.iterdir()))
+    """True for an empty directory or one a demo wrote (also an interrupted demo's, and a finished one of a
+    daftrl version before the marker, by its summary.md); False for anything else, which must not be deleted."""
+    if not path.is_dir():
+        return False
+    summary = path / "summary.md"
+    old_demo = summary.is_file() and summary.read_text(errors="replace").startswith("# daftrl demo")
+    return (path / MARKER).is_file() or old_demo or not any(path.iterdir())
 
 
 def run_demo(args: DemoArgs) -> dict:
@@ -83,6 +87,8 @@ def run_demo(args: DemoArgs) -> dict:
     out.mkdir(parents=True)
     (out / MARKER).write_text("written by `daftrl demo`, which replaces this directory when run again\n")
     result = adapt(cfg)
+    if result["status"] != "finished":  # Ctrl-C/SIGTERM: no summary of a run that did not happen
+        return {**result, "out": str(out)}
     rows = RunDir(out).rows("eval")
     plot_curve(rows, f"{args.method} on {args.task}", out / "learning_curve.png")
     zero, final = rows[0]["return_mean"], rows[-1]["return_mean"]
@@ -99,4 +105,5 @@ Wall time {result['wall_time'] / 60:.1f} min. Learning curve: `learning_curve.pn
 `eval.csv`. Reproduce: `daftrl demo --task {args.task} --method {args.method} --steps {args.steps}`.
 """
     (out / "summary.md").write_text(summary)
-    return {"zero_shot": zero, "adapted": final, "out": str(out), "wall_time": result["wall_time"]}
+    return {"status": "finished", "zero_shot": zero, "adapted": final, "out": str(out),
+            "wall_time": result["wall_time"]}

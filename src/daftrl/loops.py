@@ -28,6 +28,7 @@ from daftrl.checkpoint import (
     save_arrays,
     unflatten_like,
 )
+from daftrl.runs import releases_run_locks
 from daftrl.sac import PRESETS, SACConfig
 
 
@@ -136,7 +137,7 @@ def open_run(cfg, default_dir: Path, from_dict, default_steps: int, extra_config
         raise FileExistsError(
             f"{run.path} already holds a run; pass --resume to continue it or --run-dir for a new one"
         )
-    earlier = [p.name for p in (run.metrics_path, run.eval_csv, run.result_path) if p.exists()]
+    earlier = run.partial_files()
     if earlier:
         raise FileExistsError(f"{run.path} holds an earlier run's {', '.join(earlier)} but no checkpoint to "
                               "continue from; delete them (or the directory) to start over there, or pass "
@@ -153,6 +154,7 @@ def save_actor(path: Path, sac, actor, meta: dict) -> None:
     save_arrays(path, flatten_tree(actor, "actor"), kind="actor", meta=meta)
 
 
+@releases_run_locks
 def pretrain(cfg: PretrainConfig, quiet: bool = False) -> dict:
     """Run (or resume) SAC pretraining; returns the result dict also written to result.json."""
     import jax
@@ -269,6 +271,7 @@ def adapt_config_from_dict(d: dict) -> AdaptRunConfig:
     return AdaptRunConfig(**{k: v for k, v in d.items() if k in fields})
 
 
+@releases_run_locks
 def adapt(cfg: AdaptRunConfig, method_config=None, target=None, expert=None, quiet: bool = False) -> dict:
     """Run (or resume) one adaptation run. `target` (an EnvHandle) and `expert` (an Expert) override
     the task's target env and the zoo expert, e.g. for tests with small custom envs."""
@@ -305,8 +308,8 @@ def adapt(cfg: AdaptRunConfig, method_config=None, target=None, expert=None, qui
         a_arrays, a_meta = adapter.to_arrays()
         check_finite_state(a_arrays, "state/", f"{cfg.method} {cfg.task} at step {step:,}")
         c_arrays, c_meta = collector.state()
-        meta = {"step": step, "adapter": a_meta, "collector": c_meta, "wall_time": monitor.wall_time(),
-                "best": monitor.best}
+        meta = {"step": step, "task": cfg.task, "adapter": a_meta, "collector": c_meta,
+                "wall_time": monitor.wall_time(), "best": monitor.best}
         save_arrays(run.checkpoint, {**a_arrays, **c_arrays}, kind="adapt", meta=meta)
 
     def evaluate_now(step: int) -> None:

@@ -50,8 +50,8 @@ def load_policy(path: str | Path) -> tuple[Policy, str]:
     """(policy, name of the env it was trained on) from a run directory or file of any kind in `KINDS`:
     a pretrain, adapt or cotrain run (directory or checkpoint), an `Adapter.save` file, an actor or expert file.
 
-    Adapt and cotrain runs name their task (from the run's config.json); an adapter file, which does not
-    know its target, names its expert's env."""
+    Adapt runs name their task (recorded in the checkpoint; older ones: the run's config.json), cotrain runs
+    theirs (config.json); an adapter file, which does not know its target, names its expert's env (source)."""
     path = Path(path)
     if path.is_dir():
         path = path / "checkpoint.safetensors"
@@ -65,8 +65,9 @@ def load_policy(path: str | Path) -> tuple[Policy, str]:
         a = meta if kind == "adapter" else meta["adapter"]
         env = a["expert"].get("env", "")
         policy = Policy.from_arrays(arrays, "state/actor", a["obs_dim"], a["act_dim"], a["hidden"], str(path))
-        if kind == "adapt" and "task" in _run_config(path):
-            env, policy.trained_domain = _run_config(path)["task"], "target"
+        task = (meta.get("task") or _run_config(path).get("task")) if kind == "adapt" else None
+        if task:
+            env, policy.trained_domain = task, "target"
         return policy, env
     if kind == "pretrain":
         cfg = meta["config"]

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
+import errno
+import functools
 import io
 import json
 import os
@@ -82,6 +84,26 @@ class RunDirBusy(ValueError):
     """Another process is writing this run directory."""
 
 
+_LOCKED: list[RunDir] = []
+"""Run directories locked by the loops running in this process (innermost last); see `releases_run_locks`."""
+
+
+def releases_run_locks(loop):
+    """Decorator for a training loop: every run directory it locked (`open_run`) is unlocked when it returns or
+    raises, so the lock lasts exactly as long as the run (not until garbage collection)."""
+
+    @functools.wraps(loop)
+    def wrapper(*args, **kwargs):
+        depth = len(_LOCKED)
+        try:
+            return loop(*args, **kwargs)
+        finally:
+            while len(_LOCKED) > depth:
+                _LOCKED.pop().unlock()
+
+    return wrapper
+
+
 class RunDir:
     """A run's directory and its logs."""
 
@@ -99,10 +121,11 @@ class RunDir:
         return self.checkpoint.is_file()
 
     def lock(self) -> None:
-        """Claim the directory for this process (a POSIX lock on `.lock`, released by the OS when the process
-        ends, or when this RunDir is garbage-collected): a second process that opens the same run, e.g. the
-        same --resume command started twice, gets RunDirBusy instead of interleaving its logs with ours.
-        Re-entrant within one process (fcntl.lockf semantics)."""
+        """Claim the directory for this process (a POSIX lock on `.lock`): a second process that opens the same
+        run, e.g. the same --resume command started twice, gets RunDirBusy instead of interleaving its logs
+        with ours. Released by `unlock` (the loops do it when they end, `releases_run_locks`) or by the OS
+        when the process dies. Re-entrant within one process (fcntl.lockf semantics). On a filesystem without
+        locks (some NFS/FUSE mounts) the run goes on unlocked, with a warning."""
         try:
             import fcntl
         except ImportError:  # not POSIX: no locking
@@ -110,14 +133,46 @@ class RunDir:
         fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.EACCES):
+                os.close(fd)
+                warnings.warn(f"{self.path}: cannot lock this directory ({e}); nothing stops a second process "
+                              "from writing the same run", stacklevel=2)
+                return
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
             os.close(fd)
             raise RunDirBusy(f"{self.path} is in use by process {holder}: wait for it to finish (or stop it "
                              "with Ctrl-C / kill -TERM, which checkpoints) before resuming it") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        weakref.finalize(self, os.close, fd)
+        self._unlock = weakref.finalize(self, os.close, fd)
+        _LOCKED.append(self)
+
+    def unlock(self) -> None:
+        """Release `lock` (a no-op if not locked)."""
+        finalizer = getattr(self, "_unlock", None)
+        if finalizer is not None:
+            finalizer()  # closes the descriptor, which drops the lock
+
+    def finished(self) -> bool:
+        """True if result.json records a finished run (not an interrupted one)."""
+        try:
+            return json.loads(self.result_path.read_text()).get("status") == "finished"
+        except (OSError, json.JSONDecodeError):
+            return False
+
+    def partial_files(self) -> list[str]:
+        """Names of an earlier run's outputs here (logs, result, actors/, tb/), the checkpoint excepted."""
+        names = ("metrics.jsonl", "eval.csv", "result.json", "actors", "tb")
+        return [n for n in names if (self.path / n).exists()]
+
+    def discard_partial(self) -> None:
+        """Delete the outputs of a run that never reached its first checkpoint (`partial_files`), nothing else."""
+        import shutil
+
+        for name in self.partial_files():
+            p = self.path / name
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
 
     def write_config(self, config: dict) -> None:
         atomic_write_json(self.config_path, {"config": config, "provenance": provenance()})

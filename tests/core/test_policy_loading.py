@@ -54,6 +54,9 @@ def test_adapt_run(tmp_path, capsys):
     assert not np.allclose(policy.deterministic(OBS), expert.policy().deterministic(OBS))  # adapted, not the expert
     assert_reproduces_final_eval(run, result, target)
     assert policy.trained_domain == "target"
+    alone = tmp_path / "alone.safetensors"  # the checkpoint copied out of its run dir still names its task
+    alone.write_bytes((run / "checkpoint.safetensors").read_bytes())
+    assert load_policy(alone)[1] == "Pendulum-v1" and load_policy(alone)[0].trained_domain == "target"
     # `daftrl eval RUN` scores the domain the run adapted in: here a gymnasium id, which has no target domain
     assert main(["eval", str(run), "--episodes", "1"]) == 2
     assert "has no separate target domain" in capsys.readouterr().err

@@ -122,6 +122,7 @@ def test_a_resume_removes_the_stale_result(tmp_path):
 
 
 def _adapt_run_dir(tmp_path):
+    """An adapt run's config.json (FT, seed 0, TensorBoard on) in `tmp_path`; returns the path."""
     from daftrl.adapter import json_ready
     from daftrl.algos import method_class
 
@@ -145,10 +146,25 @@ def test_resume_refuses_flags_that_contradict_the_saved_run(tmp_path, capsys):
     assert "checkpoint.safetensors does not exist" in err and "the run has" not in err
 
 
-def test_pretrain_resume_refuses_another_env(tmp_path, capsys):
-    RunDir(tmp_path).write_config(config_to_dict(PretrainConfig(env="halfcheetah", steps=100)))
+def test_pretrain_resume_refuses_another_env_and_a_nested_negated_flag(tmp_path, capsys):
+    from daftrl.sac import PRESETS
+
+    cfg = PretrainConfig(env="halfcheetah", steps=100, preset="sb3", sac=PRESETS["sb3"])
+    assert cfg.sac.learn_alpha
+    RunDir(tmp_path).write_config(config_to_dict(cfg))
     assert main(["pretrain", "--resume", "--run-dir", str(tmp_path), "--env", "hopper"]) == 2
     assert "--env 'hopper' (the run has 'halfcheetah')" in capsys.readouterr().err
+    assert main(["pretrain", "--resume", "--run-dir", str(tmp_path), "--preset", "sb3", "--sac.no-learn-alpha"]) == 2
+    assert "--sac.learn-alpha False (the run has True)" in capsys.readouterr().err
+
+
+def test_resume_checks_flags_against_the_default_run_dir_too(tmp_path, monkeypatch, capsys):
+    """Without --run-dir the run is the default directory of the given options: checked all the same."""
+    monkeypatch.setenv("DAFTRL_HOME", str(tmp_path))
+    _adapt_run_dir(AdaptRunConfig(method="ft").default_run_dir())
+    args = ["adapt", "--method", "ft", "--resume"]
+    assert main([*args, "--actor-lr", "0.1"]) == 2
+    assert "--actor-lr 0.1 (the run has 0.0003)" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------------- logs
@@ -184,10 +200,27 @@ def test_demo_never_deletes_a_directory_it_did_not_write(tmp_path, capsys):
     assert is_demo_dir(precious)
     (tmp_path / "empty").mkdir()
     assert is_demo_dir(tmp_path / "empty") and not is_demo_dir(tmp_path / "missing")
+    older = tmp_path / "older-demo"  # a finished demo of a daftrl version before the marker
+    older.mkdir()
+    (older / "summary.md").write_text("# daftrl demo: daft on halfcheetah-broken-back-thigh\n")
+    assert is_demo_dir(older)
 
 
-def test_atomic_writes_respect_the_umask(tmp_path):
-    """Files get the mode a plain open() would give (0o666 minus the umask), read without resetting it."""
+def test_an_interrupted_demo_writes_no_summary_and_exits_with_the_signals_code(tmp_path, monkeypatch, capsys):
+    import daftrl.loops
+
+    def stopped(cfg, *a, **k):
+        return {"status": "interrupted", "signal": "SIGTERM", "step": 1013, "run_dir": cfg.run_dir}
+
+    monkeypatch.setattr(daftrl.loops, "adapt", stopped)
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 143
+    assert "demo interrupted at step 1,013: continue it with `daftrl adapt --resume" in capsys.readouterr().err
+    assert not (tmp_path / "demo" / "summary.md").exists()
+
+
+def test_atomic_writes_respect_the_umask_without_resetting_it(tmp_path, monkeypatch):
+    """Files get the mode a plain open() would give (0o666 minus the umask), read from /proc: setting the
+    umask (even to restore it) is process-wide and races with other threads creating files."""
     import os
     import stat
 
@@ -195,8 +228,43 @@ def test_atomic_writes_respect_the_umask(tmp_path):
 
     old = os.umask(0o027)
     try:
-        atomic_write_bytes(tmp_path / "f", b"x")
-        assert os.umask(0o027) == 0o027  # unchanged by the write
+        with monkeypatch.context() as m:
+            m.setattr(os, "umask", lambda *_: pytest.fail("os.umask called during a write"))
+            atomic_write_bytes(tmp_path / "f", b"x")
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "f").stat().st_mode) == 0o640
+
+
+def test_the_lock_lasts_as_long_as_the_loop_even_when_it_fails(tmp_path):
+    """A loop that raises (here: an unknown task, after open_run) releases its run dir at once, not when the
+    exception is garbage-collected (a notebook keeps it)."""
+    from daftrl.loops import adapt
+
+    with pytest.raises(ValueError, match="unknown task") as kept:
+        adapt(AdaptRunConfig(task="no-such-task", run_dir=str(tmp_path / "r")), quiet=True)
+    lock = "import sys; from daftrl.runs import RunDir; RunDir(sys.argv[1]).lock()"
+    other = subprocess.run([sys.executable, "-c", lock, str(tmp_path / "r")], capture_output=True, text=True)
+    assert other.returncode == 0, other.stderr
+    assert kept.value is not None
+
+
+def test_a_filesystem_without_locks_runs_unlocked_with_a_warning(tmp_path, monkeypatch):
+    import errno
+    import fcntl
+
+    def no_locks(*_):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "lockf", no_locks)
+    with pytest.warns(UserWarning, match="cannot lock this directory"):
+        RunDir(tmp_path).lock()
+
+
+def test_only_a_finished_result_counts_as_done(tmp_path):
+    run = RunDir(tmp_path)
+    assert not run.finished()
+    run.write_result({"status": "interrupted", "step": 10})
+    assert not run.finished()
+    run.write_result({"status": "finished", "steps": 20})
+    assert run.finished()
