@@ -17,7 +17,6 @@ mid-episode states and the RNGs: a resumed run equals one that never stopped.
 from __future__ import annotations
 
 import dataclasses
-import json
 from functools import partial
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import numpy as np
 
 from daftrl.checkpoint import daftrl_home, flatten_tree, load_arrays, save_arrays, unflatten_like
 from daftrl.loops import check_counts, open_run
-from daftrl.runs import releases_run_locks
+from daftrl.runs import RunDir, releases_run_locks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,10 +113,10 @@ def cotrain(cfg: CotrainRunConfig, method_config=None, source=None, target=None,
     if method_config is None:  # task-dependent defaults (PAR's beta per robot, VGDF's termination rule)
         method_config = config_cls.for_task(cfg.task) if hasattr(config_cls, "for_task") else config_cls()
     if cfg.resume and cfg.source_steps is not None:  # count --source-steps with the run's own --target-every
-        config_path = Path(cfg.run_dir or cfg.default_run_dir()).expanduser() / "config.json"
-        if config_path.is_file():
-            saved_every = json.loads(config_path.read_text()).get("config", {}).get("target_every")
-            cfg = dataclasses.replace(cfg, target_every=saved_every or cfg.target_every)
+        path = Path(cfg.run_dir or cfg.default_run_dir()).expanduser()
+        if (path / "config.json").is_file():  # RunDir() would create a missing directory
+            saved_every = RunDir(path).read_config().get("target_every", cfg.target_every)
+            cfg = dataclasses.replace(cfg, target_every=saved_every)
     cfg = cfg.resolved()
     cfg, run, saved = open_run(cfg, cfg.default_run_dir(), cotrain_config_from_dict, 100_000,
                                {"method_config": json_ready(dataclasses.asdict(method_config))}, kind="cotrain")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
@@ -87,8 +86,10 @@ def load_policy(path: str | Path) -> tuple[Policy, str]:
 
 def _run_config(checkpoint: Path) -> dict:
     """The saved config of the run directory holding `checkpoint` ({} if it has no config.json)."""
-    path = checkpoint.parent / "config.json"
-    return json.loads(path.read_text())["config"] if path.is_file() else {}
+    from daftrl.runs import RunDir
+
+    run = RunDir(checkpoint.parent)
+    return run.read_config() if run.config_path.is_file() else {}
 
 
 def _sized_by_arrays(arrays, prefix: str, hidden, path: Path) -> Policy:
