@@ -18,6 +18,8 @@ class Collector:
         self.env = env
         self.obs, _ = env.reset(seed=seed)
         self.episodes = 0
+        self.terminations = 0
+        """Episodes that ended by termination (a fall), not by the time limit."""
         self.ep_return = 0.0
         self.ep_length = 0
         self.recent_returns: deque[float] = deque(maxlen=window)
@@ -32,6 +34,7 @@ class Collector:
         if terminated or truncated:
             self.recent_returns.append(self.ep_return)
             self.episodes += 1
+            self.terminations += int(bool(terminated))
             self.ep_return, self.ep_length = 0.0, 0
             self.obs, _ = self.env.reset()
         else:
@@ -41,6 +44,11 @@ class Collector:
     def recent_return(self) -> float | None:
         return float(np.mean(self.recent_returns)) if self.recent_returns else None
 
+    def experience(self) -> dict:
+        """What the robot lived through so far: training episodes, falls (terminations) and the mean return of
+        the last training episodes (logged with every evaluation)."""
+        return {"train_episodes": self.episodes, "falls": self.terminations, "train_return": self.recent_return()}
+
     # ------------------------------------------------------------------ checkpointing
     def state(self, prefix: str = "collector") -> tuple[dict[str, np.ndarray], dict]:
         arrays, env_meta = capture_env_state(self.env)
@@ -49,6 +57,7 @@ class Collector:
         meta = {
             "env": env_meta,
             "episodes": self.episodes,
+            "terminations": self.terminations,
             "ep_return": self.ep_return,
             "ep_length": self.ep_length,
             "recent_returns": list(self.recent_returns),
@@ -60,5 +69,6 @@ class Collector:
         restore_env_state(self.env, {k[n:]: v for k, v in arrays.items() if k.startswith(prefix + "/")}, meta["env"])
         self.obs = arrays[f"{prefix}/obs"]
         self.episodes, self.ep_return, self.ep_length = meta["episodes"], meta["ep_return"], meta["ep_length"]
+        self.terminations = meta.get("terminations", 0)  # not recorded before 2026-12
         self.recent_returns.clear()
         self.recent_returns.extend(meta["recent_returns"])

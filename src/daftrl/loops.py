@@ -314,7 +314,7 @@ def adapt(cfg: AdaptRunConfig, method_config=None, target=None, expert=None, qui
 
     def evaluate_now(step: int) -> None:
         res = evaluate(adapter.policy, target.make, cfg.eval_episodes, cfg.seed, target.robot)
-        monitor.evaluation(step, res)
+        monitor.evaluation(step, res, **collector.experience())
 
     total = cfg.steps if adapter.method.learns else 0
     warmup = adapter.config.warmup_steps
@@ -334,7 +334,7 @@ def adapt(cfg: AdaptRunConfig, method_config=None, target=None, expert=None, qui
 
             if step % cfg.log_every == 0:
                 beta = adapter.beta
-                monitor.train(step, info, episode_return=collector.recent_return(),
+                monitor.train(step, info, episode_return=collector.recent_return(), falls=collector.terminations,
                               **({"beta_schedule": beta} if beta is not None else {}))
             if step % cfg.eval_every == 0 or step == total:
                 evaluate_now(step)

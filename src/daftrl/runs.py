@@ -410,8 +410,9 @@ class Monitor:
             status.append(f"eval {self.last_eval:,.0f}")
         self.progress.update(self.task, completed=step, rate=f"{sps:,.0f} steps/s", status="  ".join(status))
 
-    def evaluation(self, step: int, result) -> dict:
-        row = {"kind": "eval", "step": step, "wall_time": self.wall_time(), **result.as_dict()}
+    def evaluation(self, step: int, result, **fields) -> dict:
+        """Log an evaluation row; `fields` add what the loop knows at that step (e.g. falls so far)."""
+        row = {"kind": "eval", "step": step, "wall_time": self.wall_time(), **result.as_dict(), **fields}
         self.run.log(row)
         self._scalars("eval", {"return": result.mean}, step)
         self.last_eval = result.mean

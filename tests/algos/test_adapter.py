@@ -127,3 +127,52 @@ def test_daft_adaptation_beats_zero_shot(pendulum_expert, tmp_path):
     rows = [json.loads(x) for x in open(tmp_path / "daft" / "metrics.jsonl")]
     betas = [r["beta"] for r in rows if r["kind"] == "train" and "beta" in r]
     assert betas[0] > betas[-1] > 0  # the source term's weight decays
+
+
+@pytest.mark.parametrize("method", ["ft", "daft"])
+def test_critic_init_fresh_transfers_only_the_policy(method):
+    """--critic-init fresh (protocol study reading (d)): the actor is the expert's, the critics are not."""
+    expert = random_expert(seed=3)  # not the seed-0 initialisation a fresh critic gets
+    kept, fresh = Adapter(expert, method), Adapter(expert, method, critic_init="fresh")
+    for a in (kept, fresh):
+        for x, y in zip(jax_leaves(a.state.actor), jax_leaves(expert.actor), strict=True):
+            np.testing.assert_array_equal(x, y)
+    def distance(critic):  # largest difference over every weight of the first two members
+        return max(np.abs(x[:2] - y).max() for x, y in zip(jax_leaves(critic), jax_leaves(expert.critic),
+                                                              strict=True))
+
+    # the expert's twins (plus DAFT's tiny ensemble noise) vs a random initialisation
+    assert distance(kept.state.critic) < 0.05
+    assert distance(fresh.state.critic) > 0.05
+    assert "q_src" not in fresh.state.extra or [
+        k for k, (x, y) in enumerate(zip(jax_leaves(fresh.state.extra["q_src"]), jax_leaves(expert.critic),
+                                         strict=True)) if not np.array_equal(x, y)] == []
+
+
+def jax_leaves(tree):
+    import jax
+
+    return [np.asarray(x) for x in jax.tree.leaves(tree)]
+
+
+def test_collector_counts_falls_not_time_limits():
+    """Training episodes that end by termination are falls; truncations (time limits) are not."""
+    from daftrl.collect import Collector
+
+    class Toy:  # terminates at t = 3 on even episodes, truncates at t = 5 on odd ones
+        def __init__(self):
+            self.episode, self.t = -1, 0
+
+        def reset(self, seed=None):
+            self.episode, self.t = self.episode + 1, 0
+            return np.zeros(1, np.float32), {}
+
+        def step(self, action):
+            self.t += 1
+            fell = self.episode % 2 == 0 and self.t == 3
+            return np.zeros(1, np.float32), 1.0, fell, not fell and self.t == 5, {}
+
+    c = Collector(Toy(), seed=0)
+    for _ in range(3 + 5 + 3 + 2):
+        c.step(np.zeros(1))
+    assert c.experience() == {"train_episodes": 3, "falls": 2, "train_return": pytest.approx((3 + 5 + 3) / 3)}

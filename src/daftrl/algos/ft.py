@@ -9,7 +9,7 @@ random warm-up, one update per target step once the buffer holds a batch.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import numpy as np
@@ -34,6 +34,9 @@ class AdaptConfig:
     warmup_steps: int = 0
     """Uniform-random target actions before the policy acts (0: the expert acts from step one)."""
     buffer_size: int = 1_000_000
+    critic_init: Literal["expert", "fresh"] = "expert"
+    """expert: the critics start from the source critics (Algorithm 1); fresh: randomly initialised critics,
+    only the policy is transferred (the appendix's "exact copy of the original policy" read literally)."""
 
     def sac_config(self, hidden: tuple[int, ...], num_critics: int = 2) -> SACConfig:
         return SACConfig(hidden=tuple(hidden), actor_lr=self.actor_lr, critic_lr=self.critic_lr,
@@ -69,7 +72,7 @@ class FT(SAC):
         state = self.init(seed)
         key = jax.random.fold_in(state.key, 0x5EED)
         actor = copy_tree(expert.actor)
-        critic = self.initial_critic(expert, key)
+        critic = self.initial_critic(expert, key) if self.adapt_config.critic_init == "expert" else state.critic
         log_alpha = np.log(self.adapt_config.alpha) if self.adapt_config.alpha is not None else expert.log_alpha
         log_alpha = jax.numpy.asarray(log_alpha, jax.numpy.float32)
         return state.replace(
