@@ -1,6 +1,6 @@
 # Two entry points for a fresh machine: `make demo` and `make test`.
-# Both create .venv and install daftrl (editable, with dev extras) when it is missing or
-# pyproject.toml changed; nothing is reinstalled when nothing changed.
+# Both create .venv and install daftrl (editable, with the dev and ray extras: the tests run a grid on Ray) when
+# it is missing or pyproject.toml changed; nothing is reinstalled when nothing changed.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,ray]"
 	@touch $(STAMP)
 
 demo: $(STAMP)

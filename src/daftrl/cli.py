@@ -10,6 +10,8 @@ import dataclasses
 import sys
 from collections.abc import Callable
 
+from daftrl.runs import apply_cpu_settings
+
 COMMANDS: dict[str, tuple[str, Callable[[list[str]], int | None]]] = {}
 
 
@@ -19,28 +21,6 @@ def command(name: str, summary: str):
         return fn
 
     return register
-
-
-def apply_cpu_settings(cpus: str | None) -> None:
-    """Restrict this process to some cores (before JAX starts its thread pool): e.g. '0' or '0,1'.
-
-    One process pinned per core is the fastest way to run two seeds on a 2-core machine
-    (notes/performance.md section 6)."""
-    import os
-
-    if not cpus:
-        return
-    allowed = sorted(os.sched_getaffinity(0))
-    try:
-        wanted = {int(c) for c in cpus.split(",")}
-    except ValueError:
-        raise ValueError(f"--cpus {cpus!r}: give core numbers separated by commas, e.g. 0 or 0,1 (this process may "
-                         f"use {','.join(map(str, allowed))})") from None
-    if not wanted <= set(allowed):
-        raise ValueError(f"--cpus {cpus}: core(s) {','.join(map(str, sorted(wanted - set(allowed))))} not available; "
-                         f"this process may use {','.join(map(str, allowed))}")
-    os.sched_setaffinity(0, wanted)
-    os.environ.setdefault("OMP_NUM_THREADS", str(len(wanted)))
 
 
 def exit_code(result: dict) -> int:
@@ -391,22 +371,180 @@ def _eval(argv: list[str]) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- grid
+@dataclasses.dataclass
+class GridArgs:
+    """Run an experiment grid in pieces (`grid run`), see where it stands (`grid status`), list its jobs
+    (`grid list`) or store finished run directories made outside a grid (`grid store RUN_DIR ...`).
+
+    The grid is a TOML file (docs/experiments.md) or one block given by --tasks/--methods/--seeds. Re-running
+    skips runs whose record is in the store, resumes interrupted ones, and stores each record as it finishes:
+    commit results/ to keep them across machines."""
+
+    action: str = "run"
+    """run | status | list | store"""
+    spec: str | None = None
+    """Grid TOML file (run, status, list); with store: the run directory to store."""
+    executor: str = "serial"
+    """serial | local (a process per core, pinned) | ray (RAY_ADDRESS or a local Ray instance)."""
+    workers: int | None = None
+    """local/ray: processes (default: one per usable core)."""
+    cpus: str | None = None
+    """Cores to use, e.g. 0,1 (local: one worker pinned per core; serial: pin this process)."""
+    results: str = "results"
+    """The results store (a directory; commit it)."""
+    campaign: str | None = None
+    """Without a spec: the campaign; with one: only this campaign's blocks. With store: required."""
+    tasks: list[str] = dataclasses.field(default_factory=list)
+    methods: list[str] = dataclasses.field(default_factory=list)
+    seeds: list[int] = dataclasses.field(default_factory=lambda: [0])
+    steps: int | None = None
+    kind: str = "adapt"
+    """adapt | cotrain (without a spec)."""
+    label: str = "{method}"
+    """Cell name in the store (without a spec; with store: default the run's method)."""
+    option: list[str] = dataclasses.field(default_factory=list)
+    """Run or method option name=value (repeatable), e.g. --option learning_starts=10000."""
+
+
+@command("grid", "run an experiment grid (serial, local processes or Ray): `grid run GRID.toml --executor local`")
+def _grid(argv: list[str]) -> int:
+    import tyro
+
+    args = tyro.cli(GridArgs, args=_positional(argv, ("action", "spec")), prog="daftrl grid")
+    from daftrl.experiments import grid
+
+    if args.action == "store":
+        return _grid_store(args)
+    if args.spec:
+        spec = grid.load_spec(args.spec)
+        if args.campaign:
+            own = lambda b: b.get("campaign", spec.get("campaign")) == args.campaign  # noqa: E731
+            spec["block"] = [b for b in spec.get("block", []) if own(b)]
+    elif args.tasks and args.methods:
+        spec = grid.spec_from_flags(args.campaign, args.tasks, args.methods, args.seeds, args.steps, args.kind,
+                                    args.label, args.option)
+    else:
+        raise SystemExit("usage: daftrl grid run|status|list GRID.toml, or --campaign C --tasks ... --methods ... "
+                         "[--seeds ...] (see --help)")
+    jobs = grid.expand(spec, args.spec or "command line")
+    if args.action == "list":
+        for job in jobs:
+            print(f"{job.run_id}  {job.name()}  {job.run_dir()}")
+        return 0
+    if args.action == "status":
+        return _grid_status(grid.status(jobs, args.results))
+    if args.action != "run":
+        raise SystemExit(f"unknown action {args.action!r}: use run, status, list or store")
+    from daftrl.experiments.executors import run_grid
+
+    res = run_grid(jobs, args.results, args.executor, args.workers, args.cpus)
+    print(f"grid: {res['done']} stored, {res['skipped']} already stored, {res['identical']} identical, "
+          f"{res['interrupted']} interrupted, {res['busy']} running elsewhere, {res['failed']} failed "
+          f"({res['wall_time_s'] / 60:.1f} min); records in {args.results}/")
+    for error in res["errors"]:
+        print(f"  {error}", file=sys.stderr)
+    if res["interrupted"]:
+        print("interrupted runs resume when the same command runs again", file=sys.stderr)
+        return 143
+    return 1 if res["failed"] else 0
+
+
+def _grid_status(rows: list[dict]) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("campaign", "task", "label", "done", "running", "failed", "resumable", "pending", "core-h left",
+                  title="grid status")
+    total, unknown = 0.0, False
+    for r in rows:
+        hours = r["remaining_core_hours"]
+        total += hours or 0.0
+        unknown |= hours is None
+        table.add_row(r["campaign"], r["task"], r["label"], str(r.get("done", 0) + r.get("finished", 0)),
+                      str(r.get("running", 0)), str(r.get("failed", 0)), str(r.get("interrupted", 0)),
+                      str(r.get("pending", 0)), "?" if hours is None else f"{hours:.2f}")
+    console = Console(width=None if sys.stdout.isatty() else 160)  # a log file gets whole names
+    console.print(table)
+    console.print(f"remaining: {total:.1f} core-hours" + (" (+ cells with no finished run to estimate from)"
+                                                            if unknown else ""))
+    for r in rows:
+        for error in r["failed_errors"]:
+            console.print(f"failed in {r['label']} {r['task']}: {error}", markup=False)
+    return 0
+
+
+def _grid_store(args: GridArgs) -> int:
+    from daftrl.experiments import store
+
+    if not (args.spec and args.campaign):
+        raise SystemExit("usage: daftrl grid store RUN_DIR --campaign C [--label L] [--results results]")
+    record = store.record_from_run(args.spec, args.campaign, None if args.label == "{method}" else args.label)
+    written = store.write_record(args.results, record)
+    print(f"{written}: {store.record_path(args.results, record)} (run {record['run_id']}, final return "
+          f"{record['final_return']:,.1f})")
+    return 0
+
+
+# ----------------------------------------------------------------------------- report
+@dataclasses.dataclass
+class ReportArgs:
+    """Tables, learning curves, rliable aggregates and the runtime figure of a results store, as markdown with
+    PNG/SVG figures. `daftrl report results --out docs/results.md` writes the committed docs/results.md."""
+
+    root: str = "results"
+    """A results store, or one campaign in it (results/<campaign>)."""
+    out: str = "report/results.md"
+    """Markdown file to write."""
+    figures: str | None = None
+    """Directory for the figures (default: img/<name of --out> next to it)."""
+    reps: int = 2000
+    """Bootstrap repetitions for the confidence intervals."""
+
+
+@command("report", "tables, curves and statistics of a results store: `report results --out docs/results.md`")
+def _report(argv: list[str]) -> int:
+    from pathlib import Path
+
+    import tyro
+
+    args = tyro.cli(ReportArgs, args=_positional(argv, ("root",)), prog="daftrl report")
+    from daftrl.experiments.report import write_report
+
+    write_report(Path(args.root), Path(args.out), Path(args.figures) if args.figures else None, reps=args.reps)
+    print(f"wrote {args.out}")
+    return 0
+
+
 # ----------------------------------------------------------------------------- bench
-@command("bench", "measure speed: `bench sac` (vs SB3/SBX), `bench adapt` (vs FT), `bench cotrain` (vs SAC)")
+@command("bench", "measure speed: `bench sac` (vs SB3/SBX), `bench adapt`, `bench cotrain`, `bench grid`")
 def _bench(argv: list[str]) -> int:
     import tyro
 
-    usage = ("usage: daftrl bench sac|adapt|cotrain [OPTIONS]\n\n"
+    usage = ("usage: daftrl bench sac|adapt|cotrain|grid [OPTIONS]\n\n"
              "  sac      SAC update and end-to-end speed against SB3 and SBX (benchmarks/results/bench_sac.json)\n"
              "  adapt    per-update cost of each adaptation method relative to FT (bench_adapt.json)\n"
-             "  cotrain  per-update cost of each co-training method relative to SAC (bench_cotrain.json)\n\n"
+             "  cotrain  per-update cost of each co-training method relative to SAC (bench_cotrain.json)\n"
+             "  grid     runs per hour with --executor local vs serial, evaluation share of runs (bench_grid.json)\n\n"
              "`daftrl bench NAME --help` lists the options of one.")
     if argv[:1] in (["-h"], ["--help"]):
         print(usage)
         return 0
-    if not argv or argv[0] not in ("sac", "adapt", "cotrain"):
+    if not argv or argv[0] not in ("sac", "adapt", "cotrain", "grid"):
         got = f"unknown benchmark {argv[0]!r}; " if argv else ""
         raise SystemExit(f"{got}{usage}")
+    if argv[0] == "grid":
+        from daftrl.experiments.bench_grid import GridBenchArgs, run_grid_bench
+
+        args = tyro.cli(GridBenchArgs, args=argv[1:], prog="daftrl bench grid")
+        res = run_grid_bench(args)
+        print("runs per hour:", {k: round(v, 1) for k, v in res["runs_per_hour"].items()},
+              f"local/serial {res['local_vs_serial']:.2f}x")
+        for row in res["evaluation_share"]:
+            print(f"evaluation share, {row['campaign']} (every {row['eval_every']}, {row['eval_episodes']} episodes): "
+                  f"{100 * row['median_share']:.1f} % (median of {row['runs']} runs)")
+        print(f"wrote {args.out}")
+        return 0
     if argv[0] == "cotrain":
         from daftrl.experiments.bench_cotrain import CotrainBenchArgs, run_cotrain_bench
 

@@ -39,6 +39,8 @@ class EvalResult:
     returns: list[float]
     lengths: list[int]
     robot: str | None = None
+    seconds: float | None = None
+    """Wall time of the evaluation (to report training time without evaluation)."""
 
     @property
     def mean(self) -> float:
@@ -66,6 +68,9 @@ def evaluate(
     robot: str | None = None,
 ) -> EvalResult:
     """Run `episodes` full episodes of the deterministic `policy` (obs batch -> action batch)."""
+    import time
+
+    t0 = time.perf_counter()
     envs = [make_env() for _ in range(episodes)]
     try:
         obs = np.stack([env.reset(seed=seed + EVAL_SEED_OFFSET + i)[0] for i, env in enumerate(envs)])
@@ -83,4 +88,4 @@ def evaluate(
     finally:
         for env in envs:
             env.close()
-    return EvalResult([float(r) for r in returns], [int(n) for n in lengths], robot)
+    return EvalResult([float(r) for r in returns], [int(n) for n in lengths], robot, time.perf_counter() - t0)

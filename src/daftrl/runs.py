@@ -80,6 +80,26 @@ def provenance() -> dict[str, Any]:
     }
 
 
+def apply_cpu_settings(cpus: str | None) -> None:
+    """Restrict this process to some cores (before JAX starts its thread pool): e.g. '0' or '0,1'.
+
+    One process pinned per core is the fastest way to run two seeds on a 2-core machine
+    (docs/benchmarks.md)."""
+    if not cpus:
+        return
+    allowed = sorted(os.sched_getaffinity(0))
+    try:
+        wanted = {int(c) for c in cpus.split(",")}
+    except ValueError:
+        raise ValueError(f"--cpus {cpus!r}: give core numbers separated by commas, e.g. 0 or 0,1 (this process may "
+                         f"use {','.join(map(str, allowed))})") from None
+    if not wanted <= set(allowed):
+        raise ValueError(f"--cpus {cpus}: core(s) {','.join(map(str, sorted(wanted - set(allowed))))} not available; "
+                         f"this process may use {','.join(map(str, allowed))}")
+    os.sched_setaffinity(0, wanted)
+    os.environ.setdefault("OMP_NUM_THREADS", str(len(wanted)))
+
+
 class RunDirBusy(ValueError):
     """Another process is writing this run directory."""
 
@@ -412,7 +432,8 @@ class Monitor:
 
     def evaluation(self, step: int, result, **fields) -> dict:
         """Log an evaluation row; `fields` add what the loop knows at that step (e.g. falls so far)."""
-        row = {"kind": "eval", "step": step, "wall_time": self.wall_time(), **result.as_dict(), **fields}
+        row = {"kind": "eval", "step": step, "wall_time": self.wall_time(), **result.as_dict(),
+               "eval_seconds": result.seconds, **fields}
         self.run.log(row)
         self._scalars("eval", {"return": result.mean}, step)
         self.last_eval = result.mean

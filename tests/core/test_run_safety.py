@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from daftrl.checkpoint import CheckpointError, save_arrays
-from daftrl.cli import apply_cpu_settings, exit_code, main
+from daftrl.cli import exit_code, main
 from daftrl.cotrain import CotrainRunConfig
 from daftrl.loops import AdaptRunConfig, PretrainConfig, adapt_config_from_dict, config_to_dict, open_run
-from daftrl.runs import RunDir, RunDirBusy
+from daftrl.runs import RunDir, RunDirBusy, apply_cpu_settings
 
 
 def _open(cfg, kind="adapt"):

@@ -1,0 +1,204 @@
+"""Where a grid's jobs run: `serial` (this process), `local` (a process pool, one single-threaded process per
+core, each pinned to its own core) or `ray` (one Ray task per job with num_cpus=1, on the cluster at RAY_ADDRESS
+or a local instance). Every executor yields each job's outcome (`grid.run_job`) as it arrives; the driver
+(`run_grid`) writes the records, so workers need no shared filesystem. Scheduling and worker management are
+the process pool's and Ray's own: nothing here retries or reorders.
+
+Ctrl-C / SIGTERM: running jobs checkpoint and stop (they resume when the grid is run again), no new job starts.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from daftrl.experiments.grid import Job, check_paths, job_state, run_job, stored_records
+
+EXECUTORS = ("serial", "local", "ray")
+
+
+@contextmanager
+def _stop_requests(on_stop=None):
+    """Within the block SIGINT/SIGTERM set a flag (and call `on_stop`) instead of killing the driver."""
+    state = {"signal": None}
+
+    def handler(signum, frame):
+        state["signal"] = signal.Signals(signum).name
+        if on_stop is not None:
+            on_stop()
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield state
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def serial(jobs: list[Job], workers: int = 1, cpus: str | None = None) -> Iterator[dict]:
+    """One job after the other in this process; a stop (the job's own checkpoint-and-stop) ends the grid."""
+    for job in jobs:
+        outcome = run_job(job, cpus)
+        yield outcome
+        if outcome["status"] == "interrupted":
+            return
+
+
+def _pin_worker(cores, stop_event) -> None:
+    """Process-pool initializer: claim one core (before JAX starts) and ignore signals while idle (a job's
+    own graceful stop handles them while it runs)."""
+    from daftrl.runs import apply_cpu_settings
+
+    global _STOP_EVENT
+    _STOP_EVENT = stop_event
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        core = cores.get_nowait()
+    except Exception:  # noqa: BLE001 - more workers than listed cores: run unpinned
+        return
+    apply_cpu_settings(str(core))
+
+
+_STOP_EVENT = None
+
+
+def _pool_job(job: Job) -> dict:
+    if _STOP_EVENT is not None and _STOP_EVENT.is_set():
+        return {"status": "interrupted", "job": job.name()}
+    return run_job(job)
+
+
+def local(jobs: list[Job], workers: int | None = None, cpus: str | None = None) -> Iterator[dict]:
+    """A pool of `workers` processes (default: one per usable core), worker i pinned to the i-th usable core."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    usable = sorted(int(c) for c in cpus.split(",")) if cpus else sorted(os.sched_getaffinity(0))
+    workers = workers or len(usable)
+    ctx = mp.get_context("spawn")  # a fresh interpreter per worker: pinned before JAX exists
+    cores = ctx.Queue()
+    for core in usable[:workers]:
+        cores.put(core)
+    stop_event = ctx.Event()
+
+    def forward_stop():
+        stop_event.set()
+        for child in mp.active_children():
+            try:
+                os.kill(child.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_pin_worker, initargs=(cores, stop_event)) as pool:
+        with _stop_requests(forward_stop) as stop:
+            pending = {pool.submit(_pool_job, job) for job in jobs}
+            while pending:
+                done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+                if stop["signal"]:
+                    for future in pending:
+                        future.cancel()
+                    forward_stop()  # again: a job may have started after the first signal
+    return
+
+
+def ray(jobs: list[Job], workers: int | None = None, cpus: str | None = None) -> Iterator[dict]:
+    """One Ray task per job (num_cpus=1) on the cluster at RAY_ADDRESS, or on a local Ray instance with
+    `workers` CPUs. The driver needs only the returned records."""
+    try:
+        import ray as ray_lib
+    except ImportError:
+        raise ImportError("--executor ray needs Ray: pip install 'daftrl[ray]'") from None
+
+    started = not ray_lib.is_initialized()
+    if started:
+        address = os.environ.get("RAY_ADDRESS")
+        ray_lib.init(address=address, num_cpus=None if address else (workers or len(os.sched_getaffinity(0))),
+                     include_dashboard=False, log_to_driver=False, configure_logging=False)
+    remote = ray_lib.remote(num_cpus=1, max_retries=0)(run_job)
+    try:
+        with _stop_requests() as stop:
+            pending = {remote.remote(job): job for job in jobs}
+            cancelled = False
+            while pending:
+                ready, _ = ray_lib.wait(list(pending), num_returns=1, timeout=1.0)
+                for ref in ready:
+                    job = pending.pop(ref)
+                    try:
+                        yield ray_lib.get(ref)
+                    except Exception as e:  # noqa: BLE001 - a cancelled or lost task
+                        yield {"status": "interrupted" if cancelled else "failed", "job": job.name(),
+                               "error": f"{type(e).__name__}: {e}"}
+                if stop["signal"] and not cancelled:
+                    for ref in pending:  # SIGINT in the task: it checkpoints and stops
+                        ray_lib.cancel(ref, force=False)
+                    cancelled = True
+    finally:
+        if started:
+            ray_lib.shutdown()
+
+
+def run_grid(jobs: list[Job], root: str | Path, executor: str = "serial", workers: int | None = None,
+             cpus: str | None = None, quiet: bool = False) -> dict:
+    """Run the jobs not yet in the store at `root` and store each record as it arrives. Returns counts per
+    outcome: done (stored now), skipped (already stored), identical, interrupted, busy, failed (with errors)."""
+    from daftrl.experiments import store
+
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; choose {', '.join(EXECUTORS)}")
+    stored = stored_records(root)
+    check_paths(jobs, root, stored)
+    todo = [j for j in jobs if job_state(j, stored) != "done"]
+    summary = {"skipped": len(jobs) - len(todo), "done": 0, "identical": 0, "interrupted": 0, "busy": 0,
+               "failed": 0, "errors": []}
+    t0 = time.perf_counter()
+    runner = {"serial": serial, "local": local, "ray": ray}[executor]
+    bar = _Progress(len(todo), quiet)
+    with bar:
+        for outcome in runner(todo, workers, cpus):
+            status = outcome["status"]
+            if status == "done":
+                record = outcome["record"]
+                written = store.write_record(root, record)
+                summary["done" if written == "written" else "identical"] += 1
+                bar.advance(f"{record['label']} {record['task']} s{record['seed']}: {record['final_return']:,.1f}")
+            else:
+                summary[status] += 1
+                if status in ("failed", "busy"):
+                    summary["errors"].append(f"{outcome['job']}: {outcome['error']}")
+                bar.advance(f"{outcome.get('job')}: {status}")
+    summary["wall_time_s"] = time.perf_counter() - t0
+    return summary
+
+
+class _Progress:
+    """A rich bar over the grid's jobs (done/total, elapsed, ETA); plain lines when not on a terminal."""
+
+    def __init__(self, total: int, quiet: bool):
+        from daftrl.runs import progress_bar
+
+        self.quiet, self.total, self.count = quiet, total, 0
+        self.progress, self.task = progress_bar("grid", total)
+
+    def __enter__(self):
+        if not self.quiet:
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if not self.quiet:
+            self.progress.__exit__(*exc)
+
+    def advance(self, message: str) -> None:
+        self.count += 1
+        if self.quiet:
+            return
+        self.progress.update(self.task, advance=1, status=message)
+        if self.progress.disable:
+            print(f"[grid {self.count}/{self.total}] {message}", flush=True)

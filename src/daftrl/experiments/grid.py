@@ -1,0 +1,378 @@
+"""Experiment grids: tasks x methods x seeds (x options), run in pieces wherever there is a core.
+
+A grid is a TOML file of blocks (docs/experiments.md)::
+
+    campaign = "online"                 # default campaign of every block
+    [defaults]                          # options every block starts from
+    steps = 100000
+    eval_every = 5000
+
+    [[block]]
+    tasks = ["halfcheetah-broken-back-thigh", "walker-no-right-thigh"]
+    methods = ["ft", "daft"]
+    seeds = [0, 1, 2]
+    label = "{method}-warmup"           # default "{method}": the cell's name in the results store
+    options = { learning_starts = 10000 }   # run and method options, named as the flags (with _)
+
+Each job is one run with a stable id (`store.run_identity`): re-running a grid skips the runs whose record is in
+the store, builds the record of runs that finished but were not stored, resumes interrupted runs from their
+checkpoints (run dirs: $DAFTRL_HOME/grid/<campaign>/<task>/<label>/s<seed>-<run id>) and never runs one twice at
+once (the run directory's lock). Jobs return records; only the driver writes the store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import tomllib
+import traceback
+from pathlib import Path
+from typing import Any
+
+from daftrl.experiments import store
+
+KINDS = ("adapt", "cotrain")
+BLOCK_KEYS = {"campaign", "kind", "tasks", "methods", "seeds", "label", "options", "steps"}
+
+
+class GridError(ValueError):
+    """A grid specification that cannot run: the message names the block and the key."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """One run of a grid: where its record goes (campaign, label, task, seed) and what it runs."""
+
+    campaign: str
+    label: str
+    kind: str
+    task: str
+    method: str
+    seed: int
+    run_options: dict
+    method_options: dict
+    run_id: str
+    identity: dict
+
+    @property
+    def cell(self) -> tuple[str, str, str]:
+        return self.campaign, self.task, self.label
+
+    def run_dir(self) -> Path:
+        from daftrl.checkpoint import daftrl_home
+
+        return daftrl_home() / "grid" / self.campaign / self.task / self.label / f"s{self.seed}-{self.run_id}"
+
+    def record_path(self, root: str | Path) -> Path:
+        return store.record_path(root, {"campaign": self.campaign, "task": self.task, "label": self.label,
+                                        "seed": self.seed})
+
+    def name(self) -> str:
+        return f"{self.campaign}/{self.task}/{self.label}/s{self.seed}"
+
+
+# ----------------------------------------------------------------------------- specification
+def load_spec(path: str | Path) -> dict:
+    """Parse a grid TOML file (GridError with the file name if it is not valid TOML)."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise GridError(f"grid file {path} not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise GridError(f"{path}: not valid TOML ({e})") from None
+
+
+def expand(spec: dict, where: str = "grid") -> list[Job]:
+    """The jobs of a grid specification, validated before anything runs (unknown task, method or option, a
+    label used twice for different options: GridError naming the block)."""
+    unknown = set(spec) - {"campaign", "defaults", "block"}
+    if unknown:
+        raise GridError(f"{where}: unknown top-level key(s) {', '.join(sorted(unknown))}; use campaign, "
+                        "[defaults] and [[block]]")
+    blocks = spec.get("block") or []
+    if not blocks:
+        raise GridError(f"{where}: no [[block]] to run")
+    jobs: dict[str, Job] = {}
+    cells: dict[tuple, str] = {}
+    for i, raw in enumerate(blocks):
+        block = {**spec.get("defaults", {}), **raw}
+        here = f"{where}, block {i + 1}"
+        options = {**{k: v for k, v in spec.get("defaults", {}).items() if k not in BLOCK_KEYS},
+                   **block.get("options", {})}
+        extra = set(block) - BLOCK_KEYS - set(spec.get("defaults", {}))
+        if extra:
+            raise GridError(f"{here}: unknown key(s) {', '.join(sorted(extra))}; run and method options go in "
+                            f"`options = {{...}}` (block keys: {', '.join(sorted(BLOCK_KEYS))})")
+        for key in ("tasks", "methods", "seeds"):
+            if not isinstance(block.get(key), list) or not block[key]:
+                raise GridError(f"{here}: `{key}` must be a non-empty list")
+        if "steps" in block:
+            options["steps"] = block["steps"]
+        for task in block["tasks"]:
+            for method in block["methods"]:
+                for seed in block["seeds"]:
+                    job = make_job(block.get("campaign") or spec.get("campaign"), block.get("kind", "adapt"),
+                                   task, method, seed, options, block.get("label", "{method}"), here)
+                    if cells.setdefault(job.cell + (seed,), job.run_id) != job.run_id:
+                        raise GridError(f"{here}: {job.name()} is defined twice with different options; give the "
+                                        "variants different labels (e.g. label = \"{method}-variant\")")
+                    jobs.setdefault(job.run_id, job)
+    return list(jobs.values())
+
+
+def make_job(campaign: str | None, kind: str, task: str, method: str, seed: int, options: dict, label: str,
+             where: str = "grid") -> Job:
+    """One job with its options split into run and method options and checked against both configs."""
+    from daftrl.adapter import json_ready
+
+    if not campaign:
+        raise GridError(f"{where}: no campaign (set `campaign = \"name\"` at the top or in the block)")
+    if kind not in KINDS:
+        raise GridError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
+    _check_task(task, where)
+    try:
+        run_defaults, method_defaults = store.defaults_for(kind, method, task)
+    except ValueError as e:
+        raise GridError(f"{where}: {e}") from None
+    run_opts, method_opts = {}, {}
+    for key, value in options.items():
+        if key in ("task", "method", "seed", "run_dir", "resume"):
+            raise GridError(f"{where}: {key!r} is set by the grid itself, not in options")
+        if key in run_defaults:
+            run_opts[key] = value
+        elif key in method_defaults:
+            method_opts[key] = value
+        else:
+            close = difflib.get_close_matches(key, [*run_defaults, *method_defaults], n=3)
+            raise GridError(f"{where}: {method} has no option {key!r}"
+                            + (f" (did you mean {', '.join(close)}?)" if close else ""))
+    run_config = {**run_defaults, **run_opts, "task": task, "method": method, "seed": int(seed)}
+    if run_config.get("steps") is None:
+        run_config["steps"] = 100_000
+    run_cfg, method_cfg = build_configs(kind, run_config, method_opts, where)
+    run_dict = json_ready(dataclasses.asdict(run_cfg))
+    method_dict = json_ready(dataclasses.asdict(method_cfg))
+    identity = store.run_identity(kind, run_dict, run_defaults, store.non_default(method_dict, method_defaults))
+    name = label.format(method=method, task=task, seed=seed)
+    if not store._NAME.match(name):
+        raise GridError(f"{where}: label {name!r} is not a plain name (letters, digits, . _ -)")
+    return Job(campaign, name, kind, task, method, int(seed), run_opts, method_opts, store.run_id(identity), identity)
+
+
+def _check_task(task: str, where: str) -> None:
+    from daftrl.envs import TASKS
+
+    try:
+        TASKS[task]
+    except (KeyError, ValueError) as e:
+        raise GridError(f"{where}: {e.args[0] if e.args else e}") from None
+
+
+def build_configs(kind: str, run_config: dict, method_options: dict, where: str = "grid"):
+    """(run config, method config) dataclasses of a job; GridError with the config's own message if invalid."""
+    if kind == "adapt":
+        from daftrl.algos import method_class
+        from daftrl.loops import AdaptRunConfig as RunConfig
+
+        config_cls = method_class(run_config["method"])[1]
+        base = config_cls()
+    else:
+        from daftrl.algos import cotrain_method_class
+        from daftrl.cotrain import CotrainRunConfig as RunConfig
+
+        config_cls = cotrain_method_class(run_config["method"])[1]
+        base = config_cls.for_task(run_config["task"]) if hasattr(config_cls, "for_task") else config_cls()
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    try:
+        run_cfg = RunConfig(**{k: v for k, v in run_config.items() if k in fields})
+        if kind == "cotrain":
+            run_cfg = run_cfg.resolved()
+        method_cfg = dataclasses.replace(base, **{k: _tuple_lists(v) for k, v in method_options.items()})
+    except (TypeError, ValueError) as e:
+        raise GridError(f"{where}: {e}") from None
+    return run_cfg, method_cfg
+
+
+def _tuple_lists(v: Any) -> Any:
+    return tuple(v) if isinstance(v, list) else v
+
+
+# ----------------------------------------------------------------------------- state of a grid
+def job_state(job: Job, stored: dict[str, dict]) -> str:
+    """done (its record is in the store), running (another process holds its run dir), failed (its last attempt
+    raised), interrupted (a checkpoint to resume), finished (finished on this machine, record not yet stored)
+    or pending."""
+    if job.run_id in stored:
+        return "done"
+    d = job.run_dir()
+    if not d.exists():
+        return "pending"
+    if _locked(d):
+        return "running"
+    if (d / "failed.json").exists():
+        return "failed"
+    if _finished(d):
+        return "finished"
+    if (d / "checkpoint.safetensors").exists():
+        return "interrupted"
+    return "pending"
+
+
+def _finished(d: Path) -> bool:
+    try:
+        return json.loads((d / "result.json").read_text()).get("status") == "finished"
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+def _locked(d: Path) -> bool:
+    """True if a live process holds the run directory's lock (`RunDir.lock`)."""
+    import errno
+    import fcntl
+    import os
+
+    lock = d / ".lock"
+    if not lock.exists():
+        return False
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as e:
+        return e.errno in (errno.EAGAIN, errno.EACCES)
+    finally:
+        os.close(fd)
+    return False
+
+
+def stored_records(root: str | Path) -> dict[str, dict]:
+    """run id -> record of every record in the store (an empty dict if the store does not exist yet)."""
+    root = Path(root)
+    return {r["run_id"]: r for r in store.load_records(root)} if root.exists() else {}
+
+
+def check_paths(jobs: list[Job], root: str | Path, stored: dict[str, dict]) -> None:
+    """GridError if a job's record path holds a record of another run (a label reused for other options)."""
+    for job in jobs:
+        path = job.record_path(root)
+        if job.run_id not in stored and path.exists():
+            old = store.read_record(path)
+            raise GridError(f"{path} holds run {old['run_id']} with options {store.canonical(old['identity'])}, but "
+                            f"the grid defines {job.name()} as run {job.run_id} with "
+                            f"{store.canonical(job.identity)}: use another label for the new options, or delete "
+                            "the old record if it is obsolete")
+
+
+def status(jobs: list[Job], root: str | Path) -> list[dict]:
+    """One row per cell (campaign, task, label): counts per state and the estimated remaining core-hours
+    (pending and interrupted runs at the median measured wall time of the campaign's done runs of the same
+    label, else of the same kind and budget; None when nothing comparable has finished yet)."""
+    stored = stored_records(root)
+    rows: dict[tuple, dict] = {}
+    for job in jobs:
+        row = rows.setdefault(job.cell, {"campaign": job.campaign, "task": job.task, "label": job.label,
+                                         "kind": job.kind, "jobs": []})
+        state = job_state(job, stored)
+        row[state] = row.get(state, 0) + 1
+        row["jobs"].append((job, state))
+    for row in rows.values():
+        left = [j for j, s in row["jobs"] if s not in ("done", "finished")]
+        hours = [_estimate_hours(j, stored.values()) for j in left]
+        row["remaining_core_hours"] = sum(hours) if None not in hours else None
+        row["failed_errors"] = [_failure(j) for j, s in row["jobs"] if s == "failed"]
+        del row["jobs"]
+    return sorted(rows.values(), key=lambda r: (r["campaign"], r["task"], r["label"]))
+
+
+def _estimate_hours(job: Job, records) -> float | None:
+    import statistics
+
+    steps = job.identity["steps"]
+    for match in (lambda r: r["label"] == job.label and r["task"] == job.task,
+                  lambda r: r["label"] == job.label,
+                  lambda r: r["kind"] == job.kind and r["method"] == job.method,
+                  lambda r: r["kind"] == job.kind):
+        times = [r["wall_time_s"] / max(r["steps"], 1) for r in records
+                 if r.get("wall_time_s") and r["status"] == "finished" and r["steps"] and match(r)]
+        if times:
+            return statistics.median(times) * steps / 3600
+    return None
+
+
+def _failure(job: Job) -> str:
+    try:
+        return json.loads((job.run_dir() / "failed.json").read_text())["error"]
+    except (OSError, ValueError, KeyError):
+        return "unknown error"
+
+
+# ----------------------------------------------------------------------------- running one job
+def run_job(job: Job, cpus: str | None = None) -> dict:
+    """Run (or resume, or just collect) one job in this process; returns {"status": "done", "record": ...},
+    {"status": "interrupted"}, {"status": "busy"} or {"status": "failed", "error": ...}. Never raises: a
+    failure is written to the run dir's failed.json and returned, so other jobs go on."""
+    from daftrl.runs import RunDirBusy
+
+    d = job.run_dir()
+    try:
+        if cpus:
+            from daftrl.runs import apply_cpu_settings
+
+            apply_cpu_settings(cpus)
+        if not _finished(d):
+            result = _run(job, d)
+            if result["status"] != "finished":
+                return {"status": "interrupted", "job": job.name()}
+        (d / "failed.json").unlink(missing_ok=True)
+        return {"status": "done", "record": store.record_from_run(d, job.campaign, job.label)}
+    except RunDirBusy as e:
+        return {"status": "busy", "job": job.name(), "error": str(e)}
+    except Exception as e:  # noqa: BLE001 - recorded and reported; the other jobs go on
+        from daftrl.checkpoint import atomic_write_json
+
+        error = f"{type(e).__name__}: {e}"
+        try:
+            atomic_write_json(d / "failed.json", {"error": error, "traceback": traceback.format_exc()})
+        except OSError:
+            pass
+        return {"status": "failed", "job": job.name(), "error": error}
+
+
+def _run(job: Job, d: Path) -> dict:
+    from daftrl.runs import RunDir
+
+    run_config = {**store.defaults_for(job.kind, job.method, job.task)[0], **job.run_options, "task": job.task,
+                  "method": job.method, "seed": job.seed, "steps": job.identity["steps"]}
+    run_cfg, method_cfg = build_configs(job.kind, run_config, job.method_options)
+    resume = (d / "checkpoint.safetensors").is_file()
+    if not resume and d.exists():
+        RunDir(d).discard_partial()  # killed before its first checkpoint: start over (nothing else to keep)
+    (d / "failed.json").unlink(missing_ok=True)
+    run_cfg = dataclasses.replace(run_cfg, run_dir=str(d), resume=resume)
+    if job.kind == "adapt":
+        from daftrl.loops import adapt
+
+        return adapt(run_cfg, None if resume else method_cfg, quiet=True)
+    from daftrl.cotrain import cotrain
+
+    return cotrain(run_cfg, None if resume else method_cfg, quiet=True)
+
+
+def spec_from_flags(campaign: str | None, tasks: list[str], methods: list[str], seeds: list[int],
+                    steps: int | None, kind: str, label: str, options: list[str]) -> dict:
+    """A one-block grid specification from command-line flags; `options` are `name=value` pairs whose values
+    are read as TOML (numbers, true/false, "strings", [lists])."""
+    parsed = {}
+    for item in options:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise GridError(f"--option {item!r}: write name=value, e.g. --option learning_starts=10000")
+        try:
+            parsed[name.strip().replace("-", "_")] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            parsed[name.strip().replace("-", "_")] = value  # a bare word: a string
+    block = {"kind": kind, "tasks": tasks, "methods": methods, "seeds": seeds, "label": label, "options": parsed}
+    if steps is not None:
+        block["steps"] = steps
+    return {"campaign": campaign, "block": [block]}

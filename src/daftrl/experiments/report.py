@@ -1,0 +1,658 @@
+"""`daftrl report`: statistics, figures and markdown of a results store (`<campaign>/<task>/<label>/s<seed>.json`).
+
+Per campaign (sorted by name), each section left out when it has no data:
+
+1. cells: the labels, their method, non-default flags, seeds per task and status;
+2. per task (the DAFT paper's Figure 2): learning curves (mean over seeds, 95 % t-interval band), final returns
+   with 95 % t-intervals, early-phase returns, the normalised area under the curve, training returns and falls;
+3. across tasks: IQM and mean of normalised scores with stratified-bootstrap 95 % intervals, performance profiles
+   and the probability of improvement of DAFT over each other label (Agarwal et al. 2021, "Deep reinforcement
+   learning at the edge of the statistical precipice", NeurIPS; computed with `rliable`);
+4. runtime (the paper's Figure 3): hours per run for the full budget, measured or projected, per machine.
+
+The markdown is byte-for-byte deterministic for the same records: sorted iteration, fixed float formats, a seeded
+bootstrap (rliable draws from numpy's global RNG, which is seeded here and restored afterwards) and no dates, paths
+or hostnames. All drawing lives in `daftrl.experiments.plots`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import itertools
+import json
+import math
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+REFERENCE = "daft"  # the label the probabilities of improvement and runtime ratios are taken against
+EARLY_STEPS = (10_000, 20_000)  # early-phase columns: the return after this many target steps
+CONFIDENCE = 0.95
+PROFILE_POINTS = 101  # thresholds of a performance profile
+DASH = "—"  # missing data
+
+Curve = Sequence[Mapping]
+
+
+def iter_records(root: Path) -> list[dict]:
+    """Every record of the results store under `root`, validated (`daftrl.experiments.store.load_records`)."""
+    from daftrl.experiments.store import load_records
+
+    return load_records(root)
+
+
+# ---------------------------------------------------------------------------------------------- per-run statistics
+
+
+def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float | None, float | None]:
+    """Mean and two-sided Student t-interval over seeds: mean -+ t_{(1+c)/2, n-1} s / sqrt(n), the quantile from
+    scipy. A single value has no interval (None, None)."""
+    from scipy import stats
+
+    x = np.asarray(values, dtype=float)
+    mean = float(x.mean())
+    if x.size < 2:
+        return mean, None, None
+    half = float(stats.t.ppf(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    return mean, mean - half, mean + half
+
+
+def _points(curve: Curve) -> list[tuple[int, float]]:
+    """(step, return_mean) of the evaluations that have a return, sorted by step."""
+    return sorted((int(p["step"]), float(p["return_mean"])) for p in curve if p.get("return_mean") is not None)
+
+
+def return_at(curve: Curve, step: int) -> float | None:
+    """The evaluation at `step`, or the nearest one before it; None if the curve stops before `step`."""
+    points = _points(curve)
+    if not points or points[-1][0] < step:
+        return None
+    before = [ret for s, ret in points if s <= step]
+    return before[-1] if before else None
+
+
+def normalised_auc(curve: Curve, budget: int) -> float | None:
+    """Area under the return curve over [0, budget] (trapezoid rule) divided by the budget, i.e. the mean return
+    over the budget; None unless the curve covers [0, budget]."""
+    points = _points(curve)
+    if budget <= 0 or not points or points[0][0] > 0 or points[-1][0] < budget:
+        return None
+    steps, returns = (np.array(v, dtype=float) for v in zip(*points, strict=True))
+    grid = np.union1d(steps[steps <= budget], [float(budget)])
+    return float(np.trapezoid(np.interp(grid, steps, returns), grid) / budget)
+
+
+def mean_train_return(curve: Curve) -> float | None:
+    """Mean of the logged training-episode returns over the curve points that have one."""
+    values = [p["train_return"] for p in curve if p.get("train_return") is not None]
+    return float(np.mean(values)) if values else None
+
+
+def total_falls(curve: Curve) -> int | None:
+    """Terminations during training: the cumulative `falls` of the last curve point."""
+    return max(curve, key=lambda p: p["step"]).get("falls") if curve else None
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSummary:
+    """The per-run numbers of the final-return table."""
+
+    seed: int
+    steps: int
+    final: float
+    early: tuple[float | None, ...]  # return at EARLY_STEPS
+    auc: float | None
+    train_return: float | None
+    falls: int | None
+
+
+def summarise_run(record: Mapping) -> RunSummary:
+    """Final return, early-phase returns, normalised AUC, mean training return and falls of one record."""
+    curve = record.get("curve") or []
+    return RunSummary(seed=record["seed"], steps=record["steps"], final=float(record["final_return"]),
+                      early=tuple(return_at(curve, s) for s in EARLY_STEPS),
+                      auc=normalised_auc(curve, record["budget_steps"]), train_return=mean_train_return(curve),
+                      falls=total_falls(curve))
+
+
+def _partial(record: Mapping) -> bool:
+    return record.get("status") == "partial"
+
+
+def _groups(records: Sequence[Mapping]) -> dict[tuple[str, bool], list[Mapping]]:
+    """Records of one task by (label, partial), sorted; finished and partial runs never share a group."""
+    out: dict[tuple[str, bool], list[Mapping]] = {}
+    for r in sorted(records, key=lambda r: (r["label"], _partial(r), r["seed"], r["run_id"])):
+        out.setdefault((r["label"], _partial(r)), []).append(r)
+    return out
+
+
+def _name(label: str, partial: bool) -> str:
+    return f"{label} (partial)" if partial else label
+
+
+@dataclasses.dataclass(frozen=True)
+class FinalRow:
+    """One row of a task's final-return table: a label's finished (or partial) runs."""
+
+    label: str
+    partial: bool
+    runs: tuple[RunSummary, ...]
+    mean: float
+    lo: float | None
+    hi: float | None
+
+
+def final_table(records: Sequence[Mapping]) -> list[FinalRow]:
+    """Final returns per (label, finished/partial) of one task's records: mean and 95 % t-interval over seeds."""
+    rows = []
+    for (label, partial), group in _groups(records).items():
+        runs = tuple(summarise_run(r) for r in group)
+        rows.append(FinalRow(label, partial, runs, *t_interval([run.final for run in runs])))
+    return rows
+
+
+def mean_curve(curves: Sequence[Curve]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """(steps, mean, lo, hi) over seeds at the steps every curve evaluated; lo/hi = 95 % t-interval, None for one
+    curve."""
+    per_curve = [dict(_points(c)) for c in curves]
+    steps = sorted(set.intersection(*(set(p) for p in per_curve)))
+    stats = [t_interval([p[s] for p in per_curve]) for s in steps]
+    mean = np.array([m for m, _, _ in stats])
+    if len(curves) < 2:
+        return np.array(steps), mean, None, None
+    return np.array(steps), mean, np.array([lo for _, lo, _ in stats]), np.array([hi for _, _, hi in stats])
+
+
+# --------------------------------------------------------------------------------------------- across tasks (rliable)
+
+
+def normalised_score(final: float, zero_shot: float | None, source_return: float | None) -> float | None:
+    """100 (final - zero_shot) / (source_return - zero_shot): 0 = the expert zero-shot in the target domain,
+    100 = the expert in its source domain. None without both references or when they coincide."""
+    if zero_shot is None or source_return is None or source_return == zero_shot:
+        return None
+    return 100.0 * (final - zero_shot) / (source_return - zero_shot)
+
+
+def select_comparison(coverage: Mapping[str, set[str]], reference: str = REFERENCE,
+                      ) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """The (labels, tasks) of an across-task comparison, given the tasks each label has finished runs on: every
+    label entering must cover every task entering. Among task sets of >= 2 tasks shared by >= 2 labels, prefer one
+    that keeps `reference`, then the most (label, task) cells, then the most tasks; None if there is none."""
+    tasks = sorted(set().union(*coverage.values())) if coverage else []
+    best: tuple[tuple, tuple[str, ...], tuple[str, ...]] | None = None
+    for k in range(len(tasks), 1, -1):
+        for subset in itertools.combinations(tasks, k):
+            labels = tuple(sorted(label for label, ts in coverage.items() if ts.issuperset(subset)))
+            key = (reference in labels, len(labels) * k, k)
+            if len(labels) >= 2 and (best is None or key > best[0]):
+                best = (key, labels, subset)
+    return None if best is None else (best[1], best[2])
+
+
+def score_matrices(finals: Mapping[tuple[str, str], Sequence[tuple[int, float]]], labels: Sequence[str],
+                   tasks: Sequence[str]) -> tuple[dict[str, np.ndarray], int]:
+    """(runs x tasks) matrices of final returns per label from {(label, task): [(seed, final)]}: the first n seeds
+    (sorted) of every cell, n = the smallest cell. Returns the matrices and n."""
+    n = min(len(finals[label, task]) for label in labels for task in tasks)
+    matrices = {label: np.array([[v for _, v in sorted(finals[label, task])[:n]] for task in tasks]).T
+                for label in labels}
+    return matrices, n
+
+
+@contextlib.contextmanager
+def _global_seed(seed: int) -> Iterator[None]:
+    """Seed numpy's global RNG (rliable's stratified bootstrap draws from it) and restore its state afterwards."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+def _interval(scores: np.ndarray | list[np.ndarray], func: Callable[..., np.ndarray], reps: int, seed: int,
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """rliable's stratified-bootstrap percentile interval of `func` on one score matrix (or list of matrices,
+    resampled independently), from a fixed seed: (point estimates, 2 x k interval)."""
+    from rliable import library
+
+    with _global_seed(seed):
+        point, interval = library.get_interval_estimates({"x": scores}, func, reps=reps,
+                                                         confidence_interval_size=CONFIDENCE)
+    return np.asarray(point["x"]), np.asarray(interval["x"])
+
+
+def aggregate(scores: Mapping[str, np.ndarray], reps: int = 2000, seed: int = 0,
+              ) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """IQM and mean of each label's (runs x tasks) score matrix with 95 % stratified-bootstrap intervals
+    (Agarwal et al. 2021): {label: {"IQM" | "mean": (point, lo, hi)}}. Every label is resampled from the same
+    seed, so its interval does not depend on which other labels are compared."""
+    from rliable import metrics
+
+    def func(x: np.ndarray) -> np.ndarray:
+        return np.array([metrics.aggregate_iqm(x), metrics.aggregate_mean(x)])
+
+    out = {}
+    for label in sorted(scores):
+        point, interval = _interval(scores[label], func, reps, seed)
+        out[label] = {name: (float(point[i]), float(interval[0, i]), float(interval[1, i]))
+                      for i, name in enumerate(("IQM", "mean"))}
+    return out
+
+
+def probability_of_improvement(x: np.ndarray, y: np.ndarray, reps: int = 2000, seed: int = 0,
+                               ) -> tuple[float, float, float]:
+    """P(X > Y): the Mann-Whitney probability that a run of X beats a run of Y on a task, averaged over tasks,
+    with a 95 % bootstrap interval (runs of X and Y resampled independently per task; Agarwal et al. 2021)."""
+    from rliable import metrics
+
+    def func(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.array([metrics.probability_of_improvement(a, b)])
+
+    point, interval = _interval([x, y], func, reps, seed)
+    return float(point[0]), float(interval[0, 0]), float(interval[1, 0])
+
+
+def performance_profiles(scores: Mapping[str, np.ndarray], taus: np.ndarray, reps: int = 2000, seed: int = 0,
+                         ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Score distributions (Agarwal et al. 2021): the fraction of all runs x tasks with a score above each tau, with
+    95 % stratified-bootstrap bands: {label: (profile, lo, hi)}."""
+    from rliable import library
+
+    def fraction_above(x: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+        return (x[..., None] > thresholds).mean(axis=(0, 1))  # rliable's score distribution, vectorised over taus
+
+    out = {}
+    for label in sorted(scores):
+        with _global_seed(seed):
+            profile, band = library.create_performance_profile({label: scores[label]}, taus, reps=reps,
+                                                               custom_profile_func=fraction_above,
+                                                               confidence_interval_size=CONFIDENCE)
+        out[label] = (np.asarray(profile[label]), np.asarray(band[label][0]), np.asarray(band[label][1]))
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskReference:
+    """The references a task's scores are normalised with."""
+
+    zero_shot: float | None  # mean of the records' zero-shot returns
+    n_zero_shot: int
+    source_return: float | None  # the expert's return in its source domain (None if the records disagree)
+    experts: tuple[str, ...]
+    robot: str | None
+
+
+def task_reference(records: Sequence[Mapping]) -> TaskReference:
+    """Zero-shot (mean over the adaptation records that have one: a co-training run's step-0 evaluation is an
+    untrained policy, not the expert), the expert's source return, expert names and robot."""
+    zero = [float(r["zero_shot"]) for r in records if r["kind"] == "adapt" and r.get("zero_shot") is not None]
+    experts = [r["expert"] for r in records if r.get("expert")]
+    sources = {float(e["source_return"]) for e in experts if e.get("source_return") is not None}
+    names = sorted({e["name"] + (f" (`{e['checksum'][:12]}`)" if e.get("checksum") else "") for e in experts})
+    robots = sorted({r["robot"] for r in records if r.get("robot")})
+    return TaskReference(zero_shot=float(np.mean(zero)) if zero else None, n_zero_shot=len(zero),
+                         source_return=sources.pop() if len(sources) == 1 else None, experts=tuple(names),
+                         robot=robots[0] if len(robots) == 1 else None)
+
+
+def d4rl_score(final: float, robot: str | None) -> float | None:
+    """D4RL-normalised score 100 (final - random) / (expert - random) with `daftrl.evaluate.D4RL_REFERENCE`."""
+    from daftrl.evaluate import normalized_score
+
+    return normalized_score(robot, final)
+
+
+# ---------------------------------------------------------------------------------------------------------- runtime
+
+
+def _machine(record: Mapping) -> str:
+    machine = (record.get("provenance") or {}).get("machine") or {}
+    cpu = machine.get("cpu") or "unknown machine"
+    return f"{cpu} ({machine['cores']} cores)" if machine.get("cores") else cpu
+
+
+@dataclasses.dataclass(frozen=True)
+class RuntimeRow:
+    """Hours per run for the full budget of a (task, label) measured (or projected) on one machine."""
+
+    task: str
+    label: str
+    projected: bool
+    machine: str
+    budget: int
+    n: int
+    hours: float
+    train_hours: float | None
+    updates_per_s: float | None
+    vs_reference: float | None = None  # hours / the reference label's hours on the same machine
+    across_machines: bool = False  # the reference label was only measured on another machine
+
+
+def _runtime_values(record: Mapping) -> tuple[float, float | None] | None:
+    """(hours, training hours) for the full budget: measured for a finished run, projected for a partial one (its
+    training time scaled linearly to the budget); None without a time."""
+    wall = record.get("projected_wall_time_s") if _partial(record) else record.get("wall_time_s")
+    if wall is None:
+        return None
+    train = record.get("train_time_s")
+    if train is not None and _partial(record):
+        train = train * record["budget_steps"] / record["steps"] if record["steps"] > 0 else None
+    return wall / 3600, None if train is None else train / 3600
+
+
+def runtime_table(records: Sequence[Mapping], reference: str = REFERENCE) -> list[RuntimeRow]:
+    """Mean hours per run over seeds per (task, label, measured/projected, machine, budget), with the ratio to the
+    reference label on the same task and the same machine (never across machines)."""
+    groups: dict[tuple, list[tuple[Mapping, tuple[float, float | None]]]] = {}
+    for r in records:
+        if (values := _runtime_values(r)) is not None:
+            key = (r["task"], r["label"], _partial(r), _machine(r), r["budget_steps"])
+            groups.setdefault(key, []).append((r, values))
+    rows = []
+    for (task, label, projected, machine, budget), group in sorted(groups.items()):
+        trains = [t for _, (_, t) in group if t is not None]
+        rates = [r["updates_per_s"] for r, _ in group if r.get("updates_per_s") is not None]
+        rows.append(RuntimeRow(task, label, projected, machine, budget, len(group),
+                               hours=float(np.mean([h for _, (h, _) in group])),
+                               train_hours=float(np.mean(trains)) if trains else None,
+                               updates_per_s=float(np.mean(rates)) if rates else None))
+    out = []
+    for row in rows:
+        refs = [r for r in rows if r.task == row.task and r.label == reference and r.budget == row.budget]
+        same = sorted((r for r in refs if r.machine == row.machine), key=lambda r: r.projected)
+        out.append(dataclasses.replace(row, vs_reference=row.hours / same[0].hours if same else None,
+                                       across_machines=bool(refs) and not same))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------- markdown
+
+
+def _fmt(x: float | None, spec: str = ",.0f") -> str:
+    """Fixed-format number, DASH for missing, no negative zero."""
+    if x is None or not math.isfinite(x):
+        return DASH
+    s = format(x, spec)
+    return s[1:] if s.startswith("-") and not any(c in "123456789" for c in s) else s
+
+
+def _ci(lo: float | None, hi: float | None, spec: str = ",.0f") -> str:
+    return DASH if lo is None or hi is None else f"[{_fmt(lo, spec)}, {_fmt(hi, spec)}]"
+
+
+def _steps(n: int) -> str:
+    """A positive step count in short form: 10000 -> "1e4", 25000 -> "2.5e4"."""
+    exp = len(str(n)) - 1
+    return f"{n / 10**exp:g}e{exp}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows] + [""]
+
+
+def _available(values: Sequence[float | None], spec: str = ",.0f") -> str:
+    """Mean of the values present; "(k/n)" when only k of the n runs have one."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return DASH
+    text = _fmt(float(np.mean(present)), spec)
+    return text if len(present) == len(values) else f"{text} ({len(present)}/{len(values)})"
+
+
+def _value(v: object) -> str:
+    return v if isinstance(v, str) else json.dumps(v, sort_keys=True)
+
+
+def _overrides(overrides: Mapping | None) -> str:
+    return ", ".join(f"`{k}={_value(v)}`" for k, v in sorted((overrides or {}).items())) or "none"
+
+
+def _counts(values: Sequence[str]) -> str:
+    return ", ".join(f"{v} ({values.count(v)})" for v in sorted(set(values)))
+
+
+def _relative(path: Path, start: Path) -> str:
+    return Path(os.path.relpath(path.resolve(), start.resolve())).as_posix()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Context:
+    """What every section of one campaign needs."""
+
+    campaign: str
+    records: list[Mapping]
+    colors: dict[str, str]
+    figures: Path  # this campaign's figure directory
+    out_dir: Path  # the markdown's directory (figure links are relative to it)
+    reps: int
+    seed: int
+
+    def tasks(self) -> list[str]:
+        return sorted({r["task"] for r in self.records})
+
+    def of_task(self, task: str) -> list[Mapping]:
+        return [r for r in self.records if r["task"] == task]
+
+    def image(self, alt: str, png: Path) -> str:
+        return f"![{alt}]({_relative(png, self.out_dir)})"
+
+
+def _cells_section(ctx: _Context) -> list[str]:
+    tasks = ctx.tasks()
+    rows = []
+    for label in sorted({r["label"] for r in ctx.records}):
+        mine = [r for r in ctx.records if r["label"] == label]
+        per_task = []
+        for task in tasks:
+            done = sum(not _partial(r) for r in mine if r["task"] == task)
+            part = sum(_partial(r) for r in mine if r["task"] == task)
+            per_task.append(" + ".join([str(done)] + ([f"{part} partial"] if part else [])))
+        rows.append([f"`{label}`", _counts([r["kind"] for r in mine]), _counts([r["method"] for r in mine]),
+                     "; ".join(sorted({_overrides(r.get("overrides")) for r in mine})), *per_task,
+                     _counts([r["status"] for r in mine])])
+    out = ["### Cells", "", "Seeds per task: finished (+ partial) runs. Overrides: the non-default flags.", ""]
+    out += _table(["label", "kind", "method", "overrides", *(f"`{t}`" for t in tasks), "status"], rows)
+    commits = [(r.get("provenance") or {}).get("git_commit") or "unknown" for r in ctx.records]
+    out += [f"Records by commit: {_counts([f'`{c[:12]}`' for c in commits])}. By machine: "
+            f"{_counts([_machine(r) for r in ctx.records])}.", ""]
+    notes = [r["note"] for r in ctx.records if r.get("note")]
+    out += [f"Note on {notes.count(n)} record(s): {n}" for n in sorted(set(notes))]
+    return out + ([""] if notes else [])
+
+
+def _task_figure(ctx: _Context, task: str, records: Sequence[Mapping], zero_shot: float | None) -> Path:
+    from daftrl.experiments import plots
+
+    series = []
+    for (label, partial), group in _groups(records).items():
+        steps, mean, lo, hi = mean_curve([r.get("curve") or [] for r in group])
+        if len(steps):
+            series.append(plots.CurveSeries(f"{_name(label, partial)} (n={len(group)})", ctx.colors[label],
+                                            steps, mean, lo, hi, partial))
+    return plots.learning_curves(ctx.figures / task, f"{ctx.campaign}: {task}", series, zero_shot)
+
+
+def _task_section(ctx: _Context, task: str) -> list[str]:
+    records = ctx.of_task(task)
+    ref = task_reference(records)
+    budgets = sorted({r["budget_steps"] for r in records})
+    zero = (f"zero-shot {_fmt(ref.zero_shot)} (mean over {ref.n_zero_shot} runs; dashed line)"
+            if ref.zero_shot is not None else "no zero-shot evaluation")
+    out = [f"#### {task}", "",
+           f"Expert {', '.join(ref.experts) or DASH}; source return {_fmt(ref.source_return)}; {zero}; budget "
+           f"{', '.join(f'{b:,}' for b in budgets)} target steps.", "",
+           ctx.image(task, _task_figure(ctx, task, records, ref.zero_shot)), ""]
+    rows = []
+    for row in final_table(records):
+        seeds = ", ".join(f"s{run.seed}: {_fmt(run.final)}" + (f" @ {run.steps:,}" if row.partial else "")
+                          for run in row.runs)
+        rows.append([f"`{_name(row.label, row.partial)}`", str(len(row.runs)), _fmt(row.mean), _ci(row.lo, row.hi),
+                     seeds, *(_available([run.early[i] for run in row.runs]) for i in range(len(EARLY_STEPS))),
+                     _available([run.auc for run in row.runs]), _available([run.train_return for run in row.runs]),
+                     _available([run.falls for run in row.runs], ",.1f")])
+    header = ["label", "n", "final return", "95 % CI", "per seed", *(f"at {_steps(s)}" for s in EARLY_STEPS),
+              "AUC / budget", "train return", "falls"]
+    return out + _table(header, rows)
+
+
+def _task_notes() -> list[str]:
+    return ["Final return: mean of the evaluations at >= 0.9 x budget target steps (a partial run: its last "
+            "evaluation, at the step after @); mean over seeds with a 95 % t-interval (Student t quantile). "
+            f"At {' / '.join(_steps(s) for s in EARLY_STEPS)}: the evaluation at that target step or the nearest one "
+            "before it. AUC / budget: the mean return over [0, budget] (trapezoid rule; runs that reached the budget). "
+            "Train return: mean training-episode return over the logged points; falls: terminations during training "
+            "(mean over seeds). (k/n): only k of the n runs have the value. Curves: mean over seeds with a 95 % "
+            "t-interval band; dotted = partial runs.", ""]
+
+
+def _finals(records: Sequence[Mapping]) -> dict[tuple[str, str], list[tuple[int, float]]]:
+    """{(label, task): [(seed, final return)]} of the finished runs."""
+    out: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    for r in records:
+        if not _partial(r):
+            out.setdefault((r["label"], r["task"]), []).append((r["seed"], float(r["final_return"])))
+    return out
+
+
+def _normalisations(ctx: _Context, tasks: Sequence[str]) -> tuple[list[tuple[str, Callable | None]], list[str]]:
+    """(name, per-task score function, None when a task lacks its references) of both normalisations, and the
+    table of references."""
+    refs = {task: task_reference(ctx.of_task(task)) for task in tasks}
+    rows = [[f"`{t}`", _fmt(r.zero_shot), _fmt(r.source_return), r.robot or DASH] for t, r in refs.items()]
+    expert = all(normalised_score(0.0, r.zero_shot, r.source_return) is not None for r in refs.values())
+    d4rl = all(d4rl_score(0.0, r.robot) is not None for r in refs.values())
+    found = [("expert-normalised score",
+              (lambda t, x: normalised_score(x, refs[t].zero_shot, refs[t].source_return)) if expert else None),
+             ("D4RL-normalised score", (lambda t, x: d4rl_score(x, refs[t].robot)) if d4rl else None)]
+    return found, _table(["task", "zero-shot", "source return", "robot"], rows)
+
+
+def _across_section(ctx: _Context) -> list[str]:
+    finals = _finals(ctx.records)
+    coverage: dict[str, set[str]] = {}
+    for label, task in finals:
+        coverage.setdefault(label, set()).add(task)
+    chosen = select_comparison(coverage)
+    if chosen is None:
+        return []
+    labels, tasks = chosen
+    raw, n = score_matrices(finals, labels, tasks)
+    normalisations, ref_table = _normalisations(ctx, tasks)
+    out = ["### Across tasks", "",
+           f"Finished runs of {', '.join(f'`{label}`' for label in labels)} on the {len(tasks)} tasks "
+           f"{', '.join(f'`{t}`' for t in tasks)}: the first {n} seeds (sorted) of each label on each task. "
+           f"Stratified bootstrap over runs within tasks, {ctx.reps} resamples, seed {ctx.seed}, 95 % percentile "
+           "intervals (Agarwal et al. 2021, rliable). Expert-normalised score = 100 (final - zero-shot) / (source "
+           "return - zero-shot): 0 = the expert zero-shot in the target domain, 100 = the expert in its source "
+           "domain. D4RL-normalised score = 100 (final - random) / (expert - random), D4RL reference returns.", ""]
+    dropped = [f"`{label}` on `{t}`: s{', s'.join(str(s) for s, _ in sorted(finals[label, t])[n:])}"
+               for label in labels for t in tasks if len(finals[label, t]) > n]
+    if dropped:
+        out += [f"Seeds left out to keep {n} per task: {'; '.join(dropped)}.", ""]
+    for label in sorted(set(coverage) - set(labels)):
+        out += [f"Not aggregated: `{label}` (finished runs on {', '.join(f'`{t}`' for t in sorted(coverage[label]))}"
+                " only; every aggregated label must cover every aggregated task).", ""]
+    left = sorted(set().union(*coverage.values()) - set(tasks))
+    if left:
+        out += [f"Tasks not aggregated: {', '.join(f'`{t}`' for t in left)}.", ""]
+    if any(_partial(r) for r in ctx.records):
+        out += ["Partial runs are not aggregated.", ""]
+    out += ref_table
+    panels = []
+    for name, score in normalisations:
+        if score is None:
+            out += [f"**{name}**: not computed, a task lacks its reference returns (table above).", ""]
+            continue
+        scores = {label: np.array([[score(t, x) for t, x in zip(tasks, run, strict=True)] for run in m])
+                  for label, m in raw.items()}
+        stats = aggregate(scores, ctx.reps, ctx.seed)
+        rows = [[f"`{label}`", _fmt(s["IQM"][0], ".1f"), _ci(*s["IQM"][1:], ".1f"), _fmt(s["mean"][0], ".1f"),
+                 _ci(*s["mean"][1:], ".1f")] for label, s in stats.items()]
+        out += [f"**{name}**", ""] + _table(["label", "IQM", "95 % CI", "mean", "95 % CI"], rows)
+        every = np.concatenate([m.ravel() for m in scores.values()])
+        taus = np.linspace(min(0.0, every.min()), max(100.0, every.max()), PROFILE_POINTS)
+        panels.append((f"{name} threshold tau", taus, performance_profiles(scores, taus, ctx.reps, ctx.seed)))
+    if panels:
+        from daftrl.experiments import plots
+
+        png = plots.performance_profiles(ctx.figures / "profiles", panels, ctx.colors)
+        out += ["Performance profiles: the fraction of runs x tasks with a score above tau (95 % bootstrap bands).",
+                "", ctx.image("performance profiles", png), ""]
+    if REFERENCE in labels:
+        rows = []
+        for other in (label for label in labels if label != REFERENCE):
+            p, lo, hi = probability_of_improvement(raw[REFERENCE], raw[other], ctx.reps, ctx.seed)
+            rows.append([f"`{other}`", _fmt(p, ".2f"), _ci(lo, hi, ".2f")])
+        out += [f"Probability of improvement of `{REFERENCE}` over each label: P(a `{REFERENCE}` run beats a run of "
+                "the other label on a task), averaged over tasks (Mann-Whitney; computed on final returns, so the "
+                "same for any per-task normalisation).", ""]
+        out += _table(["other label", f"P({REFERENCE} > other)", "95 % CI"], rows)
+    return out
+
+
+def _runtime_section(ctx: _Context) -> list[str]:
+    from daftrl.experiments import plots
+
+    rows = runtime_table(ctx.records)
+    if not rows:
+        return []
+    table = []
+    for row in rows:
+        ratio = "across machines" if row.across_machines else (
+            DASH if row.vs_reference is None else f"{_fmt(row.vs_reference, '.2f')}x")
+        table.append([f"`{row.task}`", f"`{_name(row.label, row.projected)}`", str(row.n), f"{row.budget:,}",
+                      _fmt(row.hours, ".2f") + (" (projected)" if row.projected else ""), _fmt(row.train_hours, ".2f"),
+                      _fmt(row.updates_per_s, ",.0f"), ratio, row.machine])
+    panels = []
+    for task in sorted({r.task for r in rows}):
+        mine = [r for r in rows if r.task == task]
+        several = len({r.machine for r in mine}) > 1  # then name the machine under each bar
+        panels.append((task, [plots.Bar(_name(r.label, r.projected) + (f"\n{r.machine}" if several else ""),
+                                        ctx.colors[r.label], r.hours, r.projected) for r in mine]))
+    png = plots.runtime_bars(ctx.figures / "runtime", panels)
+    out = ["### Runtime", "",
+           "Wall time per run for the full budget (including evaluation), mean over seeds: measured for finished "
+           "runs, *projected* for partial ones. Train hours: without evaluation (projected linearly to the budget "
+           f"for partial runs). vs `{REFERENCE}`: hours / `{REFERENCE}`'s hours on the same task and machine; "
+           "*across machines*: it was measured on another machine only, so no ratio.", ""]
+    header = ["task", "label", "runs", "budget", "hours per run", "train hours", "updates/s", f"vs {REFERENCE}",
+              "machine"]
+    return out + _table(header, table) + [ctx.image("runtime", png), ""]
+
+
+def build_report(records: Sequence[Mapping], out_dir: Path, figures: Path, reps: int = 2000, seed: int = 0) -> str:
+    """The markdown of `records` (figures written under `figures`, linked relative to `out_dir`)."""
+    records = sorted(records, key=lambda r: (r["campaign"], r["task"], r["label"], r["seed"], r["run_id"]))
+    out = ["# Results", "",
+           "Generated by `daftrl report` from the results store; every number is computed from the run records. Do "
+           "not edit by hand.", ""]
+    for campaign in sorted({r["campaign"] for r in records}):
+        mine = [r for r in records if r["campaign"] == campaign]
+        labels = sorted({r["label"] for r in mine})
+        ctx = _Context(campaign, mine, {label: f"C{i % 10}" for i, label in enumerate(labels)}, figures / campaign,
+                       out_dir, reps, seed)
+        out += [f"## {campaign}", ""] + _cells_section(ctx)
+        out += ["### Per task", ""] + _task_notes()
+        for task in ctx.tasks():
+            out += _task_section(ctx, task)
+        out += _across_section(ctx) + _runtime_section(ctx)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def write_report(root: Path, out: Path, figures: Path | None = None, reps: int = 2000, seed: int = 0) -> str:
+    """Write the markdown report of the results store `root` to `out` and its figures (PNG + SVG) to `figures`
+    (default `out.parent / "img" / out.stem`); return the markdown."""
+    out = Path(out)
+    figures = Path(figures) if figures is not None else out.parent / "img" / out.stem
+    text = build_report(iter_records(Path(root)), out.parent, figures, reps, seed)
+    from daftrl.checkpoint import atomic_write_bytes
+
+    atomic_write_bytes(out, text.encode())
+    return text

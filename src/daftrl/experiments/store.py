@@ -1,0 +1,329 @@
+"""The results store: one small JSON record per finished run, committed to the repository.
+
+Layout: `results/<campaign>/<task>/<label>/s<seed>.json`, where `label` names a cell of the campaign (the method,
+or the method and a variant, e.g. `ft-fresh-critics`). A record holds the run's resolved configuration, the
+expert's identity, the evaluation curve, the final return, wall times and provenance (docs/experiments.md
+lists the fields), and never an absolute path of the machine it was made on. Checkpoints and full logs stay in
+`$DAFTRL_HOME`; the store is what travels between machines, so a campaign grows in pieces wherever it runs.
+
+Every record has a stable `run_id`, a hash of what decides its result (kind, task, method, seed, budget and
+every option that differs from its default): re-running a grid skips runs whose id is in the store. Records are
+validated on write and on read; a second record for the same run id or the same path is compared, and a
+conflict is reported, never overwritten.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+FINAL_FRACTION = 0.9
+"""The final return is the mean of the evaluations at steps >= FINAL_FRACTION * budget (the last 10 %)."""
+
+ALWAYS_IN_ID = ("kind", "task", "method", "seed", "steps")
+"""Run options that are part of the run id whatever their value; other options enter only when not default."""
+NOT_IN_ID = frozenset({"run_dir", "resume", "tensorboard", "checkpoint_every", "log_every", "cpus"})
+"""Run options that do not change a run's result (resuming is bit-exact), so they never enter its id."""
+
+REQUIRED = {
+    "schema_version": int, "run_id": str, "identity": dict, "campaign": str, "label": str, "kind": str,
+    "task": str, "method": str, "seed": int, "status": str, "budget_steps": int, "steps": int, "config": dict,
+    "method_config": dict, "overrides": dict, "curve": list, "final_return": float, "provenance": dict,
+}
+OPTIONAL_NUMBERS = ("zero_shot", "wall_time_s", "eval_time_s", "train_time_s", "updates_per_s",
+                    "projected_wall_time_s")
+CURVE_FIELDS = ("step", "return_mean", "return_std", "returns", "wall_time", "train_return", "falls",
+                "train_episodes")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class RecordError(ValueError):
+    """A record is malformed, or conflicts with one already in the store."""
+
+
+# ----------------------------------------------------------------------------- identity
+def canonical(obj: Any) -> str:
+    """The JSON text a hash is taken of: sorted keys, no whitespace, tuples as lists."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=list)
+
+
+def non_default(values: dict, defaults: dict) -> dict:
+    """The entries of `values` that differ from `defaults` (compared as JSON, so (1, 2) equals [1, 2])."""
+    norm = lambda v: json.loads(json.dumps(v, default=list))  # noqa: E731
+    return {k: v for k, v in sorted(values.items()) if k not in defaults or norm(v) != norm(defaults[k])}
+
+
+def run_identity(kind: str, run_config: dict, run_defaults: dict, method_overrides: dict) -> dict:
+    """What decides a run's result: its kind, task, method, seed and budget, the run options that differ from
+    their defaults (without those in NOT_IN_ID) and the method options that differ from the method's defaults.
+    Comparing with defaults keeps ids stable when a new option is added with a default that keeps behaviour."""
+    full = {"kind": kind, **run_config}
+    ident = {k: full[k] for k in ALWAYS_IN_ID if k in full}
+    rest = {k: v for k, v in run_config.items() if k not in NOT_IN_ID and k not in ident}
+    ident["options"] = non_default(rest, run_defaults)
+    ident["method_options"] = dict(sorted(method_overrides.items()))
+    return ident
+
+
+def run_id(identity: dict) -> str:
+    """12 hex digits of the SHA-256 of the canonical identity."""
+    return hashlib.sha256(canonical(identity).encode()).hexdigest()[:12]
+
+
+# ----------------------------------------------------------------------------- validation
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def validate(record: dict, where: str = "record") -> dict:
+    """Check a record's schema version, fields, types and that every number is finite; returns it.
+    RecordError naming the field and `where` otherwise."""
+    if not isinstance(record, dict):
+        raise RecordError(f"{where}: a record is a JSON object, got {type(record).__name__}")
+    version = record.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise RecordError(f"{where}: schema_version {version!r}, this daftrl reads {SCHEMA_VERSION}; write it with "
+                          "a matching version of daftrl (or migrate the file)")
+    for key, typ in REQUIRED.items():
+        value = record.get(key)
+        ok = _finite(value) if typ is float else isinstance(value, typ) and not (typ is int and isinstance(value, bool))
+        if not ok:
+            raise RecordError(f"{where}: field {key!r} must be {'a finite number' if typ is float else typ.__name__}, "
+                              f"got {value!r}")
+    for key in ("campaign", "label", "task"):
+        if not _NAME.match(record[key]):
+            raise RecordError(f"{where}: {key} {record[key]!r} is not a plain name (letters, digits, . _ -)")
+    if record["status"] not in ("finished", "partial"):
+        raise RecordError(f"{where}: status {record['status']!r} is neither 'finished' nor 'partial'")
+    for key in OPTIONAL_NUMBERS:
+        if record.get(key) is not None and not _finite(record[key]):
+            raise RecordError(f"{where}: field {key!r} must be a finite number or null, got {record[key]!r}")
+    if not record["curve"]:
+        raise RecordError(f"{where}: the curve is empty (a record needs at least the final evaluation)")
+    last = -1
+    for i, point in enumerate(record["curve"]):
+        if not _finite(point.get("step")) or not _finite(point.get("return_mean")):
+            raise RecordError(f"{where}: curve[{i}] needs a finite step and return_mean, got {point!r}")
+        if point["step"] <= last:
+            raise RecordError(f"{where}: curve steps must increase (curve[{i}] is at {point['step']} after {last})")
+        last = point["step"]
+        for key in CURVE_FIELDS[2:]:
+            value = point.get(key)
+            values = value if isinstance(value, list) else [value]
+            if value is not None and not all(_finite(v) for v in values):
+                raise RecordError(f"{where}: curve[{i}].{key} is not finite: {value!r}")
+    if record["run_id"] != run_id(record.get("identity", {})):
+        raise RecordError(f"{where}: run_id {record['run_id']} does not match its identity (the file was edited)")
+    return record
+
+
+# ----------------------------------------------------------------------------- reading and writing
+def record_path(root: str | os.PathLike, record: dict) -> Path:
+    return Path(root) / record["campaign"] / record["task"] / record["label"] / f"s{record['seed']}.json"
+
+
+def read_record(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise RecordError(f"{path}: not valid JSON ({e}); restore it from git") from None
+    return validate(record, str(path))
+
+
+def load_records(root: str | os.PathLike) -> list[dict]:
+    """Every record under `root` (a store, a campaign or a task directory), validated, sorted by path.
+    RecordError if a file is malformed, sits at the wrong path, or two files hold the same run."""
+    root = Path(root)
+    if not root.exists():
+        raise RecordError(f"{root}: no such results directory")
+    records, seen = [], {}
+    for path in sorted(root.rglob("s*.json")):
+        record = read_record(path)
+        if not path.as_posix().endswith(record_path("", record).as_posix()):
+            raise RecordError(f"{path}: holds {record_path('', record)}; move it there (the path is the record's "
+                              "campaign/task/label/seed)")
+        if record["run_id"] in seen:
+            raise RecordError(f"duplicate run {record['run_id']}: {seen[record['run_id']]} and {path} hold the "
+                              "same run; delete one")
+        seen[record["run_id"]] = path
+        records.append(record)
+    return records
+
+
+def same_result(a: dict, b: dict) -> bool:
+    """Two records of one run agree on what it produced (the curve and final return; not times or machines)."""
+    strip = lambda c: [{k: p.get(k) for k in ("step", "return_mean", "returns")} for p in c]  # noqa: E731
+    return strip(a["curve"]) == strip(b["curve"]) and a["final_return"] == b["final_return"]
+
+
+def write_record(root: str | os.PathLike, record: dict) -> str:
+    """Validate and store `record` atomically. Returns "written", or "identical" if the store already holds
+    this run with the same result (nothing is written). RecordError if the path holds another run (a different
+    configuration under the same label and seed) or the same run with a different result."""
+    from daftrl.checkpoint import atomic_write_bytes
+
+    validate(record, f"record of {record.get('label')}/{record.get('task')}/s{record.get('seed')}")
+    path = record_path(root, record)
+    if path.exists():
+        old = read_record(path)
+        if old["run_id"] != record["run_id"]:
+            raise RecordError(
+                f"{path} already holds run {old['run_id']} (options {canonical(old['identity'])}); this run "
+                f"{record['run_id']} (options {canonical(record['identity'])}) is another configuration under the "
+                "same label: give it its own label, or delete the old record if it is obsolete")
+        if not same_result(old, record):
+            raise RecordError(
+                f"{path}: run {record['run_id']} is already stored with a different result (final return "
+                f"{old['final_return']:.3f} from commit {old['provenance'].get('git_commit')}, now "
+                f"{record['final_return']:.3f} from {record['provenance'].get('git_commit')}); kept the stored one. "
+                "Check what changed between the two commits or machines before replacing it by hand")
+        return "identical"
+    atomic_write_bytes(path, dumps(record).encode())
+    return "written"
+
+
+def dumps(record: dict) -> str:
+    """A record as JSON text: one line per top-level field and per curve point (small, and readable in diffs)."""
+    lines = []
+    for key in sorted(record):
+        value = record[key]
+        if key == "curve":
+            points = ",\n".join("    " + json.dumps(p, sort_keys=True) for p in value)
+            lines.append(f'  "curve": [\n{points}\n  ]')
+        else:
+            lines.append(f"  {json.dumps(key)}: {json.dumps(value, sort_keys=True)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+# ----------------------------------------------------------------------------- building a record from a run
+def portable(text: str | None) -> str | None:
+    """`text` without machine-specific absolute paths: the home directory becomes ~ and a path to daftrl's
+    cli.py becomes `daftrl`."""
+    if text is None:
+        return None
+    text = re.sub(r"\S*/(?:src/)?daftrl/cli\.py", "daftrl", text)
+    text = re.sub(r"\S*/bin/daftrl\b", "daftrl", text)
+    return text.replace(str(Path.home()), "~")
+
+
+def portable_provenance(prov: dict) -> dict:
+    machine = prov.get("machine", {})
+    return {"git_commit": prov.get("git_commit"), "date": prov.get("date"), "command": portable(prov.get("command")),
+            "python": prov.get("python"), "versions": prov.get("versions", {}),
+            "machine": {"cpu": machine.get("cpu"), "cores": machine.get("cores")}}
+
+
+def final_return(curve: list[dict], budget: int) -> float:
+    """Mean return of the evaluations in the last 10 % of the budget (FINAL_FRACTION); the last evaluation
+    if none lies there (a run stopped early)."""
+    tail = [p["return_mean"] for p in curve if p["step"] >= FINAL_FRACTION * budget]
+    return float(sum(tail) / len(tail)) if tail else float(curve[-1]["return_mean"])
+
+
+def expert_identity(name: str | None) -> dict | None:
+    """Zoo name, checksum of its weights and source return, for a bundled expert; the name alone otherwise."""
+    if not name:
+        return None
+    from daftrl import zoo
+
+    if not zoo.has(name):
+        return {"name": portable(name), "checksum": None, "source_return": None}
+    card = zoo.card(name)
+    return {"name": name, "checksum": card.get("sha256", {}).get("expert.safetensors"),
+            "source_return": card.get("source_return", {}).get("return_mean")}
+
+
+def record_from_run(run_dir: str | os.PathLike, campaign: str, label: str | None = None) -> dict:
+    """The record of a finished `daftrl adapt` or `daftrl cotrain` run directory (RecordError if it has not
+    finished)."""
+    from daftrl.checkpoint import checkpoint_kind
+    from daftrl.runs import RunDir
+
+    if not (Path(run_dir) / "config.json").is_file():
+        raise RecordError(f"{run_dir} is not a daftrl run directory (no config.json)")
+    run = RunDir(run_dir)
+    if not run.finished():
+        raise RecordError(f"{run.path} has no finished result.json: finish the run (`--resume`) before storing it")
+    doc = json.loads(run.config_path.read_text())
+    config = dict(doc["config"])
+    method_config = config.pop("method_config", {})
+    result = json.loads(run.result_path.read_text())
+    kind = checkpoint_kind(run.checkpoint)
+    if kind not in ("adapt", "cotrain"):
+        raise RecordError(f"{run.path} holds a {kind!r} run; the store keeps adapt and cotrain runs")
+    run_defaults, method_defaults = defaults_for(kind, config["method"], config["task"])
+    overrides = non_default(method_config, method_defaults)
+    identity = run_identity(kind, config, run_defaults, overrides)
+    curve = [_curve_point(r) for r in run.rows("eval")]
+    budget = int(config["steps"])
+    evals = [p for p in curve if p["step"] > 0]
+    eval_times = [r.get("eval_seconds") for r in run.rows("eval")]
+    eval_time = sum(eval_times) if eval_times and None not in eval_times else None
+    wall = float(result["wall_time"])
+    train_time = wall - eval_time if eval_time is not None else None
+    if kind == "adapt":  # one update per target step once the buffer holds a batch
+        start = max(int(method_config.get("learning_starts", 0)), int(method_config.get("batch_size", 1)))
+        updates = max(0, int(result["steps"]) - start + 1) if config["method"] != "zero-shot" else 0
+    else:  # one update per source step
+        updates = int(result.get("source_steps") or 0)
+    expert = result.get("expert") or {}
+    record = {
+        "schema_version": SCHEMA_VERSION, "run_id": run_id(identity), "identity": identity,
+        "campaign": campaign, "label": label or config["method"], "kind": kind, "task": config["task"],
+        "robot": _robot(config["task"]), "method": config["method"], "seed": int(config["seed"]),
+        "status": "finished", "budget_steps": budget, "steps": int(result["steps"]),
+        "config": {k: (portable(v) if isinstance(v, str) else v) for k, v in config.items()
+                   if k not in NOT_IN_ID},
+        "method_config": method_config, "overrides": overrides,
+        "expert": expert_identity(config.get("expert") or (expert.get("name") if kind == "adapt" else None)),
+        "curve": curve, "zero_shot": curve[0]["return_mean"] if curve[0]["step"] == 0 else None,
+        "final_return": final_return(curve, budget) if evals or budget == 0 else curve[-1]["return_mean"],
+        "wall_time_s": wall, "eval_time_s": eval_time, "train_time_s": train_time,
+        "updates_per_s": updates / train_time if train_time and updates else None,
+        "projected_wall_time_s": None,
+        "provenance": portable_provenance(doc["provenance"]),
+        "resumes": [portable_provenance(r) for r in doc.get("resumes", [])],
+        "note": None,
+    }
+    return validate(record, str(run.path))
+
+
+def _curve_point(row: dict) -> dict:
+    return {k: row.get(k) for k in CURVE_FIELDS}
+
+
+def _robot(task: str) -> str | None:
+    try:
+        from daftrl.envs import TASKS
+
+        return TASKS[task].robot
+    except Exception:  # noqa: BLE001 - tasks outside the suite (custom envs in tests) have no robot
+        return None
+
+
+def defaults_for(kind: str, method: str, task: str) -> tuple[dict, dict]:
+    """(run-option defaults, method-option defaults for this task) of a `daftrl adapt`/`cotrain` run."""
+    from daftrl.adapter import json_ready
+
+    if kind == "adapt":
+        from daftrl.algos import method_class
+        from daftrl.loops import AdaptRunConfig as RunConfig
+
+        config_cls = method_class(method)[1]
+        method_default = config_cls()
+    else:
+        from daftrl.algos import cotrain_method_class
+        from daftrl.cotrain import CotrainRunConfig as RunConfig
+
+        config_cls = cotrain_method_class(method)[1]
+        method_default = config_cls.for_task(task) if hasattr(config_cls, "for_task") else config_cls()
+    run_default = {f.name: f.default for f in dataclasses.fields(RunConfig)}
+    return json_ready(run_default), json_ready(dataclasses.asdict(method_default))

@@ -1,0 +1,149 @@
+"""`daftrl grid`: specs expand into validated jobs with stable ids; every executor runs a tiny grid into the store;
+re-running is a no-op; a SIGTERM'd grid resumes to the same records as an uninterrupted one."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from daftrl.experiments import grid, store
+from daftrl.experiments.executors import run_grid
+from daftrl.experiments.grid import GridError
+
+TASK = "hopper-big-head"
+TINY = {"steps": 200, "eval_every": 200, "eval_episodes": 1, "batch_size": 32, "learning_starts": 32}
+
+
+def spec(methods=("ft", "daft"), seeds=(0,), **options):
+    return {"campaign": "tiny", "defaults": {**TINY, **options},
+            "block": [{"tasks": [TASK], "methods": list(methods), "seeds": list(seeds)}]}
+
+
+def test_spec_expands_into_jobs_with_stable_ids():
+    jobs = grid.expand(spec(seeds=(0, 1)))
+    assert sorted(j.name() for j in jobs) == [f"tiny/{TASK}/{m}/s{s}" for m in ("daft", "ft") for s in (0, 1)]
+    assert [j.run_id for j in grid.expand(spec(seeds=(0, 1)))] == [j.run_id for j in jobs]
+    ft = next(j for j in jobs if j.method == "ft" and j.seed == 0)
+    assert ft.method_options == {"batch_size": 32, "learning_starts": 32} and ft.run_options["eval_every"] == 200
+    # an option set to its default does not change the id
+    assert grid.expand(spec(methods=("ft",), gamma=0.99))[0].run_id == ft.run_id
+    assert grid.expand(spec(methods=("ft",), gamma=0.98))[0].run_id != ft.run_id
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda s: s["defaults"].update(learning_start=5), "no option 'learning_start' \\(did you mean learning_starts"),
+    (lambda s: s["block"][0].update(tasks=["hopper-big-hed"]), "hopper-big-hed"),
+    (lambda s: s["block"][0].update(methods=["dafty"]), "unknown method 'dafty'"),
+    (lambda s: s["block"][0].update(seeds=[]), "`seeds` must be a non-empty list"),
+    (lambda s: s["block"][0].update(colour="red"), "unknown key\\(s\\) colour"),
+    (lambda s: s.pop("campaign"), "no campaign"),
+    (lambda s: s["block"].append({**s["block"][0], "options": {"gamma": 0.9}}), "defined twice"),
+    (lambda s: s["defaults"].update(beta0=0.5), "ft has no option 'beta0'"),
+])
+def test_bad_specs_are_refused_before_anything_runs(edit, match):
+    s = spec()
+    edit(s)
+    with pytest.raises(GridError, match=match):
+        grid.expand(s)
+
+
+def test_toml_file_and_command_line_give_the_same_jobs(tmp_path):
+    path = tmp_path / "g.toml"
+    path.write_text(f'campaign = "tiny"\n[[block]]\ntasks = ["{TASK}"]\nmethods = ["ft"]\nseeds = [0, 1]\n'
+                    'steps = 200\noptions = { eval_every = 200, learning_starts = 32 }\n')
+    from_file = grid.expand(grid.load_spec(path))
+    from_flags = grid.expand(grid.spec_from_flags("tiny", [TASK], ["ft"], [0, 1], 200, "adapt", "{method}",
+                                                  ["eval_every=200", "learning-starts=32"]))
+    assert [j.run_id for j in from_file] == [j.run_id for j in from_flags]
+    path.write_text("campaign = [")
+    with pytest.raises(GridError, match="not valid TOML"):
+        grid.load_spec(path)
+
+
+def test_serial_grid_stores_records_and_a_rerun_is_a_no_op(tmp_path):
+    jobs = grid.expand(spec())
+    first = run_grid(jobs, tmp_path / "results", quiet=True)
+    assert (first["done"], first["failed"]) == (2, 0)
+    records = store.load_records(tmp_path / "results")
+    assert sorted(r["label"] for r in records) == ["daft", "ft"]
+    for r in records:
+        assert [p["step"] for p in r["curve"]] == [0, 200] and r["zero_shot"] == r["curve"][0]["return_mean"]
+        assert r["expert"]["name"] == "hopper" and r["expert"]["checksum"]
+        assert r["train_time_s"] < r["wall_time_s"] and r["updates_per_s"] > 0
+    again = run_grid(jobs, tmp_path / "results", quiet=True)
+    assert (again["skipped"], again["done"]) == (2, 0)
+    rows = grid.status(jobs, tmp_path / "results")
+    assert [r.get("done") for r in rows] == [1, 1] and all(r["remaining_core_hours"] == 0 for r in rows)
+
+
+def test_a_failed_run_is_recorded_and_the_others_go_on(tmp_path, monkeypatch):
+    jobs = grid.expand(spec())
+    real = grid._run
+
+    def fail_ft(job, d):
+        if job.method == "ft":
+            raise RuntimeError("boom")
+        return real(job, d)
+
+    monkeypatch.setattr(grid, "_run", fail_ft)
+    res = run_grid(jobs, tmp_path / "results", quiet=True)
+    assert (res["done"], res["failed"]) == (1, 1) and "RuntimeError: boom" in res["errors"][0]
+    rows = {r["label"]: r for r in grid.status(jobs, tmp_path / "results")}
+    assert rows["ft"]["failed"] == 1 and rows["ft"]["failed_errors"] == ["RuntimeError: boom"]
+    assert rows["ft"]["remaining_core_hours"] > 0  # estimated from daft's measured time
+    monkeypatch.setattr(grid, "_run", real)
+    assert run_grid(jobs, tmp_path / "results", quiet=True)["done"] == 1  # the retry clears the failure
+
+
+def test_local_executor_runs_one_pinned_process_per_worker(tmp_path):
+    jobs = grid.expand(spec())
+    res = run_grid(jobs, tmp_path / "results", executor="local", workers=2, quiet=True)
+    assert (res["done"], res["failed"]) == (2, 0), res["errors"]
+    serial = run_grid(jobs, tmp_path / "serial", quiet=True)  # same runs: same numbers as in this process
+    assert serial["done"] == 2  # their run dirs are finished: the records are rebuilt, nothing reruns
+    a = {r["label"]: r["curve"] for r in store.load_records(tmp_path / "results")}
+    b = {r["label"]: r["curve"] for r in store.load_records(tmp_path / "serial")}
+    assert a == b
+
+
+def test_ray_executor_on_a_local_instance(tmp_path):
+    pytest.importorskip("ray")
+    jobs = grid.expand(spec(seeds=(1,)))
+    res = run_grid(jobs, tmp_path / "results", executor="ray", workers=2, quiet=True)
+    assert (res["done"], res["failed"]) == (2, 0), res["errors"]
+    assert sorted(r["seed"] for r in store.load_records(tmp_path / "results")) == [1, 1]
+
+
+def test_sigterm_then_rerun_equals_an_uninterrupted_grid(tmp_path):
+    """The grid process (local executor) gets SIGTERM mid-run: the run checkpoints, the grid exits 143, and
+    running it again resumes and stores the same record as a grid that never stopped."""
+    toml = tmp_path / "g.toml"
+    toml.write_text(f'campaign = "tiny"\n[[block]]\ntasks = ["{TASK}"]\nmethods = ["daft"]\nseeds = [0]\n'
+                    'steps = 1500\noptions = { eval_every = 500, eval_episodes = 1, batch_size = 32, '
+                    'learning_starts = 32, checkpoint_every = 100 }\n')
+    cmd = [sys.executable, "-m", "daftrl.cli", "grid", "run", str(toml), "--executor", "local", "--workers", "1"]
+    env_a = {**os.environ, "DAFTRL_HOME": str(tmp_path / "home-a")}
+    job = grid.expand(grid.load_spec(toml))[0]
+    proc = subprocess.Popen(cmd + ["--results", str(tmp_path / "a")], env=env_a, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    checkpoint = tmp_path / "home-a" / job.run_dir().relative_to(Path(os.environ["DAFTRL_HOME"])) / \
+        "checkpoint.safetensors"
+    deadline = time.time() + 300
+    while not checkpoint.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 143, out
+    assert not (tmp_path / "a").exists() or not list((tmp_path / "a").rglob("*.json"))
+    rerun = subprocess.run(cmd + ["--results", str(tmp_path / "a")], env=env_a, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    straight = subprocess.run(cmd + ["--results", str(tmp_path / "b")], capture_output=True, text=True,
+                              env={**os.environ, "DAFTRL_HOME": str(tmp_path / "home-b")})
+    assert straight.returncode == 0, straight.stderr
+    (a,), (b,) = store.load_records(tmp_path / "a"), store.load_records(tmp_path / "b")
+    assert a["run_id"] == b["run_id"] and store.same_result(a, b)
+    assert len(a["resumes"]) == 1 and not b["resumes"]

@@ -1,0 +1,227 @@
+"""`daftrl report`: the statistics (t-intervals, curve summaries, normalised scores, rliable aggregates) and the
+markdown + figures of a small synthetic results store."""
+
+import hashlib
+import json
+import math
+
+import numpy as np
+import pytest
+
+from daftrl.experiments import report
+
+BUDGET = 100_000
+MACHINE_A, MACHINE_B = ("CPU A", 8), ("CPU B", 16)
+
+
+def linear_curve(start: float, end: float, last: int = BUDGET, every: int = 10_000) -> list[dict]:
+    """Return rising linearly from `start` at step 0 to `end` at BUDGET, evaluated every `every` steps to `last`."""
+    return [{"step": s, "return_mean": start + (end - start) * s / BUDGET, "return_std": 1.0, "returns": None,
+             "wall_time": None, "train_return": 10.0 * s / BUDGET, "falls": s // 10_000, "train_episodes": s // 1000}
+            for s in range(0, last + 1, every)]
+
+
+def make_record(campaign: str, task: str, label: str, seed: int, final: float, *, robot: str = "halfcheetah",
+                zero_shot: float | None = 100.0, source: float = 1100.0, machine: tuple = MACHINE_A,
+                wall_h: float = 1.0, steps: int = BUDGET) -> dict:
+    partial = steps < BUDGET
+    curve = linear_curve(zero_shot or 0.0, final, last=steps)
+    run_id = hashlib.sha1(f"{campaign}/{task}/{label}/{seed}".encode()).hexdigest()[:12]
+    return {
+        "schema_version": 1, "run_id": run_id, "campaign": campaign,
+        "label": label, "kind": "adapt", "task": task, "robot": robot, "method": label.split("-")[0], "seed": seed,
+        "status": "partial" if partial else "finished", "budget_steps": BUDGET, "steps": steps, "config": {},
+        "method_config": {}, "overrides": {"fresh_critics": True} if label == "ft" else {},
+        "expert": {"name": f"{robot}-expert", "checksum": "ab" * 16, "source_return": source},
+        "curve": curve, "zero_shot": zero_shot,
+        "final_return": curve[-1]["return_mean"] if partial else final,
+        "wall_time_s": None if partial else wall_h * 3600, "eval_time_s": 0.2 * wall_h * 3600,
+        "train_time_s": 0.8 * wall_h * 3600 * steps / BUDGET, "updates_per_s": 100.0 / wall_h,
+        "projected_wall_time_s": wall_h * 3600 if partial else None,
+        "provenance": {"git_commit": "0123456789abcdef", "date": "2025-01-01T00:00:00",
+                       "machine": {"cpu": machine[0], "cores": machine[1]}, "versions": {}, "python": "3.11"},
+        "note": None,
+    }
+
+
+def migrated(record: dict) -> dict:
+    """A migrated record: only `return_mean` on its curve, no zero-shot, expert or times."""
+    keep = {"step", "return_mean"}
+    return record | {"curve": [{k: (v if k in keep else None) for k, v in p.items()} for p in record["curve"]],
+                     "zero_shot": None, "expert": None, "wall_time_s": None, "eval_time_s": None,
+                     "train_time_s": None, "updates_per_s": None,
+                     "note": "migrated from benchmarks/results; curve is the mean over seeds"}
+
+
+TASKS = {"halfcheetah-broken-back-thigh": "halfcheetah", "walker-no-right-thigh": "walker", "hopper-x": "hopper"}
+FINALS = {"daft": [1000.0, 1100.0, 1200.0], "ft": [500.0, 600.0, 700.0], "sgft": [300.0, 350.0, 400.0]}
+HOURS = {"daft": 1.0, "ft": 1.5, "sgft": 2.0}
+
+
+def write_store(root) -> list[dict]:
+    """Campaign `main`: 3 tasks x ft/daft/sgft x 3 seeds (sgft missing on hopper-x), a partial daft run, a migrated
+    ft run, ft on walker measured on another machine, a co-training run on hopper-x. Campaign `pilot`: one run."""
+    records = []
+    for task, robot in TASKS.items():
+        for label, finals in FINALS.items():
+            if label == "sgft" and task == "hopper-x":
+                continue
+            machine = MACHINE_B if (label, task) == ("ft", "walker-no-right-thigh") else MACHINE_A
+            for seed, final in enumerate(finals):
+                records.append(make_record("main", task, label, seed, final, robot=robot, machine=machine,
+                                           wall_h=HOURS[label]))
+    records[0] = migrated(records[0])  # halfcheetah daft s0
+    records.append(make_record("main", "halfcheetah-broken-back-thigh", "daft", 3, 1300.0, steps=50_000, wall_h=1.2))
+    par = make_record("main", "hopper-x", "par", 0, 800.0, robot="hopper", zero_shot=-50.0, wall_h=4.0)
+    records.append(par | {"kind": "cotrain", "expert": None})  # its step-0 return is an untrained policy's
+    records.append(make_record("pilot", "hopper-x", "daft", 0, 900.0, robot="hopper"))
+    for r in records:
+        path = root / r["campaign"] / r["task"] / r["label"] / f"s{r['seed']}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(r))
+    return records
+
+
+def test_t_interval_matches_hand_computed_quantiles():
+    mean, lo, hi = report.t_interval([1, 2, 3, 4])
+    half = 3.182446305284263 * np.std([1, 2, 3, 4], ddof=1) / 2
+    assert mean == 2.5 and lo == pytest.approx(2.5 - half, rel=1e-9) and hi == pytest.approx(2.5 + half, rel=1e-9)
+    values = list(range(12))  # 11 degrees of freedom: beyond the old hand-typed table
+    mean, lo, hi = report.t_interval(values)
+    half = 2.200985160082949 * np.std(values, ddof=1) / math.sqrt(12)
+    assert mean == 5.5 and hi - mean == pytest.approx(half, rel=1e-9) and mean - lo == pytest.approx(half, rel=1e-9)
+    assert report.t_interval([7.0]) == (7.0, None, None)
+
+
+def test_curve_summaries():
+    curve = linear_curve(0.0, 1000.0, every=5000)
+    assert report.return_at(curve, 10_000) == 100.0
+    assert report.return_at(linear_curve(0.0, 1000.0, every=3000), 10_000) == pytest.approx(90.0)  # step 9000
+    assert report.return_at(linear_curve(0.0, 1000.0, last=9000, every=3000), 10_000) is None  # never got there
+    assert report.normalised_auc(curve, BUDGET) == pytest.approx(500.0)
+    assert report.normalised_auc(linear_curve(0.0, 1000.0, last=50_000), BUDGET) is None
+    assert report.mean_train_return(curve) == pytest.approx(5.0)
+    assert report.total_falls(curve) == 10
+    bare = [{"step": 0, "return_mean": 1.0, "train_return": None, "falls": None}]
+    assert report.mean_train_return(bare) is None and report.total_falls(bare) is None
+
+
+def test_normalised_score_is_0_at_zero_shot_and_100_at_source():
+    assert report.normalised_score(200.0, 200.0, 1200.0) == 0.0
+    assert report.normalised_score(1200.0, 200.0, 1200.0) == 100.0
+    assert report.normalised_score(700.0, 200.0, 1200.0) == 50.0
+    assert report.normalised_score(700.0, None, 1200.0) is None and report.normalised_score(1.0, 5.0, 5.0) is None
+
+
+def test_iqm_and_mean_of_a_known_matrix():
+    scores = np.array([0, 1, 2, 3, 4, 5, 6, 100], dtype=float).reshape(4, 2)
+    stats = report.aggregate({"x": scores}, reps=300)["x"]
+    assert stats["IQM"][0] == pytest.approx(3.5)  # the middle half: 2, 3, 4, 5
+    assert stats["mean"][0] == pytest.approx(121 / 8)
+    for point, lo, hi in stats.values():
+        assert lo <= point <= hi
+
+
+def test_bootstrap_is_seeded_and_leaves_the_global_rng_alone():
+    rng = np.random.default_rng(1)
+    scores = {"a": rng.normal(size=(5, 3)), "b": rng.normal(size=(5, 3))}
+    np.random.seed(123)
+    first = report.aggregate(scores, reps=200, seed=4)
+    after = np.random.rand()
+    np.random.seed(999)
+    assert report.aggregate(scores, reps=200, seed=4) == first
+    assert report.aggregate({"a": scores["a"]}, reps=200, seed=4)["a"] == first["a"]  # independent of other labels
+    np.random.seed(123)
+    report.aggregate(scores, reps=200, seed=4)
+    assert np.random.rand() == after  # global state restored
+    assert report.aggregate(scores, reps=200, seed=5) != first
+
+
+def test_probability_of_improvement_when_one_label_dominates():
+    rng = np.random.default_rng(0)
+    ft = rng.normal(size=(4, 3))
+    p, lo, hi = report.probability_of_improvement(ft + 100.0, ft, reps=200)
+    assert p == pytest.approx(1.0) and lo == pytest.approx(1.0) and hi == pytest.approx(1.0)
+    p, lo, hi = report.probability_of_improvement(ft, ft + 100.0, reps=200)
+    assert p == pytest.approx(0.0)
+
+
+def test_performance_profile_is_the_fraction_above_each_threshold():
+    scores = {"x": np.array([[0.0, 10.0], [20.0, 30.0]])}
+    profile, lo, hi = report.performance_profiles(scores, np.array([-1.0, 5.0, 25.0, 30.0]), reps=100)["x"]
+    np.testing.assert_allclose(profile, [1.0, 0.75, 0.25, 0.0])
+    assert np.all(lo <= profile) and np.all(profile <= hi)
+
+
+def test_comparison_drops_a_label_missing_on_a_task():
+    coverage = {"daft": {"a", "b", "c"}, "ft": {"a", "b", "c"}, "sgft": {"a", "b"}}
+    assert report.select_comparison(coverage) == (("daft", "ft"), ("a", "b", "c"))
+    assert report.select_comparison({"daft": {"a"}, "ft": {"a", "b"}}) is None  # fewer than 2 shared tasks
+    finals = {("daft", "a"): [(2, 3.0), (0, 1.0), (1, 2.0)], ("ft", "a"): [(5, 0.5), (4, 0.0)]}
+    matrices, n = report.score_matrices(finals, ["daft", "ft"], ["a"])
+    assert n == 2 and matrices["daft"].tolist() == [[1.0], [2.0]] and matrices["ft"].tolist() == [[0.0], [0.5]]
+
+
+def test_runtime_ratios_only_on_the_same_machine():
+    records = [make_record("c", "t", "daft", 0, 1.0, wall_h=1.0), make_record("c", "t", "ft", 0, 1.0, wall_h=3.0),
+               make_record("c", "t", "ft", 1, 1.0, wall_h=5.0),
+               make_record("c", "t", "par", 0, 1.0, wall_h=9.0, machine=MACHINE_B),
+               make_record("c", "t", "vgdf", 0, 1.0, wall_h=10.0, steps=20_000)]
+    rows = {(r.label, r.projected): r for r in report.runtime_table(records)}
+    assert rows["ft", False].hours == pytest.approx(4.0) and rows["ft", False].vs_reference == pytest.approx(4.0)
+    assert rows["ft", False].n == 2 and rows["ft", False].train_hours == pytest.approx(3.2)
+    assert rows["par", False].vs_reference is None and rows["par", False].across_machines
+    vgdf = rows["vgdf", True]  # partial: projected wall time, training time scaled to the budget
+    assert vgdf.hours == pytest.approx(10.0) and vgdf.train_hours == pytest.approx(8.0)
+    assert vgdf.vs_reference == pytest.approx(10.0)
+
+
+def test_write_report_on_a_small_store(tmp_path):
+    write_store(tmp_path / "results")
+    out = tmp_path / "docs" / "results.md"
+    text = report.write_report(tmp_path / "results", out, reps=200)
+    assert out.read_text() == text
+    for heading in ["# Results", "## main", "## pilot", "### Cells", "### Per task", "#### hopper-x",
+                    "### Across tasks", "### Runtime"]:
+        assert f"\n{heading}\n" in f"\n{text}"
+    main, pilot = text.split("## pilot")
+    assert "### Across tasks" not in pilot  # one task, one label
+    # cells: seeds per task, overrides, the partial run
+    assert "| `daft` | adapt (10) | daft (10) | none | 3 + 1 partial | 3 | 3 | finished (9), partial (1) |" in main
+    assert "| `ft` | adapt (9) | ft (9) | `fresh_critics=true` | 3 | 3 | 3 | finished (9) |" in main
+    assert "| `sgft` | adapt (6) | sgft (6) | none | 3 | 0 | 3 | finished (6) |" in main
+    assert "curve is the mean over seeds" in main
+    # per task: t-interval (t_{0.975,2} = 4.3027 x 100 / sqrt 3 = 248.4), early phase, AUC, train return, falls
+    walker = main.split("#### walker-no-right-thigh")[1].split("####")[0]
+    assert ("| `daft` | 3 | 1,100 | [852, 1,348] | s0: 1,000, s1: 1,100, s2: 1,200 | 200 | 300 | 600 | 5 | 10.0 |"
+            in walker)
+    cheetah = main.split("#### halfcheetah-broken-back-thigh")[1].split("####")[0]
+    assert ("| `daft` | 3 | 1,100 | [852, 1,348] | s0: 1,000, s1: 1,100, s2: 1,200 | 200 | 300 | 600 | 5 (2/3) | "
+            "10.0 (2/3) |" in cheetah)  # the migrated run has no training returns
+    assert "| `daft (partial)` | 1 | 700 | — | s3: 700 @ 50,000 | 220 | 340 | — | 2 | 5.0 |" in cheetah
+    assert "zero-shot 100 (mean over 9 runs; dashed line)" in cheetah
+    assert "zero-shot 100 (mean over 6 runs; dashed line)" in main.split("#### hopper-x")[1]  # not par's
+    # across tasks: sgft lacks hopper-x, so it is left out with a note; 3 seeds per task
+    across = main.split("### Across tasks")[1].split("### Runtime")[0]
+    assert "Finished runs of `daft`, `ft` on the 3 tasks `halfcheetah-broken-back-thigh`, `hopper-x`, " \
+           "`walker-no-right-thigh`: the first 3 seeds" in across
+    assert "Not aggregated: `par`" in across and "Not aggregated: `sgft`" in across
+    assert "Partial runs are not aggregated." in across
+    assert "| `daft` | 100.0 | [9" in across  # expert-normalised: (final - 100) / 10
+    assert "**D4RL-normalised score**" in across
+    assert "| `ft` | 1.00 | [1.00, 1.00] |" in across  # P(daft > ft)
+    # runtime: ratios on the same machine only
+    runtime = main.split("### Runtime")[1]
+    assert "| `walker-no-right-thigh` | `ft` | 3 | 100,000 | 1.50 | 1.20 | 67 | across machines | CPU B (16 cores) |" \
+           in runtime
+    assert "| `hopper-x` | `sgft`" not in runtime and "| `hopper-x` | `par` | 1 | 100,000 | 4.00 |" in runtime
+    assert "| `halfcheetah-broken-back-thigh` | `daft (partial)` | 1 | 100,000 | 1.20 (projected) | 0.96 | 83 | " \
+           "1.20x | CPU A (8 cores) |" in runtime
+    assert "| `hopper-x` | `ft` | 3 | 100,000 | 1.50 | 1.20 | 67 | 1.50x | CPU A (8 cores) |" in runtime
+    # figures exist and are linked relative to the markdown
+    figures = tmp_path / "docs" / "img" / "results"
+    for name in ["main/hopper-x", "main/profiles", "main/runtime", "pilot/hopper-x"]:
+        assert (figures / f"{name}.png").stat().st_size > 0 and (figures / f"{name}.svg").stat().st_size > 0
+    assert "![hopper-x](img/results/main/hopper-x.png)" in main
+    assert str(tmp_path) not in text
+    assert report.write_report(tmp_path / "results", out, reps=200) == text  # byte-for-byte deterministic

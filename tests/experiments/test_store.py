@@ -1,0 +1,115 @@
+"""The results store: records are validated on write and read, ids are stable, conflicts are never overwritten."""
+
+import copy
+import json
+
+import pytest
+
+from daftrl.experiments import store
+from daftrl.experiments.store import RecordError
+
+
+def record(seed=0, label="ft", final=100.0, options=None, campaign="c", task="halfcheetah-broken-back-thigh"):
+    identity = store.run_identity("adapt", {"task": task, "method": "ft", "seed": seed, "steps": 1000,
+                                            **(options or {})}, {}, {})
+    curve = [{"step": 0, "return_mean": 10.0, "return_std": 1.0, "returns": [9.0, 11.0]},
+             {"step": 1000, "return_mean": final, "return_std": 1.0, "returns": [final - 1, final + 1]}]
+    return {"schema_version": 1, "run_id": store.run_id(identity), "identity": identity, "campaign": campaign,
+            "label": label, "kind": "adapt", "task": task, "robot": "halfcheetah", "method": "ft", "seed": seed,
+            "status": "finished", "budget_steps": 1000, "steps": 1000, "config": {}, "method_config": {},
+            "overrides": {}, "curve": curve, "final_return": final, "zero_shot": 10.0, "provenance": {}}
+
+
+def test_write_then_load_round_trips(tmp_path):
+    r = record()
+    assert store.write_record(tmp_path, r) == "written"
+    path = tmp_path / "c" / "halfcheetah-broken-back-thigh" / "ft" / "s0.json"
+    assert path.is_file()
+    assert store.load_records(tmp_path) == [r]
+    assert store.write_record(tmp_path, copy.deepcopy(r)) == "identical"
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda r: r.update(schema_version=2), "schema_version 2"),
+    (lambda r: r["curve"][1].update(return_mean=float("nan")), "curve\\[1\\] needs a finite"),
+    (lambda r: r["curve"][1].update(returns=[1.0, float("inf")]), "curve\\[1\\].returns is not finite"),
+    (lambda r: r.update(final_return=float("nan")), "final_return"),
+    (lambda r: r.update(wall_time_s=float("inf")), "wall_time_s"),
+    (lambda r: r.update(seed="0"), "'seed' must be int"),
+    (lambda r: r.update(status="running"), "status 'running'"),
+    (lambda r: r.update(label="../x"), "not a plain name"),
+    (lambda r: r["curve"].reverse(), "steps must increase"),
+    (lambda r: r.update(run_id="0" * 12), "does not match its identity"),
+])
+def test_malformed_records_are_refused_on_write_and_read(tmp_path, edit, match):
+    bad = record()
+    edit(bad)
+    with pytest.raises(RecordError, match=match):
+        store.write_record(tmp_path, bad)
+    assert not list(tmp_path.rglob("*.json"))  # nothing written
+    path = tmp_path / "c" / "t" / "ft" / "s0.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(bad))
+    with pytest.raises(RecordError, match=match):
+        store.load_records(tmp_path)
+
+
+def test_same_run_with_another_result_is_a_conflict_and_keeps_the_stored_one(tmp_path):
+    store.write_record(tmp_path, record(final=100.0))
+    with pytest.raises(RecordError, match="already stored with a different result"):
+        store.write_record(tmp_path, record(final=101.0))
+    assert store.load_records(tmp_path)[0]["final_return"] == 100.0
+
+
+def test_another_configuration_under_the_same_label_is_refused(tmp_path):
+    store.write_record(tmp_path, record())
+    with pytest.raises(RecordError, match="another configuration under the same label"):
+        store.write_record(tmp_path, record(options={"eval_every": 5}))
+
+
+def test_one_run_stored_twice_under_two_paths_is_reported(tmp_path):
+    r = record()
+    store.write_record(tmp_path, r)
+    copy_path = tmp_path / "c2" / r["task"] / "ft" / "s0.json"
+    copy_path.parent.mkdir(parents=True)
+    copy_path.write_text(json.dumps({**r, "campaign": "c2"}))
+    with pytest.raises(RecordError, match="same run"):
+        store.load_records(tmp_path)
+
+
+def test_a_record_at_the_wrong_path_is_reported(tmp_path):
+    r = record()
+    path = tmp_path / "c" / r["task"] / "daft" / "s0.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(r))
+    with pytest.raises(RecordError, match="move it there"):
+        store.load_records(tmp_path)
+
+
+def test_run_id_ignores_defaults_and_run_local_options():
+    """A new option added with its default, or a different run dir / checkpoint spacing, keeps the id; a
+    non-default value of any option changes it."""
+    base = {"task": "t", "method": "ft", "seed": 0, "steps": 10, "eval_every": 5}
+    defaults = {"eval_every": 5, "new_option": 1}
+    ident = lambda cfg, method=None: store.run_id(store.run_identity("adapt", cfg, defaults, method or {}))  # noqa: E731
+    a = ident(base)
+    assert ident({**base, "new_option": 1, "run_dir": "/x", "checkpoint_every": 7, "resume": True}) == a
+    assert ident({**base, "new_option": 2}) != a
+    assert ident({**base, "eval_every": 6}) != a
+    assert ident({**base, "seed": 1}) != a
+    assert ident(base, {"beta0": 0.5}) != a
+
+
+def test_portable_removes_machine_paths():
+    from pathlib import Path
+
+    home = str(Path.home())
+    command = f"/opt/x/src/daftrl/cli.py adapt --run-dir {home}/.daftrl/r"
+    assert store.portable(command) == "daftrl adapt --run-dir ~/.daftrl/r"
+    assert store.portable("/work/main/.venv/bin/daftrl grid run g.toml") == "daftrl grid run g.toml"
+
+
+def test_final_return_is_the_mean_of_the_last_tenth():
+    curve = [{"step": s, "return_mean": float(s)} for s in range(0, 101, 5)]
+    assert store.final_return(curve, 100) == pytest.approx((90 + 95 + 100) / 3)
+    assert store.final_return(curve[:5], 100) == 20.0  # stopped early: its last evaluation
