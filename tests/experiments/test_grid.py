@@ -76,6 +76,8 @@ def test_serial_grid_stores_records_and_a_rerun_is_a_no_op(tmp_path):
         assert r["train_time_s"] < r["wall_time_s"] and r["updates_per_s"] > 0
     again = run_grid(jobs, tmp_path / "results", quiet=True)
     assert (again["skipped"], again["done"]) == (2, 0)
+    # a job whose record another grid process stored after this one started is skipped when its turn comes
+    assert grid.run_job(jobs[0], root=tmp_path / "results")["status"] == "skipped"
     rows = grid.status(jobs, tmp_path / "results")
     assert [r.get("done") for r in rows] == [1, 1] and all(r["remaining_core_hours"] == 0 for r in rows)
 

@@ -39,10 +39,10 @@ def _stop_requests(on_stop=None):
             signal.signal(s, h)
 
 
-def serial(jobs: list[Job], workers: int = 1, cpus: str | None = None) -> Iterator[dict]:
+def serial(jobs: list[Job], workers: int = 1, cpus: str | None = None, root: Path | None = None) -> Iterator[dict]:
     """One job after the other in this process; a stop (the job's own checkpoint-and-stop) ends the grid."""
     for job in jobs:
-        outcome = run_job(job, cpus)
+        outcome = run_job(job, cpus, root)
         yield outcome
         if outcome["status"] == "interrupted":
             return
@@ -67,13 +67,14 @@ def _pin_worker(cores, stop_event) -> None:
 _STOP_EVENT = None
 
 
-def _pool_job(job: Job) -> dict:
+def _pool_job(job: Job, root: Path | None) -> dict:
     if _STOP_EVENT is not None and _STOP_EVENT.is_set():
         return {"status": "interrupted", "job": job.name()}
-    return run_job(job)
+    return run_job(job, root=root)
 
 
-def local(jobs: list[Job], workers: int | None = None, cpus: str | None = None) -> Iterator[dict]:
+def local(jobs: list[Job], workers: int | None = None, cpus: str | None = None,
+          root: Path | None = None) -> Iterator[dict]:
     """A pool of `workers` processes (default: one per usable core), worker i pinned to the i-th usable core."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -96,7 +97,7 @@ def local(jobs: list[Job], workers: int | None = None, cpus: str | None = None) 
 
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_pin_worker, initargs=(cores, stop_event)) as pool:
         with _stop_requests(forward_stop) as stop:
-            pending = {pool.submit(_pool_job, job) for job in jobs}
+            pending = {pool.submit(_pool_job, job, root) for job in jobs}
             while pending:
                 done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -108,9 +109,10 @@ def local(jobs: list[Job], workers: int | None = None, cpus: str | None = None) 
     return
 
 
-def ray(jobs: list[Job], workers: int | None = None, cpus: str | None = None) -> Iterator[dict]:
+def ray(jobs: list[Job], workers: int | None = None, cpus: str | None = None,
+        root: Path | None = None) -> Iterator[dict]:
     """One Ray task per job (num_cpus=1) on the cluster at RAY_ADDRESS, or on a local Ray instance with
-    `workers` CPUs. The driver needs only the returned records."""
+    `workers` CPUs. The driver needs only the returned records (`root` is not read: workers may not see it)."""
     try:
         import ray as ray_lib
     except ImportError:
@@ -161,7 +163,7 @@ def run_grid(jobs: list[Job], root: str | Path, executor: str = "serial", worker
     runner = {"serial": serial, "local": local, "ray": ray}[executor]
     bar = _Progress(len(todo), quiet)
     with bar:
-        for outcome in runner(todo, workers, cpus):
+        for outcome in runner(todo, workers, cpus, Path(root)):
             status = outcome["status"]
             if status == "done":
                 record = outcome["record"]

@@ -308,14 +308,17 @@ def _failure(job: Job) -> str:
 
 
 # ----------------------------------------------------------------------------- running one job
-def run_job(job: Job, cpus: str | None = None) -> dict:
+def run_job(job: Job, cpus: str | None = None, root: str | Path | None = None) -> dict:
     """Run (or resume, or just collect) one job in this process; returns {"status": "done", "record": ...},
-    {"status": "interrupted"}, {"status": "busy"} or {"status": "failed", "error": ...}. Never raises: a
-    failure is written to the run dir's failed.json and returned, so other jobs go on."""
+    {"status": "skipped"} (`root`, a store this process can read, got its record meanwhile, e.g. from another
+    grid process), {"status": "interrupted"}, {"status": "busy"} or {"status": "failed", "error": ...}. Never
+    raises: a failure is written to the run dir's failed.json and returned, so other jobs go on."""
     from daftrl.runs import RunDirBusy
 
     d = job.run_dir()
     try:
+        if root is not None and _stored(job, root):
+            return {"status": "skipped", "job": job.name()}
         if cpus:
             from daftrl.runs import apply_cpu_settings
 
@@ -337,6 +340,14 @@ def run_job(job: Job, cpus: str | None = None) -> dict:
         except OSError:
             pass
         return {"status": "failed", "job": job.name(), "error": error}
+
+
+def _stored(job: Job, root: str | Path) -> bool:
+    path = job.record_path(root)
+    try:
+        return path.exists() and json.loads(path.read_text()).get("run_id") == job.run_id
+    except (OSError, ValueError):
+        return False
 
 
 def _run(job: Job, d: Path) -> dict:
