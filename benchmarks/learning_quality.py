@@ -30,13 +30,10 @@ LIMIT = 100_000
 
 
 def main(run_dirs: list[str]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
     from daftrl.checkpoint import atomic_write_json
+    from daftrl.experiments import plots
     from daftrl.runs import RunDir, provenance
 
     curves: dict[str, dict[int, dict[int, float]]] = defaultdict(dict)
@@ -47,27 +44,19 @@ def main(run_dirs: list[str]) -> None:
         if LIMIT not in rows:
             raise SystemExit(f"{d} has not reached {LIMIT} steps yet")
         curves[cfg["env"]][cfg["seed"]] = rows
-    summary = {}
-    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 3.5), dpi=110)
-    for ax, (env, seeds) in zip(np.atleast_1d(axes), sorted(curves.items()), strict=True):
+    summary, panels = {}, []
+    for env, seeds in sorted(curves.items()):
         steps = sorted(set.intersection(*(set(r) for r in seeds.values())))
         values = np.array([[seeds[s][t] for t in steps] for s in sorted(seeds)])
-        ax.plot(steps, values.mean(0), label=f"daftrl SAC ({len(seeds)} seeds)")
-        ax.fill_between(steps, values.min(0), values.max(0), alpha=0.2)
-        if env in REFERENCE_1E5:
-            ref, std = REFERENCE_1E5[env]
-            ax.errorbar([LIMIT], [ref], yerr=[std], fmt="s", color="k", label="Tianshou SAC at 1e5")
-        ax.set_title(env)
-        ax.set_xlabel("env steps")
-        ax.set_ylabel("return")
-        ax.legend(loc="lower right")
+        reference = (LIMIT, *REFERENCE_1E5[env]) if env in REFERENCE_1E5 else None
+        panels.append(plots.SeedPanel(env, np.array(steps), values, f"daftrl SAC ({len(seeds)} seeds)", reference,
+                                      "Tianshou SAC at 1e5"))
         final = values[:, -1]
         summary[env] = {"seeds": sorted(seeds), "return_at_1e5": final.tolist(), "mean": float(final.mean()),
                         "std": float(final.std()), "reference_tianshou": REFERENCE_1E5.get(env),
                         "curve_steps": steps, "curve_mean": values.mean(0).tolist()}
-    fig.tight_layout()
     out = Path(__file__).parent / "results"
-    fig.savefig(out / "learning_sac.png")
+    plots.seed_curves(out / "learning_sac.png", panels)
     atomic_write_json(out / "learning_sac.json", {"benchmark": "learning_quality", "runs": run_dirs,
                                                   "results": summary, "provenance": provenance()})
     print(json.dumps({k: (v["mean"], v["std"]) for k, v in summary.items()}))

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -88,56 +87,6 @@ def cotrain_section(r: dict) -> list[str]:
     return out + [""]
 
 
-def adapt_compare_section(r: dict, png: str) -> list[str]:
-    runs_at = sorted({c[:12] for v in r["methods"].values() for c in v.get("git_commits") or [] if c})
-    made = f"runs made at commit {', '.join(f'`{c}`' for c in runs_at)}; " if runs_at else ""
-    out = [f"### Adaptation on {r['task']}, bundled expert, 1e5 target steps ({made}summary: {_prov(r)})", "",
-           "Final return = mean of the last 5 evaluations (10 deterministic episodes each) per seed; "
-           "± = 95 % t-interval over seeds.", "",
-           "| method | final return (mean over seeds) | per seed | wall time per run, min (incl. evaluation) |",
-           "|---|---|---|---|"]
-    for m, v in r["methods"].items():
-        ci = f" ± {v['ci95_half_width']:,.0f}" if v["ci95_half_width"] is not None else ""
-        seeds = ", ".join(f"s{s}: {x:,.0f}" for s, x in zip(v["seeds"], v["final_per_seed"], strict=True))
-        walls = ", ".join(f"{w:.1f}" for w in v.get("wall_time_min") or [] if w is not None) or "-"
-        out.append(f"| {m} | {v['final_mean']:,.0f}{ci} | {seeds} | {walls} |")
-    return out + ["", f"![{r['task']}](../benchmarks/results/{png})", ""]
-
-
-def runtime_section(r: dict, png: str) -> list[str]:
-    B = r["budget_target_steps"]
-    out = [f"### Runtime for {B:,} target steps on {r['task']} (the paper's Figure 3; {_prov(r)})", "",
-           "Measured wall time of each run (including its evaluations, 10 episodes every 1e3 target steps), read "
-           "from the run directories; adaptation methods start from the bundled expert, co-training methods train "
-           "from scratch on 10 source steps per target step. *Projected* = a run still in progress, extrapolated "
-           "linearly from its rate so far (a lower bound for VGDF, whose model refit grows with the data); "
-           "*at its cost trend*: the time so far plus the remaining steps at a per-step cost fitted linearly in "
-           "the step over the last 20 evaluation intervals (for a cost that grows with the data; it assumes a steady "
-           "load over those intervals, so it is an estimate, not a bound). "
-           "*Recent*: the rate over each run's last 20 evaluation intervals (runs resumed across sessions may have "
-           "met different loads; recent rates of runs made side by side share one). Return: mean of the last 5 "
-           "evaluations (finished runs) or the latest evaluation (projected). Rows marked *from an earlier machine* "
-           "come from an earlier table: their run directories are not on the machine that wrote this one, so "
-           "they were not measured side by side with the other rows.", "",
-           "| method | hours per 1e5 target steps | vs DAFT | at the recent rate: hours, vs DAFT | return | "
-           "runs (target steps reached, commit) |",
-           "|---|---|---|---|---|---|"]
-    for m, v in sorted(r["methods"].items(), key=lambda kv: kv[1]["hours_per_budget"]):
-        across = " (across tables)" if v.get("ratio_across_tables") else ""
-        ratio = f"{v['vs_reference']:.1f}x{across}" if v.get("vs_reference") else "-"
-        runs = ", ".join(f"s{s['seed']}: {s['target_steps']:,} ({(s['git_commit'] or '?')[:7]})" for s in v["runs"])
-        if v.get("measured"):  # carried over from an earlier file: its run dirs are not on this machine
-            runs += f"; from an earlier machine, table of {str(v['measured'].get('date'))[:10]}"
-        hours = f"{v['hours_per_budget']:.2f}"
-        if v["projected"]:
-            trend = v.get("trend_hours_per_budget", math.nan)
-            hours += f" (projected; {trend:.2f} at its cost trend)" if math.isfinite(trend) else " (projected)"
-        recent = f"{v['recent_hours_per_budget']:.2f}, " + (
-            f"{v['recent_vs_reference']:.1f}x{across}" if v.get("recent_vs_reference") else "-")
-        out.append(f"| {m} | {hours} | {ratio} | {recent} | {v['return']:,.0f} | {runs} |")
-    return out + ["", f"![runtime {r['task']}](../benchmarks/results/{png})", ""]
-
-
 def learning_section(r: dict) -> list[str]:
     out = [f"### SAC learning quality, 1e5 steps, `expert` preset ({_prov(r)})", "",
            "| env | return at 1e5 per seed | mean ± std over seeds | Tianshou SAC at 1e5 (10 seeds) |",
@@ -161,10 +110,13 @@ def main() -> None:
         lines += adapt_section(r)
     if (r := _load("bench_cotrain.json")):
         lines += cotrain_section(r)
-    for path in sorted(RESULTS.glob("adapt_*.json")):
-        lines += adapt_compare_section(json.loads(path.read_text()), path.with_suffix(".png").name)
-    for path in sorted(RESULTS.glob("runtime_*.json")):
-        lines += runtime_section(json.loads(path.read_text()), path.with_suffix(".png").name)
+    lines += ["### Adaptation and runtime comparisons", "",
+              "The comparisons of adaptation methods over seeds (the paper's Figure 2) and of adaptation against "
+              "co-training runtime (Figure 3) are run records in the results store (`results/`, docs/experiments.md) "
+              "and are reported in [results.md](results.md), generated by `daftrl report results --out "
+              "docs/results.md`: campaign `legacy-adapt` holds the adaptation runs on halfcheetah-broken-back-thigh "
+              "and walker-no-right-thigh, campaign `runtime` the runtime comparison on halfcheetah-broken-back-thigh "
+              "(both migrated from the earlier benchmark tables by `benchmarks/migrate_legacy_results.py`).", ""]
     if (r := _load("learning_sac.json")):
         lines += learning_section(r)
     (ROOT.parent / "docs" / "benchmarks.md").write_text("\n".join(lines))

@@ -27,29 +27,6 @@ class DemoArgs:
     """Output directory: new, empty, or an earlier demo's (which is replaced)."""
 
 
-def plot_curve(rows: list[dict], title: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    steps = np.array([r["step"] for r in rows])
-    mean = np.array([r["return_mean"] for r in rows])
-    std = np.array([r["return_std"] for r in rows])
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=120)
-    ax.plot(steps, mean, marker="o", label="adapting policy")
-    ax.fill_between(steps, mean - std, mean + std, alpha=0.2)
-    ax.axhline(mean[0], ls="--", color="gray", label="zero-shot (expert, no adaptation)")
-    ax.set_xlabel("target steps")
-    ax.set_ylabel("return (deterministic, fresh env)")
-    ax.set_title(title)
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
 MARKER = ".daftrl-demo"
 """Written first into the demo's directory: only a directory holding it (or an empty one) is replaced."""
 
@@ -68,6 +45,7 @@ def run_demo(args: DemoArgs) -> dict:
     from daftrl import zoo
     from daftrl.algos import method_class
     from daftrl.envs import get_task
+    from daftrl.experiments import plots
     from daftrl.loops import AdaptRunConfig, adapt
     from daftrl.runs import RunDir
 
@@ -90,7 +68,8 @@ def run_demo(args: DemoArgs) -> dict:
     if result["status"] != "finished":  # Ctrl-C/SIGTERM: no summary of a run that did not happen
         return {**result, "out": str(out)}
     rows = RunDir(out).rows("eval")
-    plot_curve(rows, f"{args.method} on {args.task}", out / "learning_curve.png")
+    plots.demo_curve(out / "learning_curve.png", f"{args.method} on {args.task}", [r["step"] for r in rows],
+                     [r["return_mean"] for r in rows], [r["return_std"] for r in rows])
     zero, final = rows[0]["return_mean"], rows[-1]["return_mean"]
     src = zoo.card(robot)["source_return"]
     summary = f"""# daftrl demo: {args.method} on {args.task}

@@ -1,14 +1,13 @@
 """`daftrl report`: the statistics (t-intervals, curve summaries, normalised scores, rliable aggregates) and the
 markdown + figures of a small synthetic results store."""
 
-import hashlib
 import json
 import math
 
 import numpy as np
 import pytest
 
-from daftrl.experiments import report
+from daftrl.experiments import report, store
 
 BUDGET = 100_000
 MACHINE_A, MACHINE_B = ("CPU A", 8), ("CPU B", 16)
@@ -26,9 +25,9 @@ def make_record(campaign: str, task: str, label: str, seed: int, final: float, *
                 wall_h: float = 1.0, steps: int = BUDGET) -> dict:
     partial = steps < BUDGET
     curve = linear_curve(zero_shot or 0.0, final, last=steps)
-    run_id = hashlib.sha1(f"{campaign}/{task}/{label}/{seed}".encode()).hexdigest()[:12]
+    identity = {"kind": "adapt", "task": task, "method": label, "seed": seed, "steps": BUDGET}
     return {
-        "schema_version": 1, "run_id": run_id, "campaign": campaign,
+        "schema_version": 1, "run_id": store.run_id(identity), "identity": identity, "campaign": campaign,
         "label": label, "kind": "adapt", "task": task, "robot": robot, "method": label.split("-")[0], "seed": seed,
         "status": "partial" if partial else "finished", "budget_steps": BUDGET, "steps": steps, "config": {},
         "method_config": {}, "overrides": {"fresh_critics": True} if label == "ft" else {},

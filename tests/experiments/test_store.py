@@ -67,12 +67,14 @@ def test_another_configuration_under_the_same_label_is_refused(tmp_path):
         store.write_record(tmp_path, record(options={"eval_every": 5}))
 
 
-def test_one_run_stored_twice_under_two_paths_is_reported(tmp_path):
+def test_one_run_stored_twice_in_a_campaign_is_reported_but_two_campaigns_may_share_it(tmp_path):
     r = record()
     store.write_record(tmp_path, r)
-    copy_path = tmp_path / "c2" / r["task"] / "ft" / "s0.json"
+    store.write_record(tmp_path, {**r, "campaign": "c2"})  # a study and a main grid may hold the same run
+    assert len(store.load_records(tmp_path)) == 2
+    copy_path = tmp_path / "c" / r["task"] / "ft-copy" / "s0.json"
     copy_path.parent.mkdir(parents=True)
-    copy_path.write_text(json.dumps({**r, "campaign": "c2"}))
+    copy_path.write_text(json.dumps({**r, "label": "ft-copy"}))
     with pytest.raises(RecordError, match="same run"):
         store.load_records(tmp_path)
 

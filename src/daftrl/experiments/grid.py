@@ -200,11 +200,11 @@ def _tuple_lists(v: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------- state of a grid
-def job_state(job: Job, stored: dict[str, dict]) -> str:
+def job_state(job: Job, stored: dict[tuple[str, str], dict]) -> str:
     """done (its record is in the store), running (another process holds its run dir), failed (its last attempt
     raised), interrupted (a checkpoint to resume), finished (finished on this machine, record not yet stored)
     or pending."""
-    if job.run_id in stored:
+    if (job.campaign, job.run_id) in stored:
         return "done"
     d = job.run_dir()
     if not d.exists():
@@ -246,17 +246,17 @@ def _locked(d: Path) -> bool:
     return False
 
 
-def stored_records(root: str | Path) -> dict[str, dict]:
-    """run id -> record of every record in the store (an empty dict if the store does not exist yet)."""
+def stored_records(root: str | Path) -> dict[tuple[str, str], dict]:
+    """(campaign, run id) -> record of every record in the store (empty if the store does not exist yet)."""
     root = Path(root)
-    return {r["run_id"]: r for r in store.load_records(root)} if root.exists() else {}
+    return {(r["campaign"], r["run_id"]): r for r in store.load_records(root)} if root.exists() else {}
 
 
-def check_paths(jobs: list[Job], root: str | Path, stored: dict[str, dict]) -> None:
+def check_paths(jobs: list[Job], root: str | Path, stored: dict[tuple[str, str], dict]) -> None:
     """GridError if a job's record path holds a record of another run (a label reused for other options)."""
     for job in jobs:
         path = job.record_path(root)
-        if job.run_id not in stored and path.exists():
+        if (job.campaign, job.run_id) not in stored and path.exists():
             old = store.read_record(path)
             raise GridError(f"{path} holds run {old['run_id']} with options {store.canonical(old['identity'])}, but "
                             f"the grid defines {job.name()} as run {job.run_id} with "

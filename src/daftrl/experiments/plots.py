@@ -1,10 +1,12 @@
-"""Figures of `daftrl report`, the one module that draws: learning curves per task (the DAFT paper's Figure 2),
-performance profiles across tasks (Agarwal et al. 2021) and wall time per budget (the paper's Figure 3).
+"""The one module of daftrl that draws. Figures of `daftrl report`: learning curves per task (the DAFT paper's
+Figure 2), performance profiles across tasks (Agarwal et al. 2021) and wall time per budget (the paper's Figure 3);
+the learning curve of `daftrl demo`; the curves of the SAC learning-quality benchmark
+(`benchmarks/learning_quality.py`).
 
-The functions take plain arrays computed by `daftrl.experiments.report` and write `<stem>.png` and `<stem>.svg`.
-Figures are built with `matplotlib.figure.Figure` (no pyplot state, no backend switch); the SVG hash salt is fixed
-and the date and software metadata are dropped so that re-rendering the same data gives the same files wherever
-matplotlib allows it.
+The functions take plain arrays computed by their callers. The report's write `<stem>.png` and `<stem>.svg`; the
+demo's and the benchmark's one PNG at the path given. Figures are built with `matplotlib.figure.Figure` (no pyplot
+state, no backend switch); for the report the SVG hash salt is fixed and the date and software metadata are dropped
+so that re-rendering the same data gives the same files wherever matplotlib allows it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,18 @@ class CurveSeries:
     lo: np.ndarray | None = None
     hi: np.ndarray | None = None
     partial: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class SeedPanel:
+    """One panel of `seed_curves`: curves of several seeds at common steps, and an optional outside reference."""
+
+    title: str
+    steps: np.ndarray
+    values: np.ndarray  # seeds x steps
+    label: str
+    reference: tuple[float, float, float] | None = None  # (step, mean, std)
+    reference_label: str = "reference"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,3 +134,48 @@ def runtime_bars(stem: Path, panels: Sequence[tuple[str, Sequence[Bar]]]) -> Pat
     axes[0].set_ylabel("hours per run (full budget; hatched: projected)")
     fig.tight_layout()
     return _save(fig, stem)
+
+
+def demo_curve(path: Path, title: str, steps: np.ndarray, mean: np.ndarray, std: np.ndarray) -> Path:
+    """`daftrl demo`'s figure at `path` (PNG): the adapting policy's evaluation return against target steps with
+    its std over episodes shaded, and the zero-shot return (the first evaluation) dashed."""
+    from matplotlib.figure import Figure
+
+    steps, mean, std = (np.asarray(a, dtype=float) for a in (steps, mean, std))
+    fig = Figure(figsize=(6, 3.6), dpi=120)
+    ax = fig.subplots()
+    ax.plot(steps, mean, marker="o", label="adapting policy")
+    ax.fill_between(steps, mean - std, mean + std, alpha=0.2)
+    ax.axhline(mean[0], ls="--", color="gray", label="zero-shot (expert, no adaptation)")
+    ax.set_xlabel("target steps")
+    ax.set_ylabel("return (deterministic, fresh env)")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return Path(path)
+
+
+def seed_curves(path: Path, panels: Sequence[SeedPanel], xlabel: str = "env steps") -> Path:
+    """One panel per `SeedPanel`, side by side, at `path` (PNG): the mean over seeds with a min..max band and the
+    reference, if any, as a point with its std as error bar (the SAC learning-quality benchmark)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5 * len(panels), 3.5), dpi=110)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, panel in zip(axes, panels, strict=True):
+        values = np.asarray(panel.values, dtype=float)
+        ax.plot(panel.steps, values.mean(0), label=panel.label)
+        ax.fill_between(panel.steps, values.min(0), values.max(0), alpha=0.2)
+        if panel.reference is not None:
+            step, ref, ref_std = panel.reference
+            ax.errorbar([step], [ref], yerr=[ref_std], fmt="s", color="k", label=panel.reference_label)
+        ax.set_title(panel.title)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("return")
+        ax.legend(loc="lower right")
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return Path(path)

@@ -33,6 +33,7 @@ EARLY_STEPS = (10_000, 20_000)  # early-phase columns: the return after this man
 CONFIDENCE = 0.95
 PROFILE_POINTS = 101  # thresholds of a performance profile
 DASH = "—"  # missing data
+MIN_POINTS = 3  # evaluations a curve needs for early-phase returns and its area
 
 Curve = Sequence[Mapping]
 
@@ -66,9 +67,10 @@ def _points(curve: Curve) -> list[tuple[int, float]]:
 
 
 def return_at(curve: Curve, step: int) -> float | None:
-    """The evaluation at `step`, or the nearest one before it; None if the curve stops before `step`."""
+    """The evaluation at `step`, or the nearest one before it; None if the curve stops before `step` or is too
+    coarse to say (fewer than MIN_POINTS evaluations, e.g. a migrated record holding only its first and last)."""
     points = _points(curve)
-    if not points or points[-1][0] < step:
+    if len(points) < MIN_POINTS or points[-1][0] < step:
         return None
     before = [ret for s, ret in points if s <= step]
     return before[-1] if before else None
@@ -76,9 +78,9 @@ def return_at(curve: Curve, step: int) -> float | None:
 
 def normalised_auc(curve: Curve, budget: int) -> float | None:
     """Area under the return curve over [0, budget] (trapezoid rule) divided by the budget, i.e. the mean return
-    over the budget; None unless the curve covers [0, budget]."""
+    over the budget; None unless the curve covers [0, budget] with at least MIN_POINTS evaluations."""
     points = _points(curve)
-    if budget <= 0 or not points or points[0][0] > 0 or points[-1][0] < budget:
+    if budget <= 0 or len(points) < MIN_POINTS or points[0][0] > 0 or points[-1][0] < budget:
         return None
     steps, returns = (np.array(v, dtype=float) for v in zip(*points, strict=True))
     grid = np.union1d(steps[steps <= budget], [float(budget)])
@@ -351,6 +353,8 @@ def runtime_table(records: Sequence[Mapping], reference: str = REFERENCE) -> lis
     reference label on the same task and the same machine (never across machines)."""
     groups: dict[tuple, list[tuple[Mapping, tuple[float, float | None]]]] = {}
     for r in records:
+        if r["method"] == "zero-shot":  # never trains: nothing to time
+            continue
         if (values := _runtime_values(r)) is not None:
             key = (r["task"], r["label"], _partial(r), _machine(r), r["budget_steps"])
             groups.setdefault(key, []).append((r, values))

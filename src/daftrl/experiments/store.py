@@ -140,7 +140,8 @@ def read_record(path: str | os.PathLike) -> dict:
 
 def load_records(root: str | os.PathLike) -> list[dict]:
     """Every record under `root` (a store, a campaign or a task directory), validated, sorted by path.
-    RecordError if a file is malformed, sits at the wrong path, or two files hold the same run."""
+    RecordError if a file is malformed, sits at the wrong path, or two files of one campaign hold the same run
+    (campaigns are separate collections: the same run may be in two, e.g. a study and the main grid)."""
     root = Path(root)
     if not root.exists():
         raise RecordError(f"{root}: no such results directory")
@@ -150,10 +151,11 @@ def load_records(root: str | os.PathLike) -> list[dict]:
         if not path.as_posix().endswith(record_path("", record).as_posix()):
             raise RecordError(f"{path}: holds {record_path('', record)}; move it there (the path is the record's "
                               "campaign/task/label/seed)")
-        if record["run_id"] in seen:
-            raise RecordError(f"duplicate run {record['run_id']}: {seen[record['run_id']]} and {path} hold the "
-                              "same run; delete one")
-        seen[record["run_id"]] = path
+        key = (record["campaign"], record["run_id"])
+        if key in seen:
+            raise RecordError(f"duplicate run {record['run_id']} in campaign {record['campaign']}: {seen[key]} and "
+                              f"{path} hold the same run; delete one")
+        seen[key] = path
         records.append(record)
     return records
 
