@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from daftrl.checkpoint import checkpoint_kind, flatten_tree, load_arrays, save_arrays, unflatten_like
+from daftrl.checkpoint import checkpoint_kind, describe, flatten_tree, load_arrays, save_arrays, unflatten_like
 from daftrl.replay import ReplayBuffer
 
 
@@ -169,9 +169,9 @@ class Adapter:
             "counters": dict(self.counters),
             "rng": self.rng.bit_generator.state,
             "expert": self.expert_info,
-            "obs_dim": self.obs_dim,
-            "act_dim": self.act_dim,
-            "hidden": list(self.method.config.hidden),
+            # it does not know its target: an Adapter file names its expert's env (an adapt run, its task)
+            **describe(self.obs_dim, self.act_dim, self.method.config.hidden, self.expert_info.get("env", ""),
+                       "source"),
         }
         return arrays, meta
 
@@ -200,7 +200,8 @@ class Adapter:
 
 
 def _shape_expert(meta: dict, source: ReplayBuffer | None):
-    from daftrl.experts import Expert, param_templates
+    from daftrl.experts import Expert
+    from daftrl.nn import param_templates
 
     hidden = tuple(meta["hidden"])
     actor, critic = param_templates(meta["obs_dim"], meta["act_dim"], hidden)

@@ -5,20 +5,27 @@ A checkpoint is written to a temporary file in the same directory and renamed ov
 format tag, a version, the checkpoint kind and a SHA-256 digest of every array; loading verifies all
 of them, and the caller's template (shapes and dtypes), before anything is returned, so a corrupt,
 truncated or foreign file is rejected with a clear error and never half-loaded.
+
+Every kind that holds a policy records the same description in its header meta (`describe`: sizes, hidden
+widths, env, domain), and `read_spec` reads it back from the header alone; `LAYOUTS` says where each kind keeps
+its networks. Files written before the description existed are read too: sizes from the actor's array shapes,
+env and domain from where that kind kept them (`Layout.legacy_env`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
+import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.numpy import load_file, save
 
 FORMAT = "daftrl-checkpoint"
@@ -115,31 +122,14 @@ def _header_digest(header: dict) -> str:
     return hashlib.sha256("|".join(header.get(k, "") for k in ("kind", "meta", "scalars")).encode()).hexdigest()
 
 
-def checkpoint_kind(path: str | os.PathLike) -> str:
-    """The kind recorded in a daftrl checkpoint's header (reads the header only)."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="np") as f:
-            header = f.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as e:
-        raise CheckpointError(f"{path} is not a readable safetensors file ({e})") from e
-    if header.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a daftrl checkpoint (format tag {header.get('format')!r})")
-    return header.get("kind", "")
-
-
-def load_arrays(path: str | os.PathLike, kind: str | None = None) -> tuple[dict[str, np.ndarray], dict]:
-    """Read and verify a daftrl checkpoint; returns (arrays, meta). Raises CheckpointError."""
-    path = Path(path)
+def _read_header(path: Path) -> tuple[dict, dict[str, tuple[int, ...]]]:
+    """(header, {array name: shape}) of a daftrl checkpoint of this format version, read without its data."""
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
-        from safetensors import safe_open
-
         with safe_open(str(path), framework="np") as f:
             header = f.metadata() or {}
-        arrays = load_file(str(path))
+            shapes = {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(
             f"{path} is not a readable safetensors file ({e}); it may be truncated or corrupt - "
@@ -151,6 +141,36 @@ def load_arrays(path: str | os.PathLike, kind: str | None = None) -> tuple[dict[
         raise CheckpointError(
             f"{path} has checkpoint format version {header.get('version')}, this daftrl reads {VERSION}"
         )
+    return header, shapes
+
+
+def _meta(header: dict, path: Path) -> dict:
+    """The header's meta, once its checksum holds (older files have none)."""
+    if "header_sha256" in header and _header_digest(header) != header["header_sha256"]:
+        raise CheckpointError(f"{path} failed the checksum of its metadata (step, RNG and env states): the file was "
+                              "edited or is corrupt; do not use it")
+    try:
+        return json.loads(header["meta"])
+    except (KeyError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path} has unreadable metadata: {e}") from e
+
+
+def checkpoint_kind(path: str | os.PathLike) -> str:
+    """The kind recorded in a daftrl checkpoint's header (reads the header only)."""
+    return _read_header(Path(path))[0].get("kind", "")
+
+
+def load_arrays(path: str | os.PathLike, kind: str | None = None) -> tuple[dict[str, np.ndarray], dict]:
+    """Read and verify a daftrl checkpoint; returns (arrays, meta). Raises CheckpointError."""
+    path = Path(path)
+    header, _ = _read_header(path)
+    try:
+        arrays = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(
+            f"{path} is not a readable safetensors file ({e}); it may be truncated or corrupt - "
+            "restore it from a copy or start the run again"
+        ) from e
     if kind is not None and header.get("kind") != kind:
         raise CheckpointError(f"{path} holds a {header.get('kind')!r} checkpoint, expected {kind!r}")
     try:
@@ -160,14 +180,132 @@ def load_arrays(path: str | os.PathLike, kind: str | None = None) -> tuple[dict[
         raise CheckpointError(f"{path} has an inconsistent header: {e}") from e
     if _digest(arrays) != header.get("sha256"):
         raise CheckpointError(f"{path} failed its checksum: the file is corrupt; do not use it")
-    if "header_sha256" in header and _header_digest(header) != header["header_sha256"]:  # older files have none
-        raise CheckpointError(f"{path} failed the checksum of its metadata (step, RNG and env states): the file was "
-                              "edited or is corrupt; do not use it")
-    try:
-        meta = json.loads(header["meta"])
-    except (KeyError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path} has unreadable metadata: {e}") from e
-    return arrays, meta
+    return arrays, _meta(header, path)
+
+
+# --------------------------------------------------------------------- the policy a checkpoint holds
+SPEC_FIELDS = ("obs_dim", "act_dim", "hidden", "env", "domain")
+"""The fields `describe` adds to the header meta of every kind in `LAYOUTS`."""
+
+
+def describe(obs_dim: int, act_dim: int, hidden: Sequence[int], env: str, domain: str) -> dict:
+    """The header meta every checkpoint kind holding a policy records (merged into its meta, see `read_spec`):
+    observation and action sizes, hidden widths, and the env (robot, task or gymnasium id) and domain ("source" or
+    "target") the policy was trained in, which `daftrl eval` scores by default."""
+    if domain not in ("source", "target"):
+        raise ValueError(f"domain must be 'source' or 'target', got {domain!r}")
+    return {"obs_dim": int(obs_dim), "act_dim": int(act_dim), "hidden": [int(h) for h in hidden], "env": str(env),
+            "domain": domain}
+
+
+class Legacy(NamedTuple):
+    """Where a file written before `describe` names the env it was trained in: at the dotted `key` of its header
+    meta, or of its run's config.json if `in_run_config`; its domain is `domain`, or the value at `domain_key`."""
+
+    key: str
+    domain: str = "source"
+    domain_key: str | None = None
+    in_run_config: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """Where a checkpoint kind keeps its networks: array-name prefixes of the actor and, for the kinds an expert
+    loads from, of the critic and the temperature; `replay`: the prefix of a training run's replay buffer (the
+    expert's D_src is its tail; expert files store D_src under source/). `legacy_env`: where files written before
+    `describe` name their env (first found wins)."""
+
+    actor: str
+    critic: str | None = None
+    log_alpha: str | None = None
+    replay: str | None = None
+    legacy_env: tuple[Legacy, ...] = ()
+
+
+LAYOUTS = {
+    "pretrain": Layout("sac/actor", "sac/critic", "sac/log_alpha", "replay",
+                       (Legacy("config.env", domain_key="config.domain"),)),
+    # adapt checkpoints named their task from commit af4e4d5 on; before, their run's config.json did
+    "adapt": Layout("state/actor", legacy_env=(Legacy("task", "target"), Legacy("task", "target", in_run_config=True),
+                                               Legacy("adapter.expert.env"))),
+    "cotrain": Layout("state/actor", legacy_env=(Legacy("task", "target", in_run_config=True),)),
+    "adapter": Layout("state/actor", legacy_env=(Legacy("expert.env"),)),  # it does not know its target
+    "actor": Layout("actor"),  # actor and expert files have always recorded their env and sizes
+    "expert": Layout("actor", "critic", "log_alpha"),
+}
+"""Checkpoint kinds holding a policy -> where they keep it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """The policy a checkpoint holds (`describe`'s fields and the kind)."""
+
+    kind: str
+    obs_dim: int
+    act_dim: int
+    hidden: tuple[int, ...]
+    env: str
+    domain: str
+
+    @property
+    def layout(self) -> Layout:
+        return LAYOUTS[self.kind]
+
+
+def read_spec(path: str | os.PathLike, run_config: Callable[[], Mapping] = dict) -> ModelSpec:
+    """The `ModelSpec` of a checkpoint, from its header alone; CheckpointError for a kind that holds no policy.
+
+    A file written before `describe` gets its sizes from its actor's array shapes (`actor_sizes`) and its env and
+    domain from its kind's `Layout.legacy_env`; `run_config()` returns its run's saved config ({} if none), which
+    older adapt and cotrain checkpoints need."""
+    path = Path(path)
+    header, shapes = _read_header(path)
+    kind = header.get("kind", "")
+    if kind not in LAYOUTS:
+        raise CheckpointError(f"{path} holds a {kind!r} checkpoint; a policy loads from {', '.join(LAYOUTS)} "
+                              "checkpoints")
+    meta, layout = _meta(header, path), LAYOUTS[kind]
+    if all(k in meta for k in ("obs_dim", "act_dim", "hidden")):
+        obs_dim, act_dim, hidden = meta["obs_dim"], meta["act_dim"], tuple(meta["hidden"])
+    else:
+        obs_dim, act_dim, hidden = actor_sizes(shapes, layout.actor, str(path))
+    if "env" in meta:
+        return ModelSpec(kind, obs_dim, act_dim, hidden, meta["env"], meta.get("domain", "source"))
+    for where in layout.legacy_env:
+        env = _at(run_config() if where.in_run_config else meta, where.key)
+        if env:
+            domain = _at(meta, where.domain_key) if where.domain_key else None
+            return ModelSpec(kind, obs_dim, act_dim, hidden, env, domain or where.domain)
+    raise CheckpointError(f"{path}: a {kind} checkpoint of an earlier daftrl version names its task only in its "
+                          "run's config.json, which is not next to it; give the run directory")
+
+
+def _at(d: Any, dotted: str) -> Any:
+    """d[k1][k2]... for dotted = "k1.k2..." (None where a key is missing)."""
+    for k in dotted.split("."):
+        if not isinstance(d, Mapping) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+
+def layer_shapes(shapes: Mapping[str, Sequence[int]], prefix: str) -> list[tuple[int, ...]]:
+    """Kernel shapes of the dense layers under `prefix` (array name -> shape), input layer first: flax numbers
+    layers in order (Dense_0, Dense_1, ...), so names are sorted with their numbers compared as numbers."""
+    names = [n for n in shapes if n.startswith(prefix + "/") and n.endswith("/kernel")]
+    return [tuple(shapes[n]) for n in sorted(names, key=lambda n: [int(t) if t.isdigit() else t
+                                                                    for t in re.split(r"(\d+)", n)])]
+
+
+def actor_sizes(shapes: Mapping[str, Sequence[int]], prefix: str, source: str = "") -> tuple[int, int, tuple[int, ...]]:
+    """(obs_dim, act_dim, hidden) of the tanh-Gaussian actor under `prefix`, from its kernel shapes alone: the first
+    kernel's input is the observation, each hidden layer's output a hidden width, and the output layer gives the
+    mean and the log-std of each action dimension."""
+    kernels = layer_shapes(shapes, prefix)
+    pairs = zip(kernels[:-1], kernels[1:], strict=True)
+    if not kernels or any(len(k) != 2 for k in kernels) or any(a[1] != b[0] for a, b in pairs) or kernels[-1][1] % 2:
+        raise CheckpointError(f"{source} holds no tanh-Gaussian actor under {prefix}/ (kernel shapes {kernels})")
+    return kernels[0][0], kernels[-1][1] // 2, tuple(k[1] for k in kernels[:-1])
 
 
 # --------------------------------------------------------------------- pytrees <-> flat dicts

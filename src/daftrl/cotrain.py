@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from daftrl.checkpoint import daftrl_home, flatten_tree, load_arrays, save_arrays, unflatten_like
+from daftrl.checkpoint import daftrl_home, describe, flatten_tree, load_arrays, save_arrays, unflatten_like
 from daftrl.loops import check_counts, open_run
 from daftrl.runs import RunDir, releases_run_locks
 
@@ -159,7 +159,8 @@ def cotrain(cfg: CotrainRunConfig, method_config=None, source=None, target=None,
         arrays = {**learner, **src_buf.state_dict("source_replay"),
                   **tar_buf.state_dict("target_replay"), **s_arrays, **t_arrays}
         meta = {"iteration": it, "rng": rng.bit_generator.state, "source_env": s_meta, "target_env": t_meta,
-                "method": method.host_state(), "wall_time": monitor.wall_time(), "best": monitor.best}
+                "method": method.host_state(), "wall_time": monitor.wall_time(), "best": monitor.best,
+                **describe(obs_dim, act_dim, method_config.hidden, cfg.task, "target")}
         save_arrays(run.checkpoint, arrays, kind="cotrain", meta=meta)
 
     def evaluate_now(tar_step: int) -> None:

@@ -14,14 +14,23 @@ from typing import Any
 import numpy as np
 
 from daftrl.checkpoint import (
+    LAYOUTS,
+    SPEC_FIELDS,
     CheckpointError,
     checkpoint_kind,
+    describe,
     flatten_tree,
+    layer_shapes,
     load_arrays,
+    read_spec,
     save_arrays,
     unflatten_like,
 )
+from daftrl.policy import Policy
 from daftrl.replay import FIELDS, ReplayBuffer
+
+EXPERT_KINDS = tuple(kind for kind, layout in LAYOUTS.items() if layout.critic)
+"""Checkpoint kinds an expert loads from: expert files and pretraining runs."""
 
 
 @dataclasses.dataclass
@@ -40,10 +49,8 @@ class Expert:
     source: ReplayBuffer | None = None
     meta: dict = dataclasses.field(default_factory=dict)
 
-    def policy(self):
+    def policy(self) -> Policy:
         """The expert's actor as a `daftrl.policy.Policy` (deterministic / stochastic actions)."""
-        from daftrl.policy import Policy
-
         return Policy(self.obs_dim, self.act_dim, self.hidden, self.actor)
 
     def check_compatible(self, obs_dim: int, act_dim: int, what: str) -> None:
@@ -53,18 +60,6 @@ class Expert:
                 f"expert {self.name!r} (trained on {self.env}) has observation/action sizes "
                 f"{self.obs_dim}/{self.act_dim}, but {what} has {obs_dim}/{act_dim}; use an expert of the same robot"
             )
-
-
-def param_templates(obs_dim: int, act_dim: int, hidden, num_critics: int = 2):
-    """(actor, critic) parameter trees of the right shapes, to load saved arrays into."""
-    import jax
-    import jax.numpy as jnp
-
-    from daftrl.nn import QEnsemble, TanhGaussianActor
-
-    key = jax.random.PRNGKey(0)
-    o, a = jnp.zeros((1, obs_dim)), jnp.zeros((1, act_dim))
-    return TanhGaussianActor(act_dim, tuple(hidden)).init(key, o), QEnsemble(num_critics, tuple(hidden)).init(key, o, a)
 
 
 def save_expert(path: str | Path, expert: Expert, source_dtype=np.float16) -> None:
@@ -83,8 +78,8 @@ def save_expert(path: str | Path, expert: Expert, source_dtype=np.float16) -> No
         rows = _explicit_next_obs_rows(data["obs"], data["next_obs"])
         arrays["source/next_obs_rows"] = rows.astype(np.int64)
         arrays["source/next_obs_at_rows"] = data["next_obs"][rows].astype(source_dtype)
-    meta = {"name": expert.name, "env": expert.env, "obs_dim": expert.obs_dim, "act_dim": expert.act_dim,
-            "hidden": list(expert.hidden), **expert.meta}
+    meta = {"name": expert.name, **expert.meta,
+            **describe(expert.obs_dim, expert.act_dim, expert.hidden, expert.env, "source")}
     save_arrays(path, arrays, kind="expert", meta=meta)
 
 
@@ -121,6 +116,7 @@ def _source_from(arrays: dict, prefix: str) -> ReplayBuffer | None:
 def load_expert(spec: str | Path, source_size: int | None = 100_000) -> Expert:
     """An expert from a zoo name, an expert file, or a pretraining run directory / checkpoint."""
     from daftrl import zoo
+    from daftrl.nn import param_templates
 
     if isinstance(spec, str) and zoo.has(spec):
         return load_expert(zoo.expert_path(spec), source_size)
@@ -131,29 +127,25 @@ def load_expert(spec: str | Path, source_size: int | None = 100_000) -> Expert:
         raise ValueError(f"no expert {str(spec)!r}: give a zoo name ({', '.join(zoo.names()) or 'none bundled'}), "
                          "an expert .safetensors file or a pretraining run directory")
     kind = checkpoint_kind(path)
-    if kind == "expert":
-        arrays, meta = load_arrays(path, kind="expert")
-        actor_t, critic_t = param_templates(meta["obs_dim"], meta["act_dim"], meta["hidden"])
-        return Expert(meta["name"], meta["env"], meta["obs_dim"], meta["act_dim"], tuple(meta["hidden"]),
-                      unflatten_like(actor_t, arrays, "actor", str(path)),
-                      unflatten_like(critic_t, arrays, "critic", str(path)),
-                      float(arrays["log_alpha"]), _source_from(arrays, "source/"),
-                      {k: v for k, v in meta.items() if k not in ("name", "env", "obs_dim", "act_dim", "hidden")})
-    if kind != "pretrain":
+    if kind not in EXPERT_KINDS:
         raise CheckpointError(f"{path} holds a {kind!r} checkpoint, not an expert file or a pretraining checkpoint")
-    arrays, meta = load_arrays(path, kind="pretrain")
-    cfg = meta["config"]
-    obs_dim = arrays["sac/actor/params/MLP_0/Dense_0/kernel"].shape[0]
-    act_dim = arrays["sac/actor/params/MLP_0/Dense_2/bias"].shape[0] // 2
-    hidden = tuple(cfg["sac"]["hidden"])
-    actor_t, critic_t = param_templates(obs_dim, act_dim, hidden, cfg["sac"]["num_critics"])
-    replay = ReplayBuffer.from_state_dict(arrays)
-    source = _tail(replay, source_size) if source_size else replay
-    return Expert(path.parent.name, cfg["env"], obs_dim, act_dim, hidden,
-                  unflatten_like(actor_t, arrays, "sac/actor", str(path)),
-                  unflatten_like(critic_t, arrays, "sac/critic", str(path)),
-                  float(arrays["sac/log_alpha"]), source,
-                  {"steps": meta["step"], "checkpoint": str(path)})
+    model, layout = read_spec(path), LAYOUTS[kind]
+    arrays, meta = load_arrays(path, kind=kind)
+    critic_kernels = layer_shapes({k: a.shape for k, a in arrays.items()}, layout.critic)
+    if not critic_kernels:
+        raise CheckpointError(f"{path} holds no critic under {layout.critic}/")
+    actor_t, critic_t = param_templates(model.obs_dim, model.act_dim, model.hidden, critic_kernels[0][0])
+    if layout.replay:  # a training run: D_src is the latest `source_size` transitions of its replay buffer
+        replay = ReplayBuffer.from_state_dict(arrays, layout.replay)
+        source = _tail(replay, source_size) if source_size else replay
+        name, extra = path.parent.name, {"steps": meta["step"], "checkpoint": str(path)}
+    else:  # an expert file (`save_expert`)
+        source = _source_from(arrays, "source/")
+        name, extra = meta["name"], {k: v for k, v in meta.items() if k not in ("name", *SPEC_FIELDS)}
+    return Expert(name, model.env, model.obs_dim, model.act_dim, model.hidden,
+                  unflatten_like(actor_t, arrays, layout.actor, str(path)),
+                  unflatten_like(critic_t, arrays, layout.critic, str(path)),
+                  float(arrays[layout.log_alpha]), source, extra)
 
 
 def _tail(buf: ReplayBuffer, n: int) -> ReplayBuffer:

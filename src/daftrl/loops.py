@@ -23,6 +23,7 @@ from daftrl.checkpoint import (
     CheckpointError,
     checkpoint_kind,
     daftrl_home,
+    describe,
     flatten_tree,
     load_arrays,
     save_arrays,
@@ -150,7 +151,7 @@ def open_run(cfg, default_dir: Path, from_dict, default_steps: int, extra_config
 
 def save_actor(path: Path, sac, actor, meta: dict) -> None:
     """A standalone actor file (policy only) with what is needed to rebuild it."""
-    meta = {**meta, "obs_dim": sac.obs_dim, "act_dim": sac.act_dim, "hidden": list(sac.config.hidden)}
+    meta = {**meta, **describe(sac.obs_dim, sac.act_dim, sac.config.hidden, meta["env"], meta["domain"])}
     save_arrays(path, flatten_tree(actor, "actor"), kind="actor", meta=meta)
 
 
@@ -191,7 +192,8 @@ def pretrain(cfg: PretrainConfig, quiet: bool = False) -> dict:
         check_finite_state(learner, "sac/", f"pretrain {cfg.env} at step {step:,}")
         arrays = {**learner, **buffer.state_dict(), **c_arrays}
         meta = {"step": step, "rng": rng.bit_generator.state, "collector": c_meta,
-                "wall_time": monitor.wall_time(), "best": monitor.best, "config": config_to_dict(cfg)}
+                "wall_time": monitor.wall_time(), "best": monitor.best, "config": config_to_dict(cfg),
+                **describe(sac.obs_dim, sac.act_dim, cfg.sac.hidden, cfg.env, cfg.domain)}
         save_arrays(run.checkpoint, arrays, kind="pretrain", meta=meta)
 
     learning_starts = max(cfg.warmup_steps, cfg.sac.batch_size)
@@ -309,7 +311,8 @@ def adapt(cfg: AdaptRunConfig, method_config=None, target=None, expert=None, qui
         check_finite_state(a_arrays, "state/", f"{cfg.method} {cfg.task} at step {step:,}")
         c_arrays, c_meta = collector.state()
         meta = {"step": step, "task": cfg.task, "adapter": a_meta, "collector": c_meta,
-                "wall_time": monitor.wall_time(), "best": monitor.best}
+                "wall_time": monitor.wall_time(), "best": monitor.best,
+                **describe(adapter.obs_dim, adapter.act_dim, adapter.method.config.hidden, cfg.task, "target")}
         save_arrays(run.checkpoint, {**a_arrays, **c_arrays}, kind="adapt", meta=meta)
 
     def evaluate_now(step: int) -> None:

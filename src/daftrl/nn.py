@@ -80,3 +80,10 @@ class QEnsemble(nn.Module):
         )
         x = jnp.concatenate([obs, act], axis=-1)
         return ensemble(self.hidden, 1)(x)[..., 0]
+
+
+def param_templates(obs_dim: int, act_dim: int, hidden: Sequence[int], num_critics: int = 2):
+    """(actor, critic) parameter trees of the right shapes, to load saved arrays into."""
+    key = jax.random.PRNGKey(0)
+    o, a = jnp.zeros((1, obs_dim)), jnp.zeros((1, act_dim))
+    return TanhGaussianActor(act_dim, tuple(hidden)).init(key, o), QEnsemble(num_critics, tuple(hidden)).init(key, o, a)

@@ -1,4 +1,4 @@
-"""Load a trained actor from any daftrl file (run directory, training or adapter checkpoint, actor file)."""
+"""Load a trained actor from any daftrl file (run directory, training or adapter checkpoint, actor or expert file)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from daftrl.checkpoint import CheckpointError, checkpoint_kind, load_arrays, unflatten_like
+from daftrl.checkpoint import LAYOUTS, ModelSpec, load_arrays, read_spec, unflatten_like
 
 
 @dataclasses.dataclass
@@ -34,14 +34,16 @@ class Policy:
         return np.asarray(self._mean(self.params, obs))
 
     @classmethod
-    def from_arrays(cls, arrays, prefix: str, obs_dim: int, act_dim: int, hidden, source: str = "") -> Policy:
-        from daftrl.experts import param_templates
+    def from_arrays(cls, arrays, spec: ModelSpec, source: str = "") -> Policy:
+        """The actor of a checkpoint's arrays, where its kind keeps it (`spec.layout.actor`)."""
+        from daftrl.nn import param_templates
 
-        template = param_templates(obs_dim, act_dim, hidden)[0]
-        return cls(obs_dim, act_dim, tuple(hidden), unflatten_like(template, arrays, prefix, source))
+        template = param_templates(spec.obs_dim, spec.act_dim, spec.hidden)[0]
+        return cls(spec.obs_dim, spec.act_dim, spec.hidden, unflatten_like(template, arrays, spec.layout.actor, source),
+                   spec.domain)
 
 
-KINDS = ("pretrain", "adapt", "cotrain", "adapter", "actor", "expert")
+KINDS = tuple(LAYOUTS)
 """Checkpoint kinds a policy loads from."""
 
 
@@ -49,39 +51,16 @@ def load_policy(path: str | Path) -> tuple[Policy, str]:
     """(policy, name of the env it was trained on) from a run directory or file of any kind in `KINDS`:
     a pretrain, adapt or cotrain run (directory or checkpoint), an `Adapter.save` file, an actor or expert file.
 
-    Adapt runs name their task (recorded in the checkpoint; older ones: the run's config.json), cotrain runs
-    theirs (config.json); an adapter file, which does not know its target, names its expert's env (source)."""
+    The env and domain are those the checkpoint records (`daftrl.checkpoint.describe`): an adapt or cotrain run's
+    task and the target domain; an adapter file, which does not know its target, names its expert's env (source).
+    Checkpoints of earlier versions are read as `daftrl.checkpoint.read_spec` says (older cotrain and adapt
+    checkpoints name their task in their run's config.json)."""
     path = Path(path)
     if path.is_dir():
         path = path / "checkpoint.safetensors"
-    arrays, meta = load_arrays(path)
-    kind = checkpoint_kind(path)
-    if kind in ("actor", "expert"):  # standalone files record their sizes
-        policy = Policy.from_arrays(arrays, "actor", meta["obs_dim"], meta["act_dim"], meta["hidden"], str(path))
-        policy.trained_domain = meta.get("domain", "source")
-        return policy, meta.get("env", "")
-    if kind in ("adapter", "adapt"):  # Adapter.to_arrays; an adapt checkpoint nests its metadata under "adapter"
-        a = meta if kind == "adapter" else meta["adapter"]
-        env = a["expert"].get("env", "")
-        policy = Policy.from_arrays(arrays, "state/actor", a["obs_dim"], a["act_dim"], a["hidden"], str(path))
-        task = (meta.get("task") or _run_config(path).get("task")) if kind == "adapt" else None
-        if task:
-            env, policy.trained_domain = task, "target"
-        return policy, env
-    if kind == "pretrain":
-        cfg = meta["config"]
-        policy = _sized_by_arrays(arrays, "sac/actor", cfg["sac"]["hidden"], path)
-        policy.trained_domain = cfg.get("domain", "source")
-        return policy, cfg["env"]
-    if kind == "cotrain":
-        cfg = _run_config(path)
-        if not cfg:
-            raise CheckpointError(f"{path}: a cotrain checkpoint is read with its run's config.json (network "
-                                  "widths, task), which is not next to it; give the run directory")
-        policy = _sized_by_arrays(arrays, "state/actor", cfg["method_config"]["hidden"], path)
-        policy.trained_domain = "target"
-        return policy, cfg["task"]
-    raise CheckpointError(f"{path} holds a {kind!r} checkpoint; a policy loads from {', '.join(KINDS)} checkpoints")
+    spec = read_spec(path, run_config=lambda: _run_config(path))
+    arrays, _ = load_arrays(path, kind=spec.kind)
+    return Policy.from_arrays(arrays, spec, str(path)), spec.env
 
 
 def _run_config(checkpoint: Path) -> dict:
@@ -90,12 +69,3 @@ def _run_config(checkpoint: Path) -> dict:
 
     run = RunDir(checkpoint.parent)
     return run.read_config() if run.config_path.is_file() else {}
-
-
-def _sized_by_arrays(arrays, prefix: str, hidden, path: Path) -> Policy:
-    """The actor under `prefix` of a checkpoint that records only its hidden widths: the observation and
-    action sizes are those of its first kernel and last bias."""
-    first, last = f"{prefix}/params/MLP_0/Dense_0/kernel", f"{prefix}/params/MLP_0/Dense_{len(hidden)}/bias"
-    if first not in arrays or last not in arrays:
-        raise CheckpointError(f"{path} holds no actor with {len(hidden)} hidden layers under {prefix}/")
-    return Policy.from_arrays(arrays, prefix, arrays[first].shape[0], arrays[last].shape[0] // 2, hidden, str(path))

@@ -96,3 +96,47 @@ def test_unflatten_checks_shapes():
         unflatten_like({"layer": {"kernel": np.zeros((5, 2), np.float32)}}, flat, "p")
     with pytest.raises(CheckpointError, match="lacks"):
         unflatten_like({"other": np.zeros(1, np.float32)}, flat, "p")
+
+
+def test_describe_rejects_an_unknown_domain():
+    assert ck.describe(3, 1, (8, 8), "Pendulum-v1", "target") == {"obs_dim": 3, "act_dim": 1, "hidden": [8, 8],
+                                                                  "env": "Pendulum-v1", "domain": "target"}
+    with pytest.raises(ValueError, match="domain"):
+        ck.describe(3, 1, (8,), "x", "sim")
+
+
+def deep_actor(hidden, obs_dim=5, act_dim=2):
+    import jax
+
+    from daftrl.nn import TanhGaussianActor
+
+    return TanhGaussianActor(act_dim, hidden).init(jax.random.PRNGKey(0), np.zeros((1, obs_dim), np.float32))
+
+
+def test_read_spec_of_a_file_without_the_fields_uses_the_array_shapes(tmp_path):
+    """A pretraining checkpoint of an earlier version records neither sizes nor widths in its header: they come from
+    the actor's kernels in layer order (here 11 hidden layers: Dense_10 comes after Dense_9, the output is Dense_11)."""
+    hidden = (4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
+    arrays = flatten_tree(deep_actor(hidden), "sac/actor")
+    arrays["sac/actor_opt/0/mu/params/MLP_0/Dense_0/kernel"] = np.zeros((99, 4), np.float32)  # not the actor
+    meta = {"config": {"env": "ant", "domain": "target"}}
+    save_arrays(tmp_path / "p.safetensors", arrays, kind="pretrain", meta=meta)
+    assert ck.read_spec(tmp_path / "p.safetensors") == ck.ModelSpec("pretrain", 5, 2, hidden, "ant", "target")
+    assert ck.actor_sizes({k: v.shape for k, v in arrays.items()}, "sac/actor") == (5, 2, hidden)
+    with pytest.raises(CheckpointError, match="no tanh-Gaussian actor under state/actor/"):
+        ck.actor_sizes({k: v.shape for k, v in arrays.items()}, "state/actor")
+
+
+def test_read_spec_prefers_the_recorded_fields_and_refuses_other_kinds(tmp_path):
+    arrays = flatten_tree(deep_actor((8,)), "state/actor")
+    save_arrays(tmp_path / "c.safetensors", arrays, kind="cotrain", meta=ck.describe(5, 2, (8,), "hopper-x", "target"))
+    assert ck.read_spec(tmp_path / "c.safetensors") == ck.ModelSpec("cotrain", 5, 2, (8,), "hopper-x", "target")
+    save_arrays(tmp_path / "old.safetensors", arrays, kind="cotrain", meta={})  # its task is in its run's config.json
+    assert ck.read_spec(tmp_path / "old.safetensors", run_config=lambda: {"task": "t"}).env == "t"
+    with pytest.raises(CheckpointError, match="give the run directory"):
+        ck.read_spec(tmp_path / "old.safetensors")
+    save_arrays(tmp_path / "r.safetensors", arrays, kind="replay", meta={})
+    with pytest.raises(CheckpointError, match="holds a 'replay' checkpoint; a policy loads from"):
+        ck.read_spec(tmp_path / "r.safetensors")
+    with pytest.raises(CheckpointError, match="no checkpoint at"):
+        ck.read_spec(tmp_path / "missing.safetensors")

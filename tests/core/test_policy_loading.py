@@ -1,6 +1,7 @@
 """`load_policy` (and so `daftrl eval`) reads the actor of every kind of file daftrl writes: pretrain, adapt
 and cotrain runs, `Adapter.save` files, actor and expert files; the loaded policy acts exactly as the
-trained one did (same deterministic actions, same evaluation returns)."""
+trained one did (same deterministic actions, same evaluation returns). Every kind records the same description
+in its header (sizes, hidden widths, env, domain: `checkpoint.describe`), which `read_spec` reads back."""
 
 import json
 import shutil
@@ -11,10 +12,10 @@ import pytest
 
 from conftest import random_expert
 from daftrl.adapter import Adapter
-from daftrl.checkpoint import CheckpointError, load_arrays, save_arrays, unflatten_like
+from daftrl.checkpoint import CheckpointError, ModelSpec, load_arrays, read_spec, save_arrays, unflatten_like
 from daftrl.env_factory import EnvHandle
 from daftrl.evaluate import evaluate
-from daftrl.experts import save_expert
+from daftrl.experts import load_expert, save_expert
 from daftrl.policy import load_policy
 
 OBS = np.random.default_rng(0).normal(size=(16, 3)).astype(np.float32)
@@ -54,6 +55,7 @@ def test_adapt_run(tmp_path, capsys):
     assert not np.allclose(policy.deterministic(OBS), expert.policy().deterministic(OBS))  # adapted, not the expert
     assert_reproduces_final_eval(run, result, target)
     assert policy.trained_domain == "target"
+    assert read_spec(run / "checkpoint.safetensors") == ModelSpec("adapt", 3, 1, (32, 32), "Pendulum-v1", "target")
     alone = tmp_path / "alone.safetensors"  # the checkpoint copied out of its run dir still names its task
     alone.write_bytes((run / "checkpoint.safetensors").read_bytes())
     assert load_policy(alone)[1] == "Pendulum-v1" and load_policy(alone)[0].trained_domain == "target"
@@ -81,10 +83,12 @@ def test_cotrain_run_with_its_own_network_widths(tmp_path):
     actor = unflatten_like(method.init(0).actor, arrays, "state/actor")
     np.testing.assert_array_equal(policy.deterministic(OBS), np.asarray(method.mean_actions(actor, OBS)))
     assert_reproduces_final_eval(run, result, target)
-    # without its run's config.json the network widths are unknown: said so, not a KeyError
+    assert read_spec(run / "checkpoint.safetensors") == ModelSpec("cotrain", 3, 1, (24,), "Pendulum-v1", "target")
+    # the checkpoint names its task and widths itself: it loads without its run's config.json
     shutil.copy(run / "checkpoint.safetensors", tmp_path / "alone.safetensors")
-    with pytest.raises(CheckpointError, match="give the run directory"):
-        load_policy(tmp_path / "alone.safetensors")
+    alone, env = load_policy(tmp_path / "alone.safetensors")
+    assert (env, alone.hidden, alone.trained_domain) == ("Pendulum-v1", (24,), "target")
+    np.testing.assert_array_equal(alone.deterministic(OBS), policy.deterministic(OBS))
 
 
 def test_adapter_file(tmp_path):
@@ -102,6 +106,8 @@ def test_adapter_file(tmp_path):
     policy, trained_env = load_policy(tmp_path / "adapted.safetensors")
     assert trained_env == expert.env and policy.hidden == (16, 16, 16)
     np.testing.assert_array_equal(policy.deterministic(OBS), a.policy(OBS))
+    spec = ModelSpec("adapter", 3, 1, (16, 16, 16), expert.env, "source")  # it names its expert's env
+    assert read_spec(tmp_path / "adapted.safetensors") == spec
 
 
 def test_pretrain_run_actor_and_expert_files(tmp_path):
@@ -113,16 +119,24 @@ def test_pretrain_run_actor_and_expert_files(tmp_path):
                       batch_size=16), buffer_size=1000, eval_every=200, eval_episodes=1, run_dir=str(run)), quiet=True)
     policy, env = load_policy(run)  # one hidden layer: the output layer is Dense_1
     assert (env, policy.hidden) == ("Pendulum-v1", (16,))
+    assert read_spec(run / "checkpoint.safetensors") == ModelSpec("pretrain", 3, 1, (16,), "Pendulum-v1", "source")
+    actor_file = run / "actors" / "step_00000200.safetensors"
+    assert read_spec(actor_file) == ModelSpec("actor", 3, 1, (16,), "Pendulum-v1", "source")
+    assert load_expert(run).act_dim == 1 and load_expert(run).hidden == (16,)
     from daftrl.env_factory import resolve_env
 
     assert_reproduces_final_eval(run, result, resolve_env("Pendulum-v1"))
-    actor, _ = load_policy(run / "actors" / "step_00000200.safetensors")
+    actor, _ = load_policy(actor_file)
     np.testing.assert_array_equal(actor.deterministic(OBS), policy.deterministic(OBS))
-    expert = random_expert()
+    expert = random_expert(act_dim=2, hidden=(16, 12, 8))  # deeper than two hidden layers
     save_expert(tmp_path / "expert.safetensors", expert)
+    assert read_spec(tmp_path / "expert.safetensors") == ModelSpec("expert", 3, 2, (16, 12, 8), expert.env, "source")
     loaded, env = load_policy(tmp_path / "expert.safetensors")
     assert env == expert.env
-    np.testing.assert_array_equal(loaded.deterministic(OBS), expert.policy().deterministic(OBS))
+    obs = np.random.default_rng(0).normal(size=(16, 3)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.deterministic(obs), expert.policy().deterministic(obs))
+    back = load_expert(tmp_path / "expert.safetensors")
+    assert (back.obs_dim, back.act_dim, back.hidden, back.meta) == (3, 2, (16, 12, 8), {})
 
 
 def test_unknown_kind_names_the_supported_ones(tmp_path):
