@@ -9,7 +9,7 @@ TASK   ?= halfcheetah-broken-back-thigh
 METHOD ?= daft
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-slow lint render-deps clean-venv
+.PHONY: demo test test-slow lint results-doc render-deps clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+
+# docs/results.md and its figures from the committed results store (a test checks the committed file is current)
+results-doc: $(STAMP)
+	$(VENV)/bin/daftrl report results --out docs/results.md
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests
