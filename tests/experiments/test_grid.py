@@ -121,15 +121,16 @@ def test_ray_executor_on_a_local_instance(tmp_path):
 
 
 def test_sigterm_then_rerun_equals_an_uninterrupted_grid(tmp_path):
-    """The grid process (local executor) gets SIGTERM mid-run: the run checkpoints, the grid exits 143, and
-    running it again resumes and stores the same record as a grid that never stopped."""
+    """The grid process (local executor, one worker, two jobs) gets SIGTERM mid-run: the running job checkpoints,
+    the pending one never starts, the grid exits 143, and running it again resumes and stores the same records as
+    a grid that never stopped."""
     toml = tmp_path / "g.toml"
-    toml.write_text(f'campaign = "tiny"\n[[block]]\ntasks = ["{TASK}"]\nmethods = ["daft"]\nseeds = [0]\n'
-                    'steps = 1500\noptions = { eval_every = 500, eval_episodes = 1, batch_size = 32, '
-                    'learning_starts = 32, checkpoint_every = 100 }\n')
+    toml.write_text(f'campaign = "tiny"\n[[block]]\ntasks = ["{TASK}"]\nmethods = ["daft"]\nseeds = [0, 1]\n'
+                    'steps = 1000\noptions = { eval_every = 500, eval_episodes = 1, batch_size = 32, '
+                    'learning_starts = 32, checkpoint_every = 250 }\n')
     cmd = [sys.executable, "-m", "daftrl.cli", "grid", "run", str(toml), "--executor", "local", "--workers", "1"]
     env_a = {**os.environ, "DAFTRL_HOME": str(tmp_path / "home-a")}
-    job = grid.expand(grid.load_spec(toml))[0]
+    job = next(j for j in grid.expand(grid.load_spec(toml)) if j.seed == 0)
     proc = subprocess.Popen(cmd + ["--results", str(tmp_path / "a")], env=env_a, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     checkpoint = tmp_path / "home-a" / job.run_dir().relative_to(Path(os.environ["DAFTRL_HOME"])) / \
@@ -146,6 +147,8 @@ def test_sigterm_then_rerun_equals_an_uninterrupted_grid(tmp_path):
     straight = subprocess.run(cmd + ["--results", str(tmp_path / "b")], capture_output=True, text=True,
                               env={**os.environ, "DAFTRL_HOME": str(tmp_path / "home-b")})
     assert straight.returncode == 0, straight.stderr
-    (a,), (b,) = store.load_records(tmp_path / "a"), store.load_records(tmp_path / "b")
-    assert a["run_id"] == b["run_id"] and store.same_result(a, b)
-    assert len(a["resumes"]) == 1 and not b["resumes"]
+    a, b = store.load_records(tmp_path / "a"), store.load_records(tmp_path / "b")
+    assert len(a) == len(b) == 2
+    for x, y in zip(a, b, strict=True):
+        assert x["run_id"] == y["run_id"] and store.same_result(x, y) and not y["resumes"]
+    assert [len(x["resumes"]) for x in a] == [1, 0]  # seed 0 was stopped and resumed, seed 1 never started

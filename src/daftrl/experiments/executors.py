@@ -101,7 +101,8 @@ def local(jobs: list[Job], workers: int | None = None, cpus: str | None = None,
             while pending:
                 done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
                 for future in done:
-                    yield future.result()
+                    if not future.cancelled():  # cancelled after a stop: it never started
+                        yield future.result()
                 if stop["signal"]:
                     for future in pending:
                         future.cancel()
