@@ -152,3 +152,31 @@ def test_sigterm_then_rerun_equals_an_uninterrupted_grid(tmp_path):
     for x, y in zip(a, b, strict=True):
         assert x["run_id"] == y["run_id"] and store.same_result(x, y) and not y["resumes"]
     assert [len(x["resumes"]) for x in a] == [1, 0]  # seed 0 was stopped and resumed, seed 1 never started
+
+
+def test_a_job_another_process_is_running_is_left_untouched(tmp_path):
+    """Two grid processes may reach the same job: the second must not clear the first one's early log rows (it
+    holds no checkpoint yet) - it reports the job busy and touches nothing."""
+    job = grid.expand(spec(methods=("ft",)))[0]
+    d = job.run_dir()
+    d.mkdir(parents=True)
+    (d / "metrics.jsonl").write_text('{"kind": "eval", "step": 0}\n')
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from daftrl.runs import RunDir; "
+                               "RunDir(sys.argv[1]).lock(); print('locked', flush=True); time.sleep(60)", str(d)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert grid.run_job(job)["status"] == "busy"
+        assert (d / "metrics.jsonl").read_text() == '{"kind": "eval", "step": 0}\n'
+    finally:
+        holder.kill()
+
+
+def test_a_run_with_lost_evaluation_rows_is_not_stored(tmp_path):
+    from daftrl.experiments.store import RecordError, check_complete
+
+    curve = [{"step": s} for s in (0, 100, 200)]
+    check_complete(curve, 200, 100, "run")
+    with pytest.raises(RecordError, match=r"missing steps \[0\]"):
+        check_complete(curve[1:], 200, 100, "run")
+    check_complete([{"step": 0}, {"step": 100}, {"step": 150}], 150, 100, "run")  # a last step off the grid

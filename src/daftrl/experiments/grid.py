@@ -351,14 +351,22 @@ def _stored(job: Job, root: str | Path) -> bool:
 
 
 def _run(job: Job, d: Path) -> dict:
-    from daftrl.runs import RunDir
+    """Start or resume the job's run under the run directory's lock (taken before anything there is touched:
+    another process may be writing its first rows)."""
+    from daftrl.runs import RunDir, releases_run_locks
 
+    return releases_run_locks(_run_locked)(job, d, RunDir)
+
+
+def _run_locked(job: Job, d: Path, RunDir) -> dict:
+    run = RunDir(d)
+    run.lock()  # RunDirBusy if another process runs it: nothing here is touched then
     run_config = {**store.defaults_for(job.kind, job.method, job.task)[0], **job.run_options, "task": job.task,
                   "method": job.method, "seed": job.seed, "steps": job.identity["steps"]}
     run_cfg, method_cfg = build_configs(job.kind, run_config, job.method_options)
     resume = (d / "checkpoint.safetensors").is_file()
-    if not resume and d.exists():
-        RunDir(d).discard_partial()  # killed before its first checkpoint: start over (nothing else to keep)
+    if not resume:
+        run.discard_partial()  # killed before its first checkpoint: start over (nothing else to keep)
     (d / "failed.json").unlink(missing_ok=True)
     run_cfg = dataclasses.replace(run_cfg, run_dir=str(d), resume=resume)
     if job.kind == "adapt":

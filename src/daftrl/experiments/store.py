@@ -266,6 +266,7 @@ def record_from_run(run_dir: str | os.PathLike, campaign: str, label: str | None
     identity = run_identity(kind, config, run_defaults, overrides)
     curve = [_curve_point(r) for r in run.rows("eval")]
     budget = int(config["steps"])
+    check_complete(curve, int(result["steps"]), int(config["eval_every"]), str(run.path))
     evals = [p for p in curve if p["step"] > 0]
     eval_times = [r.get("eval_seconds") for r in run.rows("eval")]
     eval_time = sum(eval_times) if eval_times and None not in eval_times else None
@@ -296,6 +297,18 @@ def record_from_run(run_dir: str | os.PathLike, campaign: str, label: str | None
         "note": None,
     }
     return validate(record, str(run.path))
+
+
+def check_complete(curve: list[dict], steps: int, every: int, where: str) -> None:
+    """RecordError unless the run evaluated at step 0, every `every` steps and at its last step: a missing row
+    means its log lost rows, and such a run is not stored."""
+    expected = sorted({0, *range(every, steps + 1, every), steps})
+    found = [p["step"] for p in curve]
+    if found != expected:
+        missing = sorted(set(expected) - set(found))[:5]
+        raise RecordError(f"{where}: its evaluations are incomplete (missing steps {missing}...; found "
+                          f"{len(found)} of {len(expected)}): the log lost rows, so the run is not stored; delete the "
+                          "run directory and run it again")
 
 
 def _curve_point(row: dict) -> dict:
