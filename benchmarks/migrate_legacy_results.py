@@ -35,6 +35,7 @@ import json
 import subprocess
 from pathlib import Path
 
+from daftrl.algos import method_spec
 from daftrl.experiments import store
 
 LEGACY_COMMIT = "885d3f6e9626b5df6d90e20d3349fe4983b83efd"  # last commit that changed the three legacy files
@@ -148,7 +149,7 @@ def runtime_records() -> list[dict]:
     assert legacy["budget_target_steps"] == BUDGET and legacy["task"] == RUNTIME_TASK
     records = []
     for method, v in sorted(legacy["methods"].items()):
-        kind = "cotrain" if method in ("par", "vgdf") else "adapt"
+        kind = method_spec(method).kind
         table = legacy["provenance"]
         where = ""
         if "measured" in v:  # carried over from an earlier table: that table's provenance

@@ -12,7 +12,7 @@ from conftest import random_expert
 from daftrl.algos import (
     FT,
     SGFT,
-    AdaptConfig,
+    FTConfig,
     RewardShaping,
     RewardShapingConfig,
     SGFTConfig,
@@ -65,7 +65,7 @@ def test_reward_shaping_penalty_and_target(expert):
     state = method.init_from_expert(expert, 0)
     batch = target_batch()
     # initially Q_tar = Q*_src, so the penalty is zero and the target equals FT's
-    ft = FT(AdaptConfig(), expert)
+    ft = FT(FTConfig(), expert)
     key = jax.random.PRNGKey(1)
     np.testing.assert_allclose(method.td_target(state, batch, key),
                                ft.td_target(ft.init_from_expert(expert, 0), batch, key), rtol=1e-6)
@@ -87,7 +87,7 @@ def test_single_critic_loss_adds_beta_weighted_source_td(expert):
 
 def test_ft_starts_from_the_expert_with_fresh_optimisers(expert):
     expert = dataclasses.replace(expert, log_alpha=float(np.log(0.05)))  # not the 0.2 default: must be taken over
-    ft = FT(AdaptConfig(), expert)
+    ft = FT(FTConfig(), expert)
     state = ft.init_from_expert(expert, 0)
     for name, source in (("actor", expert.actor), ("critic", expert.critic), ("target_critic", expert.critic)):
         for a, b in zip(jax.tree.leaves(getattr(state, name)), jax.tree.leaves(source), strict=True):
@@ -95,5 +95,5 @@ def test_ft_starts_from_the_expert_with_fresh_optimisers(expert):
     assert int(state.actor_opt[0].count) == 0
     assert float(jnp.exp(state.log_alpha)) == pytest.approx(0.05)
     # an explicit --alpha overrides the expert's temperature
-    state = FT(AdaptConfig(alpha=0.1), expert).init_from_expert(expert, 0)
+    state = FT(FTConfig(alpha=0.1), expert).init_from_expert(expert, 0)
     assert float(jnp.exp(state.log_alpha)) == pytest.approx(0.1)

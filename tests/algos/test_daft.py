@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import random_expert
-from daftrl.algos import DAFT, FT, AdaptConfig, DAFTConfig
+from daftrl.algos import DAFT, FT, DAFTConfig, FTConfig
 from daftrl.algos.beta import BetaSchedule
 from daftrl.sac import Batch
 
@@ -33,7 +33,7 @@ def expert():
 
 def test_without_source_states_daft_actor_loss_is_sac(expert):
     daft = DAFT(DAFTConfig(omega=0.0), expert)  # no ensemble noise: the critics equal FT's
-    ft = FT(AdaptConfig(), expert)
+    ft = FT(FTConfig(), expert)
     s_daft, s_ft = daft.init_from_expert(expert, 0), ft.init_from_expert(expert, 0)
     key = jax.random.PRNGKey(4)
     batch = target_batch()

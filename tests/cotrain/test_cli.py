@@ -6,14 +6,14 @@ import re
 
 import pytest
 
-from daftrl.algos import COTRAIN_METHODS
+from daftrl.algos import method_names
 from daftrl.cli import main
 
 UNIQUE_OPTION = {"par": "--encoder-every", "vgdf": "--keep-ratio", "darc": "--delta-r-scale", "sac-iw": "--iw-clip"}
 """One option only that method has (sac-mix has only the options every method shares)."""
 
 
-@pytest.mark.parametrize("method", sorted(COTRAIN_METHODS))
+@pytest.mark.parametrize("method", method_names("cotrain"))
 def test_help_lists_the_method_options(method, capsys):
     with pytest.raises(SystemExit) as e:
         main(["cotrain", "--method", method, "--help"])

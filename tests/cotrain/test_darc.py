@@ -150,7 +150,7 @@ def test_sac_iw_weights_and_weighted_critic_loss():
     lo, hi = 1e-2, 1.0
     m = SACIW(tiny(SACIWConfig(), warmup=3, iw_clip=(lo, hi)), 3, 1)
     state = m.init(0).replace(step=jnp.asarray(3, jnp.int32))
-    hidden = m.cfg.classifier_hidden
+    hidden = m.method_config.classifier_hidden
     params = with_output_layer(state.extra["classifier"], hidden, sas=lambda k, b: (30 * k, b))  # spread dr
     state = state.replace(extra={**state.extra, "classifier": params})
     src, tar = batch(rng, 64), batch(rng, 64)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from cotrain_helpers import run_cotrain
 
-from daftrl.algos import COTRAIN_METHODS, cotrain_method_class
+from daftrl.algos import method_names, method_spec
 from daftrl.runs import RunDir
 
 STEPS, TARGET_EVERY = 2500, 4  # target steps; 10,000 source steps and updates
@@ -28,11 +28,10 @@ SOLVED = -400.0
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", sorted(COTRAIN_METHODS))
+@pytest.mark.parametrize("method", method_names("cotrain"))
 def test_cotraining_learns(method, tmp_path):
-    _, config_cls = cotrain_method_class(method)
-    config = dataclasses.replace(config_cls(), hidden=(64, 64), batch_size=64, actor_lr=1e-3, critic_lr=1e-3,
-                                 **CHANGES.get(method, {}))
+    config = dataclasses.replace(method_spec(method).config_cls(), hidden=(64, 64), batch_size=64, actor_lr=1e-3,
+                                 critic_lr=1e-3, **CHANGES.get(method, {}))
     run_cotrain(tmp_path, method, config, steps=STEPS, target_every=TARGET_EVERY, eval_every=500,
                 eval_episodes=5, checkpoint_every=STEPS)
     run = RunDir(tmp_path)

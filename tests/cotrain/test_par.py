@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from cotrain_helpers import assert_resume_equals_no_stop, tiny
 
+from daftrl.algos import method_spec
 from daftrl.algos.mix import SACMix
 from daftrl.algos.par import PAR, RECOMMENDED_BETA, PARConfig, avg_l1_norm
 from daftrl.runs import RunDir
@@ -76,10 +77,13 @@ def test_penalty_hand_computed_with_the_target_encoder():
         np.testing.assert_array_equal(a, b)  # only the reward changes
 
 
-def test_for_task_picks_the_recommended_beta_of_the_robot():
-    assert PARConfig.for_task("halfcheetah-gravity-0.5").beta == RECOMMENDED_BETA["halfcheetah"] == 5.0
-    assert PARConfig.for_task("hopper-gravity-0.5").beta == RECOMMENDED_BETA["hopper"]
-    assert PARConfig.for_task("not-a-task").beta == PARConfig().beta == 0.5
+def test_task_default_is_the_recommended_beta_of_the_robot():
+    spec = method_spec("par")
+    assert spec.default_config("halfcheetah-gravity-0.5").beta == RECOMMENDED_BETA["halfcheetah"] == 5.0
+    assert spec.default_config("hopper-gravity-0.5").beta == RECOMMENDED_BETA["hopper"]
+    assert spec.default_config("Walker2d-v5").beta == RECOMMENDED_BETA["walker"]  # a Gymnasium id
+    assert spec.default_config("not-a-task").beta == spec.default_config().beta == PARConfig().beta == 0.5
+    assert PARConfig.for_task("hopper-gravity-0.5") == spec.default_config("hopper-gravity-0.5")  # the shim
 
 
 # ---------------------------------------------------------------------- critic
@@ -91,7 +95,7 @@ def test_critic_loss_is_sac_mix_on_the_penalised_source_batch():
     src, tar = batch(rng, 16), batch(rng, 16)
     for beta in (0.0, 2.5):
         m = PAR(tiny(PARConfig(), beta=beta, **SMALL), 3, 1)
-        mix = SACMix(m.mix_config, 3, 1)
+        mix = SACMix(m.method_config, 3, 1)
         state = m.init(0)
         d = np_deviation(state.extra["encoder_target"], src)
         loss, info = m.critic_loss(state.critic, state, tar, KEY, {"src": src})

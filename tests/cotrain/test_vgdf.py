@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from cotrain_helpers import assert_resume_equals_no_stop, tiny
 
+from daftrl.algos import method_spec
 from daftrl.algos.dynamics import ProbabilisticEnsemble, soft_clamp_logvar
 from daftrl.algos.vgdf import VGDF, VGDFConfig, top_fraction_gate
 from daftrl.runs import RunDir
@@ -272,5 +273,8 @@ def test_terminal_rules_match_the_gymnasium_envs(gym_id, robot):
         if terminated or truncated:
             obs, _ = env.reset()
     assert robot == "ant" or any(seen)
-    assert VGDFConfig.for_task(f"{robot}-gravity-0.5").terminal == robot
-    assert VGDFConfig.for_task("halfcheetah-gravity-0.5").terminal == "halfcheetah"
+    spec = method_spec("vgdf")
+    assert spec.default_config(f"{robot}-gravity-0.5").terminal == robot
+    assert spec.default_config("halfcheetah-gravity-0.5").terminal == "halfcheetah"
+    assert spec.default_config("not-a-task").terminal == spec.default_config().terminal == "none"
+    assert VGDFConfig.for_task(gym_id) == spec.default_config(gym_id)  # the shim

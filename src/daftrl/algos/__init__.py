@@ -1,59 +1,159 @@
-"""Adaptation methods: one file each, a Config dataclass plus loss functions on the shared SAC core.
+"""The method registry: one `MethodSpec` per method, the single list everything else derives from.
 
-`METHODS` maps the CLI name to (method class, config class)."""
+A method is a class on the shared SAC core plus its Config dataclass, one file each in this package. Adding
+one means writing that file and one `_register(...)` line below; the CLI choices and help, the grid, the
+benchmarks and the docs tests then pick it up. Method names are typed only in the method's file (its
+`name` class attribute). Kinds and their constructors:
+
+- "adapt": `cls(config, expert)`, starts from a source expert (`daftrl adapt`, `Adapter`);
+- "cotrain": `cls(config, obs_dim, act_dim)`, learns from scratch with source simulator + target (`daftrl cotrain`);
+- "offline": reserved for the offline loop.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+from collections.abc import Callable
+from typing import Any, Literal
+
 from daftrl.algos.ablations import RewardShaping, RewardShapingConfig, SingleCritic, SingleCriticConfig
 from daftrl.algos.daft import DAFT, DAFTConfig
-from daftrl.algos.ft import FT, AdaptConfig, ZeroShot
+from daftrl.algos.darc import DARC, SACIW, DARCConfig, SACIWConfig
+from daftrl.algos.ft import FT, FTConfig, ZeroShot
+from daftrl.algos.mix import SACMix, SACMixConfig
+from daftrl.algos.par import PAR, RECOMMENDED_BETA, PARConfig
 from daftrl.algos.sgft import SGFT, SGFTConfig
+from daftrl.algos.vgdf import TERMINAL_FNS, VGDF, VGDFConfig
 
-METHODS = {
-    "daft": (DAFT, DAFTConfig),
-    "ft": (FT, AdaptConfig),
-    "sgft": (SGFT, SGFTConfig),
-    "single-critic": (SingleCritic, SingleCriticConfig),
-    "reward-shaping": (RewardShaping, RewardShapingConfig),
-    "zero-shot": (ZeroShot, AdaptConfig),
-}
+Kind = Literal["adapt", "cotrain", "offline"]
+KINDS: tuple[str, ...] = ("adapt", "cotrain", "offline")
 
 
-# Co-training baselines (from scratch, source simulator + target): module, method class, config class.
-COTRAIN_METHODS = {
-    "par": ("daftrl.algos.par", "PAR", "PARConfig"),
-    "vgdf": ("daftrl.algos.vgdf", "VGDF", "VGDFConfig"),
-    "darc": ("daftrl.algos.darc", "DARC", "DARCConfig"),
-    "sac-iw": ("daftrl.algos.darc", "SACIW", "SACIWConfig"),
-    "sac-mix": ("daftrl.algos.mix", "SACMix", "MixConfig"),
-}
+@dataclasses.dataclass(frozen=True)
+class MethodSpec:
+    """One method: its CLI name, kind, class, config class, one-line summary and per-task defaults."""
+
+    name: str
+    kind: Kind
+    method_cls: type
+    config_cls: type
+    summary: str
+    """One line for `--help` and the docs."""
+    robot_defaults: Callable[[str | None], dict[str, Any]] | None = None
+    """Config fields to change from the class defaults for a task's robot (None: same defaults on every task)."""
+
+    def default_config(self, task: str | None = None) -> Any:
+        """The config a run on `task` starts from: the class defaults, with this method's per-robot defaults
+        for the task's robot (`robot_of_task`) applied; explicit flags override it."""
+        if task is None or self.robot_defaults is None:
+            return self.config_cls()
+        return self.config_cls(**self.robot_defaults(robot_of_task(task)))
+
+
+REGISTRY: dict[str, MethodSpec] = {}
+"""name -> spec, in registration order (the order of `--help` and of error messages)."""
+
+
+def _register(method_cls: type, config_cls: type, kind: Kind, summary: str, robot_defaults=None) -> None:
+    name = method_cls.name
+    if name in REGISTRY:
+        raise ValueError(f"method {name!r} registered twice")
+    REGISTRY[name] = MethodSpec(name, kind, method_cls, config_cls, summary, robot_defaults)
+
+
+def robot_of_task(task: str) -> str | None:
+    """The robot of a task name or a Gymnasium id (None if neither names a known robot)."""
+    from daftrl.env_factory import ROBOT_OF_GYM_ID
+    from daftrl.envs import get_task
+
+    try:
+        return get_task(task).robot
+    except ValueError:
+        return ROBOT_OF_GYM_ID.get(task)
+
+
+def _par_beta(robot: str | None) -> dict:
+    """PAR's README beta for the robot (RECOMMENDED_BETA); the reference CLI default 0.5 otherwise."""
+    return {"beta": RECOMMENDED_BETA[robot]} if robot in RECOMMENDED_BETA else {}
+
+
+def _vgdf_terminal(robot: str | None) -> dict:
+    """Fictitious states end by the robot's Gymnasium v5 health rule, as the target env's episodes do."""
+    return {"terminal": robot} if robot in TERMINAL_FNS else {}
+
+
+# Adaptation methods (from a source expert, target data only).
+_register(DAFT, DAFTConfig, "adapt",
+          "DAFT: SAC on target data + beta x the actor loss on source states under the frozen source critic (eq. 2)")
+_register(FT, FTConfig, "adapt", "naive fine-tuning: SAC continued from the expert on target data")
+_register(SGFT, SGFTConfig, "adapt",
+          "SGFT: FT with the potential-based shaping r + gamma V_sim(s') - V_sim(s) from the source expert")
+_register(SingleCritic, SingleCriticConfig, "adapt",
+          "ablation (DAFT appendix D, eq. 3): one critic on target TD + beta x source TD")
+_register(RewardShaping, RewardShapingConfig, "adapt",
+          "ablation (DAFT appendix D): FT on r - |Q_tar(s, a) - Q*_src(s, a)|")
+_register(ZeroShot, FTConfig, "adapt", "the expert evaluated in the target domain, never updated")
+# Co-training baselines (from scratch, source simulator + target domain).
+_register(PAR, PARConfig, "cotrain",
+          "PAR: source rewards penalised by a target-trained encoder's prediction error", _par_beta)
+_register(VGDF, VGDFConfig, "cotrain",
+          "VGDF: source rows kept if their value target is likely under a target dynamics model", _vgdf_terminal)
+_register(DARC, DARCConfig, "cotrain", "DARC: SAC on source data with r + lambda dr from two domain classifiers")
+_register(SACIW, SACIWConfig, "cotrain", "SAC-IW: source Bellman errors weighted by clip(exp(dr)) (DARC's classifiers)")
+_register(SACMix, SACMixConfig, "cotrain", "SAC on the concatenated source and target batches, no correction")
+
+
+def method_specs(kind: Kind | None = None) -> tuple[MethodSpec, ...]:
+    """The specs of one kind (all with None), in registration order."""
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"unknown method kind {kind!r}; choose one of {', '.join(KINDS)}")
+    return tuple(s for s in REGISTRY.values() if kind is None or s.kind == kind)
+
+
+def method_names(kind: Kind | None = None) -> tuple[str, ...]:
+    return tuple(s.name for s in method_specs(kind))
 
 
 def _unknown(name: str, known) -> ValueError:
-    import difflib
-
     close = difflib.get_close_matches(name, known, n=3)
     return ValueError(f"unknown method {name!r}; choose one of {', '.join(known)}"
                       + (f" (did you mean {', '.join(close)}?)" if close else ""))
 
 
-def method_class(name: str):
-    if name not in METHODS:
-        raise _unknown(name, METHODS)
-    return METHODS[name]
+def method_spec(name: str, kind: Kind | None = None) -> MethodSpec:
+    """The spec of `name`; with `kind`, a method of another kind is unknown too (ValueError naming the choices)."""
+    names = method_names(kind)
+    if name not in names:
+        raise _unknown(name, names)
+    return REGISTRY[name]
 
 
-def cotrain_method_class(name: str):
-    """(method class, config class) of a co-training baseline, imported on first use."""
-    import importlib
-
-    if name not in COTRAIN_METHODS:
-        raise _unknown(name, COTRAIN_METHODS)
-    module, cls, config = COTRAIN_METHODS[name]
-    mod = importlib.import_module(module)
-    return getattr(mod, cls), getattr(mod, config)
+def methods_help(kind: Kind) -> str:
+    """One line per method of `kind`: its name and summary (for `--help`)."""
+    specs = method_specs(kind)
+    width = max((len(s.name) for s in specs), default=0)
+    return "\n".join(f"  {s.name:<{width}}  {s.summary}" for s in specs)
 
 
-__all__ = ["METHODS", "COTRAIN_METHODS", "method_class", "cotrain_method_class",
-           "AdaptConfig", "FT", "ZeroShot", "DAFT", "DAFTConfig", "SGFT",
-           "SGFTConfig", "SingleCritic", "SingleCriticConfig", "RewardShaping", "RewardShapingConfig"]
+def method_class(name: str) -> tuple[type, type]:
+    """(method class, config class) of an adaptation method."""
+    spec = method_spec(name, "adapt")
+    return spec.method_cls, spec.config_cls
+
+
+def cotrain_method_class(name: str) -> tuple[type, type]:
+    """(method class, config class) of a co-training baseline."""
+    spec = method_spec(name, "cotrain")
+    return spec.method_cls, spec.config_cls
+
+
+# Read-only views kept for cli.py (name -> (method class, config class)); derived, never edited by hand.
+METHODS = {s.name: (s.method_cls, s.config_cls) for s in method_specs("adapt")}
+COTRAIN_METHODS = {s.name: (s.method_cls, s.config_cls) for s in method_specs("cotrain")}
+
+__all__ = ["KINDS", "REGISTRY", "MethodSpec", "method_spec", "method_specs", "method_names", "methods_help",
+           "robot_of_task", "method_class", "cotrain_method_class", "METHODS", "COTRAIN_METHODS",
+           "FT", "FTConfig", "ZeroShot", "DAFT", "DAFTConfig", "SGFT", "SGFTConfig", "SingleCritic",
+           "SingleCriticConfig", "RewardShaping", "RewardShapingConfig", "SACMix", "SACMixConfig", "PAR",
+           "PARConfig", "VGDF", "VGDFConfig", "DARC", "DARCConfig", "SACIW", "SACIWConfig"]

@@ -1,12 +1,10 @@
-"""The DAFT paper's two ablations (appendix D, notes/algorithms.md section 5).
+"""The DAFT paper's two ablations (appendix D).
 
-- Single critic (equation 3): one twin critic, initialised from the source critics, trained on
-  J_Q = E_{D_tar}[(Q - y)^2] + beta E_{D_src}[(Q - y)^2] with the SAC target y and DAFT's beta
-  schedule; the actor is plain SAC on target and source states together (flag `actor_on_source`).
-- Reward shaping: FT on r~ = r - scale |Q_tar(s, a) - Q*_src(s, a)|, recomputed at sampling time
-  with the current min-twin Q_tar (no gradient through the shaping). Unstable as written: where
-  Q_tar < Q*_src the target r - scale (Q*_src - Q_tar) + gamma Q' grows with Q_tar at rate scale + gamma,
-  a contraction only for scale < 1 - gamma; at scale 1 Q_tar drifts to -inf (docs/assumptions.md).
+- Single critic (equation 3): twin critics from the source critics,
+  J_Q = E_{D_tar}[(Q - y)^2] + beta_k E_{D_src}[(Q - y)^2] with the SAC target y and DAFT's beta schedule;
+  the actor is SAC's on target and source states together (`actor_on_source`).
+- Reward shaping: FT on r~ = r - scale |Q_tar(s, a) - Q*_src(s, a)| (min-twin Q_tar at sampling time, no
+  gradient through it); at scale 1 Q_tar drifts to -inf by construction (docs/assumptions.md).
 """
 
 from __future__ import annotations
@@ -18,13 +16,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from daftrl.algos.beta import BetaSchedule
-from daftrl.algos.ft import FT, AdaptConfig
+from daftrl.algos.ft import FT, FTConfig
 from daftrl.nn import QEnsemble
 from daftrl.sac import Batch, SACState, copy_tree
 
 
 @dataclasses.dataclass(frozen=True)
-class SingleCriticConfig(AdaptConfig, BetaSchedule):
+class SingleCriticConfig(FTConfig, BetaSchedule):
     actor_on_source: bool = True
     """Train the actor on [B_tar; B_src] states (False: target states only)."""
 
@@ -32,13 +30,11 @@ class SingleCriticConfig(AdaptConfig, BetaSchedule):
 class SingleCritic(FT):
     name = "single-critic"
     uses_source_data = True
-
-    def __init__(self, config: SingleCriticConfig, expert):
-        super().__init__(config, expert)
-        self.cfg = config
+    method_config: SingleCriticConfig
 
     def host_aux(self, source, target, rng: np.random.Generator, counters: dict) -> dict:
-        return {"beta": np.float32(self.cfg.beta(counters)), "src": source.sample(rng, self.cfg.batch_size)}
+        cfg = self.method_config
+        return {"beta": np.float32(cfg.beta(counters)), "src": source.sample(rng, cfg.batch_size)}
 
     def critic_loss(self, critic, state: SACState, batch: Batch, key, aux: dict = None):
         k_tar, k_src = jax.random.split(key)
@@ -47,14 +43,14 @@ class SingleCritic(FT):
         return loss_tar + aux["beta"] * loss_src, {**info, "critic_loss_src": loss_src, "beta": aux["beta"]}
 
     def actor_loss(self, actor, state: SACState, batch: Batch, key, aux: dict = None):
-        if not self.cfg.actor_on_source:
+        if not self.method_config.actor_on_source:
             return super().actor_loss(actor, state, batch, key)
         both = batch._replace(obs=jnp.concatenate([batch.obs, aux["src"].obs], axis=0))
         return super().actor_loss(actor, state, both, key)
 
 
 @dataclasses.dataclass(frozen=True)
-class RewardShapingConfig(AdaptConfig):
+class RewardShapingConfig(FTConfig):
     shaping_scale: float = 1.0
     """Weight of the |Q_tar - Q*_src| penalty."""
 
@@ -66,17 +62,17 @@ def q_gap_penalty(q_tar, q_src, scale):
 
 class RewardShaping(FT):
     name = "reward-shaping"
+    method_config: RewardShapingConfig
 
     def __init__(self, config: RewardShapingConfig, expert):
         super().__init__(config, expert)
-        self.cfg = config
         self.src_critic_net = QEnsemble(2, tuple(expert.hidden))
 
-    def initial_extra(self, expert) -> dict:
+    def frozen_from_expert(self, expert) -> dict:
         return {"q_src": copy_tree(expert.critic)}
 
     def td_target(self, state: SACState, batch: Batch, key):
         q_tar = self.critic_net.apply(state.critic, batch.obs, batch.act).min(0)
         q_src = self.src_critic_net.apply(state.extra["q_src"], batch.obs, batch.act).min(0)
-        shaped = batch._replace(rew=batch.rew - q_gap_penalty(q_tar, q_src, self.cfg.shaping_scale))
+        shaped = batch._replace(rew=batch.rew - q_gap_penalty(q_tar, q_src, self.method_config.shaping_scale))
         return super().td_target(state, shaped, key)

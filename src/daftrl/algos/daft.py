@@ -1,16 +1,12 @@
-"""DAFT: value-conditioned policy fine-tuning (Pandya et al., equation 2 and Algorithm 1).
-
-Actor loss (notes/algorithms.md section 2.2):
+"""DAFT: value-conditioned policy fine-tuning (Pandya et al., "Value Conditioned Policy Fine Tuning for Test
+Time Domain Adaptation", equation 2 and Algorithm 1).
 
     L(phi) = mean_{s in B_tar} [alpha log pi(a~|s) - agg_i Q_i(s, a~)]
-           + beta * sum_{s in S_src} w(s) [alpha_src log pi(a~|s) - agg_j Q*_src,j(s, a~)],   a~ ~ pi(.|s)
+           + beta_k sum_{s in S_src} w(s) [alpha_src log pi(a~|s) - agg_j Q*_src,j(s, a~)],   a~ ~ pi(.|s)
 
-The first term is SAC's on target states with the target ensemble {Q_i}; the second pulls the policy
-towards the frozen source critic Q*_src on source states (w: normalised weights over the states of
-length-H source segments, section 2.7 R1). The actor runs once on the concatenated states. The target
-ensemble Q_1..Q_N starts from the source twins plus noise N(0, omega) (Algorithm 1) and learns on
-target data with the SAC target; Q*_src never changes (it is not an optimised parameter).
-Every choice the paper leaves open is a flag below and a line in docs/assumptions.md.
+Q_1..Q_N start from the source twins plus N(0, omega) noise and learn on target data with the SAC target;
+Q*_src is frozen; S_src are the states of length-H source segments with normalised weights w; beta_k is
+`BetaSchedule`. Every reading the paper leaves open is a flag below and a line in docs/assumptions.md.
 """
 
 from __future__ import annotations
@@ -23,14 +19,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from daftrl.algos.beta import BetaSchedule
-from daftrl.algos.ft import FT, AdaptConfig
+from daftrl.algos.ft import FT, FTConfig
 from daftrl.nn import QEnsemble
 from daftrl.replay import alive_mask
 from daftrl.sac import Batch, SACState, copy_tree
 
 
 @dataclasses.dataclass(frozen=True)
-class DAFTConfig(AdaptConfig, BetaSchedule):
+class DAFTConfig(FTConfig, BetaSchedule):
     """DAFT hyperparameters; defaults as in docs/assumptions.md."""
 
     num_members: int = 2
@@ -69,6 +65,7 @@ class DAFTConfig(AdaptConfig, BetaSchedule):
 class DAFT(FT):
     name = "daft"
     uses_source_data = True
+    method_config: DAFTConfig
 
     def __init__(self, config: DAFTConfig, expert):
         if config.horizon < 1:
@@ -81,7 +78,6 @@ class DAFT(FT):
                 raise ValueError(f"beta_mode {config.beta_mode!r} needs sigma2_src > 0 (0 gives 0/0 when the "
                                  f"members agree), got {config.sigma2_src}")
         super().__init__(config, expert)
-        self.cfg = config
         self.src_critic_net = QEnsemble(2, tuple(expert.hidden))
 
     @staticmethod
@@ -91,7 +87,7 @@ class DAFT(FT):
     # ------------------------------------------------------------------ initialisation (Algorithm 1)
     def initial_critic(self, expert, key: jax.Array) -> Any:
         """Q_i <- Q_src^(i mod 2) + eps_i, eps_i ~ N(0, omega), independent per member and parameter."""
-        cfg = self.cfg
+        cfg = self.method_config
         members = jnp.arange(cfg.num_members) % 2
         base = jax.tree.map(lambda x: x[members], expert.critic)
         leaves, treedef = jax.tree.flatten(base)
@@ -109,24 +105,25 @@ class DAFT(FT):
             out.append(leaf + std * jax.random.normal(k, leaf.shape, leaf.dtype))
         return jax.tree.unflatten(treedef, out)
 
-    def initial_extra(self, expert) -> dict:
+    def frozen_from_expert(self, expert) -> dict:
         return {"q_src": copy_tree(expert.critic)}
 
     # ------------------------------------------------------------------ aggregations
     def aggregate_actor_q(self, q):
-        return q.min(0) if self.cfg.actor_q_agg == "min" else q.mean(0)
+        return q.min(0) if self.method_config.actor_q_agg == "min" else q.mean(0)
 
     def aggregate_target_q(self, next_q, key):
-        if self.cfg.target_q_agg == "mean":
+        agg = self.method_config.target_q_agg
+        if agg == "mean":
             return next_q.mean(0)
-        if self.cfg.target_q_agg == "random_pair" and next_q.shape[0] > 2:
+        if agg == "random_pair" and next_q.shape[0] > 2:
             pair = jax.random.choice(key, next_q.shape[0], (2,), replace=False)
             return next_q[pair].min(0)
         return next_q.min(0)
 
     def q_src(self, state: SACState, obs, act):
         q = self.src_critic_net.apply(state.extra["q_src"], obs, act)
-        return q.min(0) if self.cfg.q_src_agg == "min" else q.mean(0)
+        return q.min(0) if self.method_config.q_src_agg == "min" else q.mean(0)
 
     # ------------------------------------------------------------------ source states (device-side)
     def source_table(self, source) -> dict:
@@ -134,7 +131,8 @@ class DAFT(FT):
         observations in insertion order and, per valid segment start, the `alive` mask of its H steps
         (1 while no episode ended strictly before that step; `ReplayBuffer.sample_segments`).
         Sampling then happens inside the jitted update: no host work and no transfer per step."""
-        H = self.cfg.horizon if self.cfg.horizon_mode == "segments" else 1
+        cfg = self.method_config
+        H = cfg.horizon if cfg.horizon_mode == "segments" else 1
         stamp = (id(source), source.size, source.pos, H)
         if getattr(self, "_table_stamp", None) != stamp:
             if source.size < H:
@@ -148,7 +146,7 @@ class DAFT(FT):
         return self._table
 
     def num_source_segments(self) -> int:
-        cfg = self.cfg
+        cfg = self.method_config
         if cfg.horizon_mode == "segments":
             return cfg.src_batch_size or -(-cfg.batch_size // cfg.horizon)
         return cfg.src_batch_size or cfg.batch_size
@@ -165,13 +163,14 @@ class DAFT(FT):
         starts = jax.random.randint(jax.random.fold_in(key, 0x5EC), (n,), 0, n_starts)
         obs = table["obs"][starts[:, None] + jnp.arange(H)[None]]  # (n, H, obs_dim)
         w = table["alive"][starts]
-        if self.cfg.horizon_mode == "segments" and self.cfg.horizon_discount:
-            w = w * (self.cfg.gamma ** jnp.arange(H))[None]
+        cfg = self.method_config
+        if cfg.horizon_mode == "segments" and cfg.horizon_discount:
+            w = w * (cfg.gamma ** jnp.arange(H))[None]
         return obs.reshape(n * H, -1), w.reshape(-1)
 
     # ------------------------------------------------------------------ host inputs
     def host_aux(self, source, target, rng: np.random.Generator, counters: dict) -> dict:
-        cfg = self.cfg
+        cfg = self.method_config
         aux = {"beta": np.float32(cfg.beta(counters)), "src_table": self.source_table(source)}
         if cfg.horizon_mode == "bootstrap":
             seg, alive = target.sample_segments(rng, cfg.batch_size, cfg.horizon)
@@ -182,13 +181,14 @@ class DAFT(FT):
     def effective_beta(self, state: SACState, aux: dict, src_obs, src_act):
         """beta per source state: the schedule, optionally times var_i Q_i / (var_i Q_i + sigma2_src)."""
         beta = aux["beta"] * jnp.ones(src_obs.shape[0])
-        if self.cfg.beta_mode == "schedule":
+        cfg = self.method_config
+        if cfg.beta_mode == "schedule":
             return beta
         var = jnp.var(self.critic_net.apply(state.critic, src_obs, src_act), axis=0)
-        if self.cfg.beta_granularity == "batch":
+        if cfg.beta_granularity == "batch":
             var = jnp.full_like(var, var.mean())
-        adaptive = jax.lax.stop_gradient(var / (var + self.cfg.sigma2_src))
-        return adaptive if self.cfg.beta_mode == "adaptive" else beta * adaptive
+        adaptive = jax.lax.stop_gradient(var / (var + cfg.sigma2_src))
+        return adaptive if cfg.beta_mode == "adaptive" else beta * adaptive
 
     def actor_loss(self, actor, state: SACState, batch: Batch, key, aux: dict = None):
         n_tar = batch.obs.shape[0]
@@ -201,7 +201,7 @@ class DAFT(FT):
         loss_tar = jnp.mean(alpha * log_prob[:n_tar] - self.aggregate_actor_q(q_members))
         # source term: the same loss with the frozen Q*_src on source states, weighted by w
         src_act, src_logp = act[n_tar:], log_prob[n_tar:]
-        alpha_src = {"alpha": alpha, "one": 1.0, "zero": 0.0}[self.cfg.alpha_src]
+        alpha_src = {"alpha": alpha, "one": 1.0, "zero": 0.0}[self.method_config.alpha_src]
         w = src_w / jnp.maximum(src_w.sum(), 1e-8)
         beta = self.effective_beta(state, aux, src_obs, jax.lax.stop_gradient(src_act))
         per_state = alpha_src * src_logp - self.q_src(state, src_obs, src_act)
@@ -213,7 +213,7 @@ class DAFT(FT):
 
     def critic_loss(self, critic, state: SACState, batch: Batch, key, aux: dict = None):
         loss, info = super().critic_loss(critic, state, batch, key, aux)
-        if self.cfg.horizon_mode != "bootstrap":
+        if self.method_config.horizon_mode != "bootstrap":
             return loss, info
         k_v = jax.random.fold_in(key, 1)
         y_h = jax.lax.stop_gradient(self.h_step_source_target(state, aux["tar_seg"], aux["tar_alive"], k_v))

@@ -1,56 +1,16 @@
-"""DARC and SAC-IW: co-training with two domain classifiers (notes/algorithms.md sections 8, 9, 14, 15).
+"""DARC and SAC-IW: co-training with two domain classifiers q_SA(.|s,a), q_SAS(.|s,a,s') (index 0 = source,
+1 = target), trained by cross-entropy on source vs target rows, which give by Bayes' rule
 
-DARC (Eysenbach et al., "Off-Dynamics Reinforcement Learning: Training for Transfer with Domain
-Classifiers", ICLR 2021, section 4 and Algorithm 1) trains SAC on source transitions with the reward
+    dr(s, a, s') = log p_tar(s'|s,a) - log p_src(s'|s,a)
+                 = [log q_SAS(tar|s,a,s') - log q_SAS(src|s,a,s')] - [log q_SA(tar|s,a) - log q_SA(src|s,a)].
 
-    r~(s, a, s') = r(s, a, s') + lambda * dr(s, a, s'),
-    dr = log p(s'|s, a, target) - log p(s'|s, a, source)
-       = [log q_SAS(tar|s,a,s') - log q_SAS(src|s,a,s')] - [log q_SA(tar|s,a) - log q_SA(src|s,a)],
-
-the second line by Bayes' rule with two domain classifiers q_SAS(.|s,a,s') and q_SA(.|s,a) (2 logits
-each, index 0 = source, 1 = target). Both minimise the cross-entropy of domain labels on equal-size
-source and target batches, with Gaussian input noise (std `noise_std`) only while training them. The
-correction is computed without noise, from log-softmax of the logits.
-
-SAC-IW ("IW Clip", ODRL `sac_iw.py`; VGDF paper App. E.1) trains the same classifiers on the same
-schedule and instead weights each source Bellman error by w = clip(exp(dr), iw_clip) (importance
-weight p_tar(s'|s,a) / p_src(s'|s,a); stop-gradient): L_Q = sum_j mean_B w (Q_j(s,a) - y)^2 with the
-plain source reward in y.
-
-Both follow ODRL's structure (`OffDynamicsRL/off-dynamics-rl@34bba73:algo/online_online/{darc,sac_iw}.py`):
-critic and actor on **source data only** (target data only trains the classifiers); for the first
-`warmup` updates no correction (w = 1 for SAC-IW) and no classifier training; afterwards the
-classifiers take one Adam step every `classifier_every` updates (when `step % classifier_every == 0`),
-before the losses of that update use them. The schedule is `lax.cond` on `state.step`, so the update
-compiles once.
-
-Differences from the official code (each a line in docs/assumptions.md):
-
-- ODRL's classifier returns softmax probabilities that are fed to `F.cross_entropy` (a double softmax,
-  notes section 15.2; its correction also applied softmax twice before commit e102cd4). Here: logits
-  into the cross-entropy and log-softmax for dr (no +1e-10 inside the log).
-- ODRL draws separate source/target samples for the classifier (128 + 128) and for the critic
-  (DARC 2 x 128 = 256 source). The daftrl loop samples one minibatch per domain per update: DARC takes
-  `source_batch_size` = 256 source rows (critic/actor) and `batch_size` = 128 target rows, and trains
-  the classifiers on the first `classifier_batch_size` = 128 rows of each (a random subset of the
-  critic's source rows rather than an independent draw).
-- ODRL's SAC-IW uses 256 source rows during warm-up and 128 after (a code quirk); here `batch_size` =
-  128 throughout. `iw_clip` defaults to [1e-4, 1] (VGDF paper / H2O); ODRL clips to [1e-4, 10].
-- The warm-up counts updates (`state.step`), which start once both buffers hold a batch; ODRL counts
-  calls of `train`, including those before its buffers are full (a difference of ~2.5e3 of 1e6).
-  ODRL's first classifier step is at iteration 1e5 + 10 after 9 corrected updates with the untrained
-  classifier; here the first classifier step comes at update `warmup` (when it is a multiple of
-  `classifier_every`), before the correction is first used.
-- The original TF code (google-research `darc/`) trains the classifiers every iteration from the
-  start on the critic's own 256 + 256 batch (only the correction waits for `delta_r_warmup`, and no
-  target data is collected during it), uses 1 hidden layer of 32 units with SAS logits = SA logits + a
-  residual MLP on (s,a,s') (here: `classifier_hidden=(32,), classifier_residual=True`), 10 000 random
-  initial steps per domain, a learned temperature and reward scale 0.1 (which also scales dr). Its
-  importance weights (the `use_importance_weights` ablation) are not clipped.
-
-Logged every update: `darc_delta_r` (mean dr over the source batch, 0 during the warm-up),
-`classifier_loss` (CE_SA + CE_SAS), `classifier_acc` / `classifier_acc_sa` (q_SAS / q_SA accuracy on the
-noisy training batch; the values of the last classifier step, 0 before the first), SAC-IW `iw_mean`.
+DARC (Eysenbach et al., "Off-Dynamics Reinforcement Learning: Training for Transfer with Domain Classifiers",
+ICLR 2021, section 4, Algorithm 1): SAC on source transitions with r~ = r + lambda dr.
+SAC-IW ("IW Clip"; VGDF paper appendix E.1): SAC on source transitions with each Bellman error weighted by
+w = clip(exp(dr), iw_clip), no gradient through w.
+Both follow ODRL (`OffDynamicsRL/off-dynamics-rl@34bba73:algo/online_online/{darc,sac_iw}.py`): critic and actor
+on source data only, no correction and no classifier training for the first `warmup` updates, then one
+classifier step every `classifier_every` updates. Differences from the official code: docs/assumptions.md.
 """
 
 from __future__ import annotations
@@ -65,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from daftrl.algos.mix import MixConfig, SACMix
+from daftrl.algos.mix import SACMix, SACMixConfig
 from daftrl.nn import MLP
 from daftrl.sac import SAC, Batch, SACState
 
@@ -76,8 +36,8 @@ INFO_KEYS = ("classifier_loss", "classifier_acc", "classifier_acc_sa")
 
 
 @dataclasses.dataclass(frozen=True)
-class ClassifierConfig(MixConfig):
-    """Domain classifiers q_SA, q_SAS shared by DARC and SAC-IW (defaults: ODRL, notes sections 8, 14)."""
+class ClassifierConfig(SACMixConfig):
+    """Domain classifiers q_SA, q_SAS shared by DARC and SAC-IW (defaults: ODRL)."""
 
     classifier_hidden: tuple[int, ...] = (256, 256)
     """Hidden widths of each classifier (ODRL 2 x 256; the original 1 x 32)."""
@@ -160,17 +120,18 @@ class DomainClassifierCotrain(SACMix):
     accuracies (0 until the first classifier step), so both branches of the schedule's `lax.cond` have
     one structure."""
 
+    method_config: ClassifierConfig
+
     def __init__(self, config: ClassifierConfig, obs_dim: int, act_dim: int):
         if config.classifier_every < 1 or config.warmup < 0 or config.classifier_batch_size < 1:
             raise ValueError(f"need classifier_every >= 1, warmup >= 0, classifier_batch_size >= 1: {config}")
-        self.cfg = config
         self.classifier_net = DomainClassifiers(tuple(config.classifier_hidden), config.classifier_residual)
         self.classifier_tx = optax.adam(config.classifier_lr)
         self.n_classifier = min(config.classifier_batch_size, config.batch_size, config.source_batch_size or 10**9)
         super().__init__(config, obs_dim, act_dim)
 
     # ------------------------------------------------------------------ state
-    def initial_extra(self, key: jax.Array) -> dict:
+    def init_auxiliary(self, key: jax.Array) -> dict:
         sa = jnp.zeros((1, self.obs_dim + self.act_dim), jnp.float32)
         sas = jnp.zeros((1, 2 * self.obs_dim + self.act_dim), jnp.float32)
         params = self.classifier_net.init(key, sa, sas)
@@ -183,8 +144,9 @@ class DomainClassifierCotrain(SACMix):
         sa, sas = classifier_inputs(batch)
         if key is not None:
             k_sa, k_sas = jax.random.split(key)
-            sa = sa + self.cfg.noise_std * jax.random.normal(k_sa, sa.shape, sa.dtype)
-            sas = sas + self.cfg.noise_std * jax.random.normal(k_sas, sas.shape, sas.dtype)
+            noise_std = self.method_config.noise_std
+            sa = sa + noise_std * jax.random.normal(k_sa, sa.shape, sa.dtype)
+            sas = sas + noise_std * jax.random.normal(k_sas, sas.shape, sas.dtype)
         return self.classifier_net.apply(params, sa, sas)
 
     def classifier_loss(self, params, src: Batch, tar: Batch, key: jax.Array):
@@ -208,7 +170,7 @@ class DomainClassifierCotrain(SACMix):
 
     def correcting(self, state: SACState) -> jax.Array:
         """True once the warm-up is over (traced: no Python branch on the step)."""
-        return state.step >= self.cfg.warmup
+        return state.step >= self.method_config.warmup
 
     def delta_r(self, state: SACState, batch: Batch) -> jax.Array:
         """dr of every row with the current classifiers, no input noise, no gradient."""
@@ -217,7 +179,7 @@ class DomainClassifierCotrain(SACMix):
     # ------------------------------------------------------------------ update hooks
     def pre_update(self, state: SACState, batch: Batch, key: jax.Array, aux: Any = None):
         """Train the classifiers on (source, target = `batch`) after the warm-up every `classifier_every`."""
-        train = self.correcting(state) & (state.step % self.cfg.classifier_every == 0)
+        train = self.correcting(state) & (state.step % self.method_config.classifier_every == 0)
         extra = jax.lax.cond(train, lambda e: self.classifier_step(e, aux["src"], batch, key), lambda e: e,
                              state.extra)
         info = {k: extra[k] for k in INFO_KEYS}
@@ -233,11 +195,12 @@ class DARC(DomainClassifierCotrain):
     """SAC on source transitions with r~ = r + lambda dr (dr = 0 during the warm-up)."""
 
     name = "darc"
+    method_config: DARCConfig
 
     def corrected_source(self, state: SACState, src: Batch) -> tuple[Batch, jax.Array]:
         """The source batch with r + lambda dr, and dr (zero during the warm-up)."""
         dr = jnp.where(self.correcting(state), self.delta_r(state, src), 0.0)
-        return src._replace(rew=src.rew + self.cfg.delta_r_scale * dr), dr
+        return src._replace(rew=src.rew + self.method_config.delta_r_scale * dr), dr
 
     def critic_loss(self, critic, state: SACState, batch: Batch, key, aux: Any = None):
         """SAC's critic loss on the corrected source batch; the target `batch` is not used."""
@@ -251,6 +214,7 @@ class SACIW(DomainClassifierCotrain):
     """SAC on source transitions with each Bellman error weighted by clip(exp(dr), iw_clip) (1 in warm-up)."""
 
     name = "sac-iw"
+    method_config: SACIWConfig
 
     def __init__(self, config: SACIWConfig, obs_dim: int, act_dim: int):
         lo, hi = config.iw_clip
@@ -262,7 +226,7 @@ class SACIW(DomainClassifierCotrain):
         """(w, dr) per source row: w = clip(exp(dr)) after the warm-up, 1 before (dr then reported as 0)."""
         on = self.correcting(state)
         dr = self.delta_r(state, src)
-        return jnp.where(on, importance_weights(dr, tuple(self.cfg.iw_clip)), 1.0), jnp.where(on, dr, 0.0)
+        return jnp.where(on, importance_weights(dr, tuple(self.method_config.iw_clip)), 1.0), jnp.where(on, dr, 0.0)
 
     def critic_loss(self, critic, state: SACState, batch: Batch, key, aux: Any = None):
         """sum_j mean_B w (Q_j(s, a) - y)^2 on the source batch (unnormalised weights, as ODRL)."""

@@ -1,24 +1,13 @@
-"""Probabilistic ensemble dynamics model (PETS/MBPO style), as used by VGDF's target model.
+"""Probabilistic ensemble dynamics model (PETS, Chua et al., 2018; MBPO, Janner et al., 2019), VGDF's target
+model (`Kavka1/VGDF:model/dynamics.py@9f65d60`).
 
-M members, each an MLP with Swish hidden layers, predict the mean and log-variance of a label vector
-(for VGDF: [r, s' - s]) from standardised inputs [s, a] (notes/algorithms.md section 7;
-`Kavka1/VGDF:model/dynamics.py@9f65d60`). The log-variance is soft-clamped to [min_logvar, max_logvar]:
+M Swish MLPs map standardised [s, a] to the mean and soft-clamped log-variance of the label (VGDF: [r, s' - s]):
 
-    logvar = max - softplus(max - raw);  logvar = min + softplus(logvar - min)
+    logvar = max - softplus(max - raw),   logvar = min + softplus(logvar - min)
+    L = sum_members [mean((mu - y)^2 exp(-logvar)) + mean(logvar)] + sum_l wd_l ||W_l||^2 / 2
 
-Training loss per minibatch (summed over members): mean((mu - y)^2 exp(-logvar)) + mean(logvar) and
-per-layer L2 wd_l * sum(W_l^2) / 2. The bounds are constants in the reference code (`requires_grad=False`,
-so its 0.01 (sum max_logvar - sum min_logvar) term has no effect); `learn_logvar_bounds=True` makes them
-trainable with that term (MBPO). Fixed bounds get no gradient at all: the bound term alone would otherwise
-let Adam move them by ~lr per step (min_logvar up, max_logvar down, until they cross) until the clamp pins
-every log-variance far above 0 and the means stop learning.
-
-`fit` is the host-side epoch loop: a hold-out split, input standardisation fitted on the training part,
-one independent permutation per member each epoch, one jitted Adam step per minibatch (fixed shape,
-the last partial minibatch padded and masked), and early stopping when no member's hold-out MSE improved
-by more than 1 % for more than `max_epochs_since_update` epochs. All randomness comes from the caller's
-numpy Generator, so a resumed run retrains identically. Everything array-valued lives in one dict
-(`init`), meant to be stored in ``SACState.extra``.
+The bounds [min, max] are constants (as in the reference) unless `learn_logvar_bounds` adds MBPO's
+0.01 (sum max - sum min) term; why fixed bounds get no gradient at all: docs/assumptions.md.
 """
 
 from __future__ import annotations
@@ -109,7 +98,7 @@ class ProbabilisticEnsemble:
         w = mask[..., None]
         nll = jnp.sum(w * ((mean - y) ** 2 * jnp.exp(-logvar) + logvar), axis=(1, 2)) / denom
         total = jnp.sum(nll)
-        if self.learn_logvar_bounds:  # fixed bounds must get no gradient (module docstring)
+        if self.learn_logvar_bounds:  # fixed bounds get no gradient (docs/assumptions.md)
             total = total + 0.01 * jnp.sum(params["max_logvar"]) - 0.01 * jnp.sum(params["min_logvar"])
         decay = sum(wd * jnp.sum(layer["w"] ** 2) / 2.0
                     for wd, layer in zip(self.weight_decay, params["layers"], strict=True))
@@ -139,8 +128,11 @@ class ProbabilisticEnsemble:
             max_epochs: int | None = None, improvement: float = 0.01) -> tuple[ModelState, dict]:
         """Train on (inputs, labels) until early stopping; warm-starts from `model` (params and Adam state).
 
-        Returns the new model state and {"holdout_mse": mean over members at the last epoch,
-        "elite_holdout_mse", "epochs"}."""
+        A hold-out split, standardisation fitted on the training part, one permutation per member each epoch,
+        fixed-shape minibatches (the last one padded and masked); stops when no member's hold-out MSE improved
+        by more than `improvement` for more than `max_epochs_since_update` epochs. All randomness comes from
+        `rng`, so a resumed run retrains identically. Returns the new model state and
+        {"holdout_mse": mean over members at the last epoch, "elite_holdout_mse", "epochs"}."""
         n = len(inputs)
         if n < 2:
             raise ValueError(f"need at least 2 transitions to fit a model, got {n}")

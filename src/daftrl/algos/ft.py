@@ -1,9 +1,12 @@
 """FT (naive fine-tuning) and zero-shot: the base every adaptation method extends.
 
-FT continues SAC from the source expert in the target domain (DAFT section 4; notes/algorithms.md
-section 3): actor, twin critics and temperature start as the expert's, the target critics as a copy
-of its critics, Adam states fresh (the zoo experts carry none), a fresh target replay buffer, no
-random warm-up, one update per target step once the buffer holds a batch.
+FT continues SAC (Haarnoja et al., 2018) from the source expert on target data only (Pandya et al., DAFT,
+section 4): actor, twin critics and temperature start as the expert's, Adam states fresh,
+
+    J_Q = E_{D_tar} sum_j (Q_j(s, a) - y)^2,   y = r + gamma (1 - d) (min_j Qbar_j(s', a') - alpha log pi(a'|s')),
+    J_pi = E_{D_tar} [alpha log pi(a~|s) - min_j Q_j(s, a~)].
+
+Zero-shot evaluates the expert without updates. Defaults and their reasons: docs/assumptions.md.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from daftrl.sac import SAC, SACConfig, SACState, copy_tree
 
 
 @dataclasses.dataclass(frozen=True)
-class AdaptConfig:
+class FTConfig:
     """Hyperparameters shared by every adaptation method (DAFT Table 1)."""
 
     batch_size: int = 128
@@ -51,8 +54,11 @@ class FT(SAC):
     learns = True
     uses_source_data = False
 
-    def __init__(self, config: AdaptConfig, expert):
-        self.adapt_config = config
+    method_config: FTConfig
+    """The method's own hyperparameters (`self.config` is the SAC core's SACConfig built from them)."""
+
+    def __init__(self, config: FTConfig, expert):
+        self.method_config = config
         super().__init__(config.sac_config(expert.hidden, self.num_members(config)), expert.obs_dim, expert.act_dim)
 
     @staticmethod
@@ -64,21 +70,22 @@ class FT(SAC):
         del key
         return copy_tree(expert.critic)
 
-    def initial_extra(self, expert) -> dict:
-        """Frozen arrays a method needs (e.g. Q*_src); kept in the state, never optimised."""
+    def frozen_from_expert(self, expert) -> dict:
+        """Frozen copies of expert arrays a method needs (e.g. Q*_src), kept in `state.extra`, never optimised."""
         return {}
 
     def init_from_expert(self, expert, seed: int) -> SACState:
         state = self.init(seed)
         key = jax.random.fold_in(state.key, 0x5EED)
         actor = copy_tree(expert.actor)
-        critic = self.initial_critic(expert, key) if self.adapt_config.critic_init == "expert" else state.critic
-        log_alpha = np.log(self.adapt_config.alpha) if self.adapt_config.alpha is not None else expert.log_alpha
+        cfg = self.method_config
+        critic = self.initial_critic(expert, key) if cfg.critic_init == "expert" else state.critic
+        log_alpha = np.log(cfg.alpha) if cfg.alpha is not None else expert.log_alpha
         log_alpha = jax.numpy.asarray(log_alpha, jax.numpy.float32)
         return state.replace(
             actor=actor, critic=critic, target_critic=copy_tree(critic), log_alpha=log_alpha,
             actor_opt=self.actor_tx.init(actor), critic_opt=self.critic_tx.init(critic),
-            alpha_opt=self.alpha_tx.init(log_alpha), extra=self.initial_extra(expert),
+            alpha_opt=self.alpha_tx.init(log_alpha), extra=self.frozen_from_expert(expert),
         )
 
     # ------------------------------------------------------------------ host side, per update

@@ -1,15 +1,14 @@
 """SAC-mix: the co-training base every simulator baseline (PAR, VGDF, DARC, SAC-IW) extends.
 
-Co-training (notes/algorithms.md sections 6-9, 14) learns from scratch with a source simulator and the
-target domain side by side: one target step every `target_every` source steps, one update per source
-step on a source minibatch and a target minibatch of `batch_size` each (the PAR/VGDF/ODRL protocol).
-SAC-mix is the no-correction reference: plain SAC (critic and actor) on the concatenated batches.
+Co-training learns from scratch with a source simulator and the target domain side by side (the
+PAR/VGDF/ODRL protocol, docs/cotraining.md): one update per source step on a source and a target minibatch.
+SAC-mix is the no-correction reference, SAC (Haarnoja et al., 2018) on the concatenated batch B = [B_src; B_tar]:
 
-An update is ``SAC._update(state, target_batch, aux)`` with ``aux["src"]`` the source minibatch;
-methods change the losses (`critic_loss`, `actor_loss`), train their auxiliary networks in
-`pre_update` (kept with their Adam states in ``state.extra``), and may run host-side work every few
-steps in `periodic` (VGDF's dynamics model). `behaviour_actor` names the actor that collects each
-domain's data (VGDF's optimistic explorer collects the source data).
+    J_Q = E_B sum_j (Q_j(s, a) - y)^2,   J_pi = E_B [alpha log pi(a~|s) - min_j Q_j(s, a~)].
+
+Methods change the losses, train auxiliary networks in `pre_update` (kept in `state.extra`, created by
+`init_auxiliary`), run host-side work in `periodic`, and name each domain's data collector in
+`behaviour_actor`. Differences from the reference code: docs/assumptions.md.
 """
 
 from __future__ import annotations
@@ -25,8 +24,8 @@ from daftrl.sac import SAC, Batch, SACConfig, SACState
 
 
 @dataclasses.dataclass(frozen=True)
-class MixConfig:
-    """Hyperparameters shared by the co-training methods (PAR/VGDF/ODRL SAC: notes section 14)."""
+class SACMixConfig:
+    """Hyperparameters shared by the co-training methods (the SAC of the PAR, VGDF and ODRL code)."""
 
     hidden: tuple[int, ...] = (256, 256)
     batch_size: int = 128
@@ -61,18 +60,20 @@ class SACMix(SAC):
     """Plain SAC on [source batch; target batch]: no correction for the dynamics gap."""
 
     name = "sac-mix"
+    method_config: SACMixConfig
+    """The method's own hyperparameters (`self.config` is the SAC core's SACConfig built from them)."""
 
-    def __init__(self, config: MixConfig, obs_dim: int, act_dim: int):
-        self.mix_config = config
+    def __init__(self, config: SACMixConfig, obs_dim: int, act_dim: int):
+        self.method_config = config
         super().__init__(config.sac_config(), obs_dim, act_dim)
 
     # ------------------------------------------------------------------ state
     def init(self, seed: int) -> SACState:
         state = super().init(seed)
-        return state.replace(extra=self.initial_extra(jax.random.fold_in(state.key, 0xE7)))
+        return state.replace(extra=self.init_auxiliary(jax.random.fold_in(state.key, 0xE7)))
 
-    def initial_extra(self, key: jax.Array) -> dict:
-        """Auxiliary networks and their optimiser states (none for SAC-mix)."""
+    def init_auxiliary(self, key: jax.Array) -> dict:
+        """Fresh auxiliary networks and their optimiser states, kept in `state.extra` (none for SAC-mix)."""
         del key
         return {}
 
@@ -100,3 +101,8 @@ class SACMix(SAC):
 
     def actor_loss(self, actor, state: SACState, batch: Batch, key, aux: Any = None):
         return super().actor_loss(actor, state, concat_batches(aux["src"], batch), key, aux)
+
+
+MixConfig = SACMixConfig
+"""Former name, kept while tests/core/test_policy_loading.py, tests/cotrain/test_loop.py and
+tests/fixtures/checkpoints/make.py import it; use SACMixConfig."""

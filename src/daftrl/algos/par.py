@@ -1,48 +1,14 @@
-"""PAR: Policy Adaptation by Representation mismatch (notes/algorithms.md sections 6, 14, 15).
+"""PAR: policy adaptation by representation mismatch (Lyu, Bai, Yang, Lu and Li, "Cross-Domain Policy
+Adaptation by Capturing Representation Mismatch", ICML 2024; code `dmksjfl/PAR@a528ed8:algo/PAR.py`).
 
-Lyu, Bai, Yang, Lu and Li, "Cross-Domain Policy Adaptation by Capturing Representation Mismatch",
-ICML 2024 (arXiv 2405.15369), online-source setting; official code `dmksjfl/PAR@a528ed8:algo/PAR.py`
-(`Encoder`, `PAR.update_encoder`, `PAR.train`) and `train.py`, from which the formulas below are read.
+SAC-mix whose source rewards are penalised by a representation learnt on target data only (TD7/SALE encoders
+z_s = f(s) = AvgL1Norm(MLP(s)), z_sa = g(z_s, a)):
 
-Representation learning on **target data only** (the TD7/SALE encoder of Fujimoto et al., 2023): a state
-encoder z_s = f(s) = AvgL1Norm(MLP(s)), AvgL1Norm(x) = x / max(mean_i |x_i|, 1e-8), and a
-state-action encoder z_sa = g(z_s, a) = MLP([z_s, a]) (both 256-256-256 with ELU, g without the
-norm) minimise
+    L(f, g) = E_{D_tar} mean_i (g(f(s), a) - sg f(s'))_i^2          (one Adam step every `encoder_every` updates)
+    r~ = r - beta d(s, a, s'),   d = mean_i (g~(f~(s), a) - f~(s'))_i^2    (f~, g~: Polyak copies)
 
-    L(f, g) = E_{(s, a, s') ~ D_tar} mean_i (g(f(s), a) - sg f(s'))_i^2
-
-with their own Adam (3e-4), one step every `encoder_every` = 200 updates on `batch_size // 2` = 64
-target transitions. A Polyak copy (f~, g~; tau = 0.005 every update, with the target critics) scores
-each source transition by its representation deviation and penalises its reward:
-
-    d(s, a, s') = mean_i (g~(f~(s), a) - f~(s'))_i^2,      r~ = r - beta * d.
-
-The critic minimises SAC's loss on [128 source rows with r~; 128 target rows], the actor SAC's
-loss on the 256 concatenated states (the SAC-mix defaults), alpha fixed at 0.2. Within one update
-the order is the reference's: encoder step (when due), penalty with the target encoder, critic step,
-actor step, Polyak of the target critics and the target encoder. The schedule is `lax.cond` on
-`state.step`, so `update` compiles once.
-
-beta: the reference CLI default is 0.5 (`train.py --beta`, the default here). The README (2025-08,
-"see issue #1") recommends per robot: ant/ant_morph 0.01 or 0.05; halfcheetah 5.0 or 0.1,
-halfcheetah_morph 5.0 (its example command uses 2.0); hopper/hopper_morph 0.05 or 0.1; walker 0.1;
-walker_morph 0.1 or 0.05. `RECOMMENDED_BETA` holds the first value listed for each robot (the one
-shared by its kinematic and morphology tasks where they agree); `PARConfig.for_task` applies it (used by
-`daftrl cotrain` when no config is given); an explicit `--beta` overrides it.
-
-Differences from the official code (each a line in docs/assumptions.md):
-
-- The encoder's 64 rows are the first `encoder_batch_size` rows of the update's target minibatch (a
-  uniform draw with replacement, like the reference's separate `sample(batch_size // 2)`), so each
-  encoder sample has the reference's distribution; they are also among that update's 128 critic
-  target rows (the reference draws them independently). The encoder step does not affect that
-  update's critic (the penalty uses the target encoder, Polyak-updated at the end of the update).
-- The schedule counts updates (`state.step`, from 0, once both buffers hold a batch): encoder steps on
-  updates 0, 200, 400, ... The reference counts calls of `train` from 1, including those before its
-  buffers are full, so its first encoder step comes on the ~130th update.
-- Network initialisation is flax's (LeCun-normal kernels, zero biases), not PyTorch's default. Dead
-  reference config keys (`update_interval`, `ac_gradient_clip`, `start_steps`) are not exposed (notes
-  section 15.8).
+Per-robot beta: `RECOMMENDED_BETA`, applied by the registry (`daftrl.algos.method_spec("par").default_config`).
+Differences from the official code: docs/assumptions.md.
 """
 
 from __future__ import annotations
@@ -55,16 +21,18 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from daftrl.algos.mix import MixConfig, SACMix
+from daftrl.algos.mix import SACMix, SACMixConfig
 from daftrl.nn import MLP
 from daftrl.sac import Batch, SACState, copy_tree, polyak
 
 RECOMMENDED_BETA: dict[str, float] = {"ant": 0.01, "halfcheetah": 5.0, "hopper": 0.05, "walker": 0.1}
-"""beta per robot from the PAR README (first value listed; alternatives in the module docstring)."""
+"""beta per robot from the PAR README (2025-08): the first value it lists for the robot, shared by its kinematic
+and morphology tasks where they agree (its alternatives: ant 0.05, halfcheetah 0.1, hopper 0.1, walker_morph 0.05;
+its halfcheetah example command uses 2.0)."""
 
 
 @dataclasses.dataclass(frozen=True)
-class PARConfig(MixConfig):
+class PARConfig(SACMixConfig):
     """PAR: SAC-mix with source rewards penalised by a target-trained encoder's prediction error."""
 
     beta: float = 0.5
@@ -81,16 +49,10 @@ class PARConfig(MixConfig):
 
     @classmethod
     def for_task(cls, task: str) -> PARConfig:
-        """Defaults with beta = RECOMMENDED_BETA of the task's robot (0.5 for other tasks);
-        `daftrl cotrain` calls this when no config is given."""
-        from daftrl.env_factory import ROBOT_OF_GYM_ID
-        from daftrl.envs import get_task
+        """Compatibility shim: use `daftrl.algos.method_spec("par").default_config(task)`."""
+        from daftrl.algos import method_spec
 
-        try:
-            robot = get_task(task).robot
-        except ValueError:
-            robot = ROBOT_OF_GYM_ID.get(task)
-        return cls(beta=RECOMMENDED_BETA.get(robot, cls.beta))
+        return method_spec(PAR.name).default_config(task)
 
 
 def avg_l1_norm(x: jax.Array, eps: float = 1e-8) -> jax.Array:
@@ -111,12 +73,12 @@ class PAR(SACMix):
     structure."""
 
     name = "par"
+    method_config: PARConfig
 
     def __init__(self, config: PARConfig, obs_dim: int, act_dim: int):
         n = config.batch_size // 2 if config.encoder_batch_size is None else config.encoder_batch_size
         if config.encoder_every < 1 or not 1 <= n <= config.batch_size:
             raise ValueError(f"need encoder_every >= 1 and 1 <= encoder_batch_size <= batch_size: {config}")
-        self.cfg = config
         self.n_encoder = n
         self.f_net = MLP(tuple(config.encoder_hidden), config.latent_dim, nn.elu)
         self.g_net = MLP(tuple(config.encoder_hidden), config.latent_dim, nn.elu)
@@ -124,10 +86,10 @@ class PAR(SACMix):
         super().__init__(config, obs_dim, act_dim)
 
     # ------------------------------------------------------------------ state
-    def initial_extra(self, key: jax.Array) -> dict:
+    def init_auxiliary(self, key: jax.Array) -> dict:
         k_f, k_g = jax.random.split(key)
         encoder = {"f": self.f_net.init(k_f, jnp.zeros((1, self.obs_dim), jnp.float32)),
-                   "g": self.g_net.init(k_g, jnp.zeros((1, self.cfg.latent_dim + self.act_dim), jnp.float32))}
+                   "g": self.g_net.init(k_g, jnp.zeros((1, self.method_config.latent_dim + self.act_dim), jnp.float32))}
         return {"encoder": encoder, "encoder_target": copy_tree(encoder),
                 "encoder_opt": self.encoder_tx.init(encoder), "encoder_loss": jnp.zeros((), jnp.float32)}
 
@@ -161,13 +123,13 @@ class PAR(SACMix):
     def penalised_source(self, state: SACState, src: Batch) -> tuple[Batch, jax.Array]:
         """The source batch with r~ = r - beta d (d from the target encoder, no gradient), and d."""
         d = jax.lax.stop_gradient(self.deviation(state.extra["encoder_target"], src))
-        return src._replace(rew=src.rew - self.cfg.beta * d), d
+        return src._replace(rew=src.rew - self.method_config.beta * d), d
 
     # ------------------------------------------------------------------ update hooks
     def pre_update(self, state: SACState, batch: Batch, key: jax.Array, aux: Any = None):
         """Train the encoder on the target minibatch `batch` every `encoder_every` updates."""
         del key, aux
-        due = state.step % self.cfg.encoder_every == 0
+        due = state.step % self.method_config.encoder_every == 0
         extra = jax.lax.cond(due, lambda e: self.encoder_step(e, batch), lambda e: e, state.extra)
         return state.replace(extra=extra), {"encoder_loss": extra["encoder_loss"]}
 

@@ -1,14 +1,11 @@
-"""SGFT: simulation-guided fine-tuning by potential-based reward shaping (Yin, Westenbroek et al.,
-ICLR 2025), ported to SAC (notes/algorithms.md section 4).
+"""SGFT: simulation-guided fine-tuning (Yin, Westenbroek et al., ICLR 2025), ported to SAC.
 
-Shaped reward r~ = r + gamma_H (1 - d) V_sim(s') - V_sim(s), with V_sim(s) = min_j Q*_src,j(s, tanh mu_src(s))
-from the frozen source actor and critics (zero potential at absorbing states). The horizon H sets the
-learner's discount gamma_H = 1 - 1/H (potential-based shaping must use the learner's discount):
-- H = 1 (default, SGFT-SAC): the critic target is r~ with no bootstrap; since -V_sim(s) does not
-  depend on the action, we train on the equivalent and better-scaled y = r + gamma (1 - d) V_sim(s')
-  starting from the source critics;
-- H = inf: SAC with the full discount gamma on r~;
-- other H: SAC on r~ with discount 1 - 1/H.
+FT on the potential-based shaped reward (Ng et al., 1999) with the frozen source expert's value
+
+    r~ = r + gamma_H (1 - d) V_sim(s') - V_sim(s),   V_sim(s) = min_j Q*_src,j(s, tanh mu_src(s)),
+
+and learner discount gamma_H = 1 - 1/H. H = 1 (SGFT-SAC, default): no bootstrap, trained as the
+equivalent target y = r + gamma (1 - d) V_sim(s'); H = inf: SAC with gamma on r~. See docs/assumptions.md.
 """
 
 from __future__ import annotations
@@ -18,13 +15,13 @@ import math
 
 import jax.numpy as jnp
 
-from daftrl.algos.ft import FT, AdaptConfig
+from daftrl.algos.ft import FT, FTConfig
 from daftrl.nn import QEnsemble, TanhGaussianActor
 from daftrl.sac import Batch, SACState, copy_tree
 
 
 @dataclasses.dataclass(frozen=True)
-class SGFTConfig(AdaptConfig):
+class SGFTConfig(FTConfig):
     horizon: float = 1.0
     """SGFT horizon H: 1 (SGFT-SAC), inf (full discount) or H > 1 (discount 1 - 1/H)."""
 
@@ -36,6 +33,7 @@ def shaped_reward(rew, terminated, v_s, v_next, gamma):
 
 class SGFT(FT):
     name = "sgft"
+    method_config: SGFTConfig
 
     def __init__(self, config: SGFTConfig, expert):
         if not (config.horizon >= 1):
@@ -45,7 +43,7 @@ class SGFT(FT):
         self.src_actor_net = TanhGaussianActor(expert.act_dim, tuple(expert.hidden))
         self.src_critic_net = QEnsemble(2, tuple(expert.hidden))
 
-    def initial_extra(self, expert) -> dict:
+    def frozen_from_expert(self, expert) -> dict:
         return {"src_actor": copy_tree(expert.actor), "q_src": copy_tree(expert.critic)}
 
     def v_sim(self, state: SACState, obs):

@@ -1,26 +1,16 @@
-"""VGDF: value-guided data filtering (Xu et al., NeurIPS 2023; `Kavka1/VGDF:agent/vgdf.py@9f65d60`).
+"""VGDF: value-guided data filtering (Xu et al., "Cross-Domain Policy Adaptation via Value-Guided Data
+Filtering", NeurIPS 2023; code `Kavka1/VGDF:agent/vgdf.py@9f65d60`).
 
-Co-training with a source simulator and the target domain (notes/algorithms.md section 7). A probabilistic
-ensemble of M target-dynamics models (`daftrl.algos.dynamics`) is refitted every `model_every` steps on
-all target data (`periodic`, host side). Each update, for every source transition (s, a, r, s', d):
+A probabilistic ensemble of M target-dynamics models (`daftrl.algos.dynamics`), refitted on all target data
+every `model_every` steps, scores every source transition (s, a, r, s', d) by its value consistency:
 
-    member i predicts (r_i, s'_i) ~ N(mu_i, sigma_i^2)            (`fictitious`: sample | mean | mean_plus_var)
-    V_i = r_i + gamma (1 - done(s'_i)) min_j Qbar_j(s'_i, tanh mu_pi(s'_i))        (no entropy term)
-    y   = r + gamma (1 - d) min_j Qbar_j(s', a~'),  a~' ~ pi(.|s')                (no entropy term)
-    Lambda = Normal(mean_i V_i, std_i V_i + 1e-8).pdf(y)     (std with Bessel's correction, as torch.std)
+    (r_i, s'_i) ~ N(mu_i(s, a), sigma_i^2(s, a)),   V_i = r_i + gamma (1 - done(s'_i)) min_j Qbar_j(s'_i, tanh mu(s'_i))
+    y = r + gamma (1 - d) min_j Qbar_j(s', a~'),   Lambda = Normal(mean_i V_i, std_i V_i + 1e-8).pdf(y)
 
-and the source transition enters the critic loss iff Lambda lies above the (1 - xi) quantile of the batch
-(the top xi = 25 %); for the first `gate_start` updates every source transition is kept. Critic loss:
-sum_j [mean_tar (Q_j - y_soft)^2 + mean_src gate (Q_j - y_soft)^2] with the usual entropy-regularised
-SAC target y_soft (rejected rows count as zeros in the source mean). Two actors, both updated every
-`policy_delay` critic steps on the concatenated source and target states: pi maximises min(Q1, Q2) and
-collects target data and is evaluated; the optimistic pi_E maximises max(Q1, Q2) and collects the source
-data. Gradients of the critic and both actors are clipped to global norm 100.
-
-Deviations from the reference code (docs/assumptions.md): a real draw from each member's Gaussian instead
-of mean + variance; fictitious states are never terminal unless `terminal` names a robot whose Gymnasium
-v5 health rule is then applied to the predicted observation; the gate ranks by log Lambda (same ranking,
-no ties from underflowing densities; it keeps the top k rows by rank, so it never keeps nothing).
+and keeps it in the critic loss iff Lambda is in the batch's top `keep_ratio` (all rows for the first
+`gate_start` updates): J_Q = sum_j [mean_tar (Q_j - y_soft)^2 + mean_src gate (Q_j - y_soft)^2]. Two actors:
+pi maximises min_j Q_j (collects target data, evaluated), the optimistic pi_E maximises max_j Q_j (collects
+source data). Differences from the reference code: docs/assumptions.md.
 """
 
 from __future__ import annotations
@@ -36,12 +26,12 @@ import numpy as np
 import optax
 
 from daftrl.algos.dynamics import ProbabilisticEnsemble
-from daftrl.algos.mix import MixConfig, SACMix
+from daftrl.algos.mix import SACMix, SACMixConfig
 from daftrl.sac import Batch, SACConfig, SACState, copy_tree, soft_td_target
 
 
 @dataclasses.dataclass(frozen=True)
-class VGDFConfig(MixConfig):
+class VGDFConfig(SACMixConfig):
     """VGDF hyperparameters; defaults from `Kavka1/VGDF:config/vgdf/*.yaml` (identical for every task)."""
 
     policy_delay: int = 2
@@ -62,7 +52,7 @@ class VGDFConfig(MixConfig):
     (the reference code's choice, reproduced for comparison)."""
     terminal: Literal["none", "halfcheetah", "hopper", "walker", "ant"] = "none"
     """Termination rule applied to fictitious next observations: `none` (never terminal) or a robot's
-    Gymnasium v5 health rule on its observation (`for_task` picks the task's robot)."""
+    Gymnasium v5 health rule on its observation (a task's default: its robot's, set by the registry)."""
     model_members: int = 7
     model_elites: int = 5
     """Elites are tracked (`state.extra['model']['elites']`) but, as in the reference, all members are used."""
@@ -87,16 +77,10 @@ class VGDFConfig(MixConfig):
 
     @classmethod
     def for_task(cls, task: str) -> VGDFConfig:
-        """Defaults with `terminal` set to the task's robot, so fictitious states end as the target env's
-        episodes do (the reference's hand-written termination functions; `daftrl cotrain` calls this)."""
-        from daftrl.env_factory import ROBOT_OF_GYM_ID
-        from daftrl.envs import get_task
+        """Compatibility shim: use `daftrl.algos.method_spec("vgdf").default_config(task)`."""
+        from daftrl.algos import method_spec
 
-        try:
-            robot = get_task(task).robot
-        except ValueError:
-            robot = ROBOT_OF_GYM_ID.get(task)
-        return cls(terminal=robot if robot in TERMINAL_FNS else "none")
+        return method_spec(VGDF.name).default_config(task)
 
 
 # ---------------------------------------------------------------------- termination of fictitious states
@@ -181,6 +165,7 @@ class VGDF(SACMix):
     """VGDF on the SAC-mix co-training base; see the module docstring."""
 
     name = "vgdf"
+    method_config: VGDFConfig
 
     def __init__(self, config: VGDFConfig, obs_dim: int, act_dim: int):
         if config.fictitious not in ("sample", "mean", "mean_plus_var"):
@@ -194,7 +179,6 @@ class VGDF(SACMix):
         if config.policy_delay < 1:
             raise ValueError(f"policy_delay must be >= 1, got {config.policy_delay}")
         super().__init__(config, obs_dim, act_dim)
-        self.vgdf = config
 
         def tx(lr):
             return optax.adam(lr) if config.grad_clip is None else optax.chain(
@@ -210,7 +194,7 @@ class VGDF(SACMix):
     # ------------------------------------------------------------------ state
     def init(self, seed: int) -> SACState:
         state = super().init(seed)
-        if not self.vgdf.xavier_init:
+        if not self.method_config.xavier_init:
             return state
         key = jax.random.fold_in(state.key, 0x1A17)
         actor = torch_mlp_init(state.actor, jax.random.fold_in(key, 0))
@@ -218,12 +202,12 @@ class VGDF(SACMix):
         return state.replace(actor=actor, critic=critic, target_critic=copy_tree(critic),
                              actor_opt=self.actor_tx.init(actor), critic_opt=self.critic_tx.init(critic))
 
-    def initial_extra(self, key: jax.Array) -> dict:
+    def init_auxiliary(self, key: jax.Array) -> dict:
         """The optimistic actor pi_E with its optimiser, the last actor losses (logged between actor updates)
         and the dynamics ensemble (parameters, Adam state, input standardiser, elites)."""
         k_actor, k_init, k_model = jax.random.split(key, 3)
         actor_e = self.actor_net.init(k_actor, jnp.zeros((1, self.obs_dim), jnp.float32))
-        if self.vgdf.xavier_init:
+        if self.method_config.xavier_init:
             actor_e = torch_mlp_init(actor_e, k_init)
         zero = lambda: jnp.zeros((), jnp.float32)  # noqa: E731 - distinct buffers (the update donates them)
         return {"actor_e": actor_e, "actor_e_opt": self.actor_tx.init(actor_e),
@@ -237,13 +221,14 @@ class VGDF(SACMix):
 
     def model_patience(self, step: int) -> int:
         """`max_epochs_since_update` after `step` source steps: 5, minus 1 every 150 000 steps, floor 0."""
-        return max(0, self.vgdf.max_epochs_since_update - int(step // self.vgdf.patience_decay_every))
+        cfg = self.method_config
+        return max(0, cfg.max_epochs_since_update - int(step // cfg.patience_decay_every))
 
     def min_model_steps(self, source_steps: int, target_every: int) -> int:
         """Fewest model minibatch steps of a run of `source_steps` (one target step every `target_every`):
         each refit takes at least `patience + 2` epochs (one that improves, then `patience + 1` that do
         not) over the training split of all target data. The floor of VGDF's cost (docs/cotraining.md)."""
-        cfg, total = self.vgdf, 0
+        cfg, total = self.method_config, 0
         for step in range(cfg.model_every, source_steps + 1, cfg.model_every):
             n = step // target_every
             if n < 2:
@@ -257,7 +242,7 @@ class VGDF(SACMix):
 
     def periodic(self, state: SACState, target_buffer, rng: np.random.Generator, step: int):
         """Every `model_every` steps: refit the dynamics ensemble on all target transitions (warm start)."""
-        cfg = self.vgdf
+        cfg = self.method_config
         n = len(target_buffer)
         if step % cfg.model_every or n < 2:
             return state, dict(self._model_info)
@@ -285,9 +270,10 @@ class VGDF(SACMix):
     def fictitious_values(self, state: SACState, obs: jax.Array, act: jax.Array, key: jax.Array) -> jax.Array:
         """V_i(s, a) = r_i + gamma (1 - done(s'_i)) min_j Qbar_j(s'_i, tanh mu_pi(s'_i)) per member, (M, B)."""
         mean, logvar = self.dynamics.predict(state.extra["model"], jnp.concatenate([obs, act], axis=-1))
-        if self.vgdf.fictitious == "sample":
+        fictitious = self.method_config.fictitious
+        if fictitious == "sample":
             pred = mean + jnp.exp(0.5 * logvar) * jax.random.normal(key, mean.shape, mean.dtype)
-        elif self.vgdf.fictitious == "mean":
+        elif fictitious == "mean":
             pred = mean
         else:  # the reference code's "sample": mean + variance
             pred = mean + jnp.exp(logvar)
@@ -301,7 +287,8 @@ class VGDF(SACMix):
     def source_filter(self, state: SACState, src: Batch, y_compare: jax.Array, key: jax.Array):
         """(gate, log Lambda) of the source rows given their no-entropy TD targets `y_compare`."""
         log_lam = value_log_likelihood(self.fictitious_values(state, src.obs, src.act, key), y_compare)
-        gate = top_fraction_gate(log_lam, self.vgdf.keep_ratio, state.step >= self.vgdf.gate_start)
+        cfg = self.method_config
+        gate = top_fraction_gate(log_lam, cfg.keep_ratio, state.step >= cfg.gate_start)
         return gate, log_lam
 
     # ------------------------------------------------------------------ losses
@@ -368,5 +355,5 @@ class VGDF(SACMix):
             return state.replace(extra={**state.extra, "actor_e": actor_e, "actor_e_opt": actor_e_opt,
                                         "actor_info": last})
 
-        state = jax.lax.cond(state.step % self.vgdf.policy_delay == 0, update, lambda s: s, state)
+        state = jax.lax.cond(state.step % self.method_config.policy_delay == 0, update, lambda s: s, state)
         return state, dict(state.extra["actor_info"])

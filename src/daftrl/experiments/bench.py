@@ -218,13 +218,21 @@ def run_bench(args: BenchArgs) -> dict:
 
 
 # ------------------------------------------------------------------ adaptation methods
+def _updating_adapt_methods() -> tuple[str, ...]:
+    """Every registered adaptation method that updates (zero-shot has no update to time)."""
+    from daftrl.algos import method_specs
+
+    return tuple(s.name for s in method_specs("adapt") if s.method_cls.learns)
+
+
 @dataclasses.dataclass
 class AdaptBenchArgs:
     """Cost of one update of each adaptation method relative to FT (same run, interleaved), and the
     wall time of the adapt loop on HalfCheetah (measured on a slice, extrapolated to 1e5 steps, or
     --full-steps for a real run)."""
 
-    methods: tuple[str, ...] = ("ft", "daft", "sgft", "single-critic", "reward-shaping")
+    methods: tuple[str, ...] = dataclasses.field(default_factory=_updating_adapt_methods)
+    """Default: every adaptation method that updates (the registry, daftrl.algos)."""
     batch_size: int = 128
     updates: int = 200
     rounds: int = 7

@@ -27,11 +27,18 @@ from pathlib import Path
 import numpy as np
 
 
+def _cotrain_methods() -> tuple[str, ...]:
+    from daftrl.algos import method_names
+
+    return method_names("cotrain")
+
+
 @dataclasses.dataclass
 class CotrainBenchArgs:
     """Cost of one co-training update of each method relative to plain SAC (same run, interleaved)."""
 
-    methods: tuple[str, ...] = ("sac-mix", "par", "darc", "sac-iw", "vgdf")
+    methods: tuple[str, ...] = dataclasses.field(default_factory=_cotrain_methods)
+    """Default: every registered co-training method (daftrl.algos)."""
     task: str = "halfcheetah-broken-back-thigh"
     batch_size: int = 128
     """Rows per domain."""
@@ -86,7 +93,7 @@ def run_cotrain_bench(args: CotrainBenchArgs) -> dict:
     import jax
 
     from daftrl.algos import cotrain_method_class
-    from daftrl.algos.mix import MixConfig
+    from daftrl.algos.mix import SACMixConfig
     from daftrl.checkpoint import atomic_write_json
     from daftrl.env_factory import resolve_env
     from daftrl.runs import progress_bar, provenance
@@ -107,14 +114,14 @@ def run_cotrain_bench(args: CotrainBenchArgs) -> dict:
 
     def method_block(name, method, state, n, start, timed):
         for i in range(n):
-            src = src_buf.sample(rng, method.mix_config.source_batch_size or B)
+            src = src_buf.sample(rng, method.method_config.source_batch_size or B)
             state, info = method.update(state, tar_buf.sample(rng, B), {"src": src})
             t = time.perf_counter()
             state, _ = method.periodic(state, tar_buf, rng, start + i + 1)  # a model refit syncs by itself
             periodic_s[name] += (time.perf_counter() - t) * timed
         return state, info
 
-    sac = SAC(MixConfig(batch_size=B).sac_config(), target.obs_dim, target.act_dim)
+    sac = SAC(SACMixConfig(batch_size=B).sac_config(), target.obs_dim, target.act_dim)
     runners = {"sac": [sac, sac.init(0), 0]}
     for name in args.methods:
         cls, config_cls = cotrain_method_class(name)
@@ -123,14 +130,14 @@ def run_cotrain_bench(args: CotrainBenchArgs) -> dict:
     flops = {"sac": compiled_flops(sac.update, runners["sac"][1], tar_buf.sample(rng, B))}
     for name in args.methods:
         method, state, _ = runners[name]
-        src = src_buf.sample(rng, method.mix_config.source_batch_size or B)
+        src = src_buf.sample(rng, method.method_config.source_batch_size or B)
         flops[name] = compiled_flops(method.update, state, tar_buf.sample(rng, B), {"src": src})
     floor = None
     if "vgdf" in runners:
         vgdf, state, _ = runners["vgdf"]
         model = state.extra["model"]
         M, d_in, d_out = vgdf.dynamics.members, vgdf.dynamics.in_dim, vgdf.dynamics.out_dim
-        mb = vgdf.vgdf.model_batch_size
+        mb = vgdf.method_config.model_batch_size
         model_flops = compiled_flops(vgdf.dynamics.train_step, model["params"], model["opt"],
                              np.zeros((M, mb, d_in), np.float32), np.zeros((M, mb, d_out), np.float32),
                              np.ones((M, mb), np.float32))

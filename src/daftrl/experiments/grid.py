@@ -172,18 +172,16 @@ def _check_task(task: str, where: str) -> None:
 
 def build_configs(kind: str, run_config: dict, method_options: dict, where: str = "grid"):
     """(run config, method config) dataclasses of a job; GridError with the config's own message if invalid."""
+    from daftrl.algos import method_spec
+
+    try:
+        base = method_spec(run_config["method"], kind).default_config(run_config["task"])
+    except ValueError as e:
+        raise GridError(f"{where}: {e}") from None
     if kind == "adapt":
-        from daftrl.algos import method_class
         from daftrl.loops import AdaptRunConfig as RunConfig
-
-        config_cls = method_class(run_config["method"])[1]
-        base = config_cls()
     else:
-        from daftrl.algos import cotrain_method_class
         from daftrl.cotrain import CotrainRunConfig as RunConfig
-
-        config_cls = cotrain_method_class(run_config["method"])[1]
-        base = config_cls.for_task(run_config["task"]) if hasattr(config_cls, "for_task") else config_cls()
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     try:
         run_cfg = RunConfig(**{k: v for k, v in run_config.items() if k in fields})

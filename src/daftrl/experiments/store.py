@@ -327,18 +327,12 @@ def _robot(task: str) -> str | None:
 def defaults_for(kind: str, method: str, task: str) -> tuple[dict, dict]:
     """(run-option defaults, method-option defaults for this task) of a `daftrl adapt`/`cotrain` run."""
     from daftrl.adapter import json_ready
+    from daftrl.algos import method_spec
 
+    method_default = method_spec(method, kind).default_config(task)
     if kind == "adapt":
-        from daftrl.algos import method_class
         from daftrl.loops import AdaptRunConfig as RunConfig
-
-        config_cls = method_class(method)[1]
-        method_default = config_cls()
     else:
-        from daftrl.algos import cotrain_method_class
         from daftrl.cotrain import CotrainRunConfig as RunConfig
-
-        config_cls = cotrain_method_class(method)[1]
-        method_default = config_cls.for_task(task) if hasattr(config_cls, "for_task") else config_cls()
     run_default = {f.name: f.default for f in dataclasses.fields(RunConfig)}
     return json_ready(run_default), json_ready(dataclasses.asdict(method_default))
