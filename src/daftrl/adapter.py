@@ -26,6 +26,7 @@ import numpy as np
 
 from daftrl.checkpoint import checkpoint_kind, describe, flatten_tree, load_arrays, save_arrays, unflatten_like
 from daftrl.replay import ReplayBuffer
+from daftrl.runs import json_ready
 
 
 class Adapter:
@@ -207,9 +208,3 @@ def _shape_expert(meta: dict, source: ReplayBuffer | None):
     actor, critic = param_templates(meta["obs_dim"], meta["act_dim"], hidden)
     return Expert(meta["expert"].get("name", "restored"), meta["expert"].get("env", ""), meta["obs_dim"],
                   meta["act_dim"], hidden, actor, critic, float(np.log(0.2)), source)
-
-
-def json_ready(d: dict) -> dict:
-    import json
-
-    return json.loads(json.dumps(d, default=list))

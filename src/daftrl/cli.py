@@ -49,8 +49,7 @@ def _saved_config(argv: list[str], kind: str, default_dir=None) -> dict | None:
     path = Path(known.run_dir or default_dir).expanduser()
     if not (path / "config.json").exists():
         return None
-    from daftrl.loops import check_run_kind
-    from daftrl.runs import RunDir
+    from daftrl.runs import RunDir, check_run_kind
 
     if (path / "checkpoint.safetensors").is_file():
         check_run_kind(path / "checkpoint.safetensors", kind)
@@ -201,7 +200,8 @@ def _pretrain(argv: list[str]) -> int:
     default = PretrainConfig(preset=known.preset, sac=PRESETS[known.preset])
     cfg = tyro.cli(PretrainConfig, args=rest + ["--preset", known.preset], default=default,
                    prog="daftrl pretrain", description=_PRETRAIN_HELP)
-    from daftrl.loops import config_to_dict, pretrain
+    from daftrl.loops import pretrain
+    from daftrl.runs import config_to_dict
 
     _check_resume_flags(argv, config_to_dict(cfg), _saved_config(argv, "pretrain", cfg.default_run_dir()))
     apply_cpu_settings(known.cpus)
@@ -267,7 +267,7 @@ def _adapt(argv: list[str]) -> int:
 
 def _given(args) -> dict:
     """The parsed run and method options in the shape of a saved config.json ("method_config" nested)."""
-    from daftrl.adapter import json_ready
+    from daftrl.runs import json_ready
 
     return {**json_ready(dataclasses.asdict(args.run)),
             "method_config": json_ready(dataclasses.asdict(args.method_config))}

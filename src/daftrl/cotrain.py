@@ -22,9 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from daftrl.checkpoint import daftrl_home, describe, flatten_tree, load_arrays, save_arrays, unflatten_like
-from daftrl.loops import check_counts, open_run
-from daftrl.runs import RunDir, releases_run_locks
+from daftrl.checkpoint import daftrl_home, describe, flatten_tree, unflatten_like
+from daftrl.runs import LoopCounter, Run, RunDir, check_counts, json_ready, releases_run_locks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,13 +100,11 @@ def cotrain(cfg: CotrainRunConfig, method_config=None, source=None, target=None,
     (tests use small custom pairs)."""
     import jax
 
-    from daftrl.adapter import json_ready
     from daftrl.algos import cotrain_method_class
     from daftrl.collect import Collector
     from daftrl.env_factory import resolve_env
     from daftrl.evaluate import evaluate
     from daftrl.replay import ReplayBuffer
-    from daftrl.runs import Monitor, check_finite_state, graceful_stop
 
     _, config_cls = cotrain_method_class(cfg.method)
     if method_config is None:  # task-dependent defaults (PAR's beta per robot, VGDF's termination rule)
@@ -117,11 +114,11 @@ def cotrain(cfg: CotrainRunConfig, method_config=None, source=None, target=None,
         if (path / "config.json").is_file():  # RunDir() would create a missing directory
             saved_every = RunDir(path).read_config().get("target_every", cfg.target_every)
             cfg = dataclasses.replace(cfg, target_every=saved_every)
-    cfg = cfg.resolved()
-    cfg, run, saved = open_run(cfg, cfg.default_run_dir(), cotrain_config_from_dict, 100_000,
-                               {"method_config": json_ready(dataclasses.asdict(method_config))}, kind="cotrain")
+    run = Run(cfg.resolved(), "cotrain", cotrain_config_from_dict, 100_000,
+              {"method_config": json_ready(dataclasses.asdict(method_config))})
+    cfg = run.cfg
     method_cls, config_cls = cotrain_method_class(cfg.method)  # on resume: the saved run's method
-    method_config = method_config_from_dict(config_cls, saved["method_config"])
+    method_config = method_config_from_dict(config_cls, run.config["method_config"])
     source = source or resolve_env(cfg.task, "source")
     target = target or resolve_env(cfg.task, "target")
     if (source.obs_dim, source.act_dim) != (target.obs_dim, target.act_dim):
@@ -137,47 +134,41 @@ def cotrain(cfg: CotrainRunConfig, method_config=None, source=None, target=None,
     tar_env = Collector(target.make(), seed=cfg.seed + 1)
     key = jax.random.PRNGKey(cfg.seed)
     src_key, tar_key = jax.random.fold_in(key, 11), jax.random.fold_in(key, 12)
-    it, wall_before, best = 0, 0.0, None  # it = source steps = updates attempted
-    if cfg.resume:
-        arrays, meta = load_arrays(run.checkpoint, kind="cotrain")
-        state = unflatten_like(state, arrays, "state", str(run.checkpoint))
+    if run.resumed:
+        arrays, meta = run.checkpoint_data()
+        state = unflatten_like(state, arrays, "state", str(run.dir.checkpoint))
         src_buf = ReplayBuffer.from_state_dict(arrays, "source_replay")
         tar_buf = ReplayBuffer.from_state_dict(arrays, "target_replay")
         src_env.restore(arrays, meta["source_env"], "source_env")
         tar_env.restore(arrays, meta["target_env"], "target_env")
         rng.bit_generator.state = meta["rng"]
         method.load_host_state(meta["method"])
-        it, wall_before, best = meta["iteration"], meta["wall_time"], meta["best"]
-        run.truncate_logs(it // cfg.target_every)
-        run.record_resume(saved)
 
-    def checkpoint() -> None:
+    def save() -> tuple[dict, dict]:
         s_arrays, s_meta = src_env.state("source_env")
         t_arrays, t_meta = tar_env.state("target_env")
-        learner = flatten_tree(state, "state")
-        check_finite_state(learner, "state/", f"{cfg.method} {cfg.task} at source step {it:,}")
-        arrays = {**learner, **src_buf.state_dict("source_replay"),
+        arrays = {**flatten_tree(state, "state"), **src_buf.state_dict("source_replay"),
                   **tar_buf.state_dict("target_replay"), **s_arrays, **t_arrays}
-        meta = {"iteration": it, "rng": rng.bit_generator.state, "source_env": s_meta, "target_env": t_meta,
-                "method": method.host_state(), "wall_time": monitor.wall_time(), "best": monitor.best,
-                **describe(obs_dim, act_dim, method_config.hidden, cfg.task, "target")}
-        save_arrays(run.checkpoint, arrays, kind="cotrain", meta=meta)
+        return arrays, {"rng": rng.bit_generator.state, "source_env": s_meta, "target_env": t_meta,
+                        "method": method.host_state(), **describe(obs_dim, act_dim, method_config.hidden, cfg.task,
+                                                                  "target")}
 
-    def evaluate_now(tar_step: int) -> None:
-        res = evaluate(partial(method.mean_actions, state.actor), target.make, cfg.eval_episodes, cfg.seed,
-                       target.robot)
-        monitor.evaluation(tar_step, res)
+    def evaluate_now(tar_step: int):
+        policy = partial(method.mean_actions, state.actor)
+        return evaluate(policy, target.make, cfg.eval_episodes, cfg.seed, target.robot), {}
+
+    def train_fields() -> dict:
+        return {"source_step": run.it, "target_return": tar_env.recent_return(),
+                "source_return": src_env.recent_return(), **periodic_info}
 
     B, every, noise = method_config.batch_size, cfg.target_every, method_config.src_action_noise
     B_src = method_config.source_batch_size or B
     total_it = cfg.total_source_steps
-    info, periodic_info, saved_at = None, {}, it
-    monitor = Monitor(run, f"{cfg.method} {cfg.task}", cfg.steps, it // every, wall_before, best,
-                      cfg.tensorboard, quiet)
-    with graceful_stop() as stop, monitor:
-        if it == 0:
-            evaluate_now(0)
-        while it < total_it and not stop:
+    info, periodic_info = None, {}
+    with run.start(f"{cfg.method} {cfg.task}", cfg.steps, save, evaluate_now, learner="state/",
+                   counter=LoopCounter("iteration", "source step", every), eval_at_start=True, quiet=quiet):
+        it = run.it  # iterations = source steps = updates attempted; one target step every `every`
+        while it < total_it and not run.stop:
             a = np.asarray(method.sample_actions(method.behaviour_actor(state, "source"), src_env.obs[None],
                                                  src_key, it))[0]
             a = np.clip(a + rng.normal(0.0, noise, act_dim), -1.0, 1.0).astype(np.float32)
@@ -191,21 +182,5 @@ def cotrain(cfg: CotrainRunConfig, method_config=None, source=None, target=None,
                 state, info = method.update(state, tar_buf.sample(rng, B), {"src": src_buf.sample(rng, B_src)})
                 state, p_info = method.periodic(state, tar_buf, rng, it)
                 periodic_info = p_info or periodic_info
-            if it % every:
-                continue
-            tar_step = it // every
-            if tar_step % cfg.log_every == 0:
-                monitor.train(tar_step, info, source_step=it, target_return=tar_env.recent_return(),
-                              source_return=src_env.recent_return(), **periodic_info)
-            if tar_step % cfg.eval_every == 0 or it == total_it:
-                evaluate_now(tar_step)
-            if tar_step % cfg.checkpoint_every == 0:
-                checkpoint()
-                saved_at = it
-        if saved_at != it or it == 0:
-            checkpoint()
-    if stop:
-        return monitor.stopped(stop.signal, it // every)
-    evals = run.rows("eval")
-    return monitor.finish(it // every, task=cfg.task, method=cfg.method, source_steps=it,
-                          initial_return=evals[0]["return_mean"] if evals else None)
+            run.tick(it, info, train_fields)
+    return run.result(task=cfg.task, method=cfg.method, source_steps=run.it, initial_return=run.first_return())

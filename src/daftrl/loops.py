@@ -1,5 +1,6 @@
-"""Training loops, each readable top to bottom like a CleanRL script (act, step, store, update,
-evaluate, checkpoint) and resumable bit-exactly:
+"""Training loops, each readable top to bottom like a CleanRL script (act, step, store, update) and
+resumable bit-exactly; the run directory, resume, logging, evaluation and checkpoint schedule, divergence
+check and graceful stop are the skeleton's (`daftrl.runs.Run`, shared with `daftrl.cotrain`):
 
 - `pretrain`: SAC from scratch in one domain (the source experts). The first `warmup_steps` actions
   are uniform random (DAFT Table 1: 1e4); then every `update_every` env steps run that many updates
@@ -12,24 +13,14 @@ evaluate, checkpoint) and resumable bit-exactly:
 from __future__ import annotations
 
 import dataclasses
-import json
 from functools import partial
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from daftrl.checkpoint import (
-    CheckpointError,
-    checkpoint_kind,
-    daftrl_home,
-    describe,
-    flatten_tree,
-    load_arrays,
-    save_arrays,
-    unflatten_like,
-)
-from daftrl.runs import releases_run_locks
+from daftrl.checkpoint import daftrl_home, describe, flatten_tree, save_arrays, unflatten_like
+from daftrl.runs import Run, check_counts, config_to_dict, json_ready, releases_run_locks
 from daftrl.sac import PRESETS, SACConfig
 
 
@@ -75,78 +66,11 @@ class PretrainConfig:
         return daftrl_home() / "runs" / "pretrain" / f"{name}-{self.preset}-s{self.seed}"
 
 
-def check_counts(cfg, *names: str) -> None:
-    """ValueError naming the flag if one of these integer options of a run config is < 1 (None is allowed:
-    the default is used), before anything is written or computed."""
-    for name in names:
-        value = getattr(cfg, name)
-        if value is not None and value < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-
-
-def config_to_dict(cfg) -> dict:
-    return json.loads(json.dumps(dataclasses.asdict(cfg)))
-
-
 def pretrain_config_from_dict(d: dict) -> PretrainConfig:
     d = dict(d)
     sac = d.pop("sac")
     sac["hidden"] = tuple(sac["hidden"])
     return PretrainConfig(**d, sac=SACConfig(**sac))
-
-
-def check_run_kind(checkpoint: Path, kind: str) -> None:
-    """CheckpointError naming the right command if `checkpoint` is not a `daftrl {kind}` run's."""
-    found = checkpoint_kind(checkpoint)
-    if found != kind:
-        raise CheckpointError(f"{checkpoint.parent} holds a {found!r} run, not a {kind!r} one: continue it with "
-                              f"`daftrl {found} --resume --run-dir {checkpoint.parent}`")
-
-
-def open_run(cfg, default_dir: Path, from_dict, default_steps: int, extra_config: dict | None = None,
-             kind: str = "pretrain"):
-    """Create a run directory, or reopen it with --resume (the saved config wins, except `steps`
-    when given: the returned dict carries it; the loop passes that dict to `RunDir.record_resume` once the
-    checkpoint has loaded). Returns (cfg, RunDir, saved config dict).
-
-    The directory is locked for this process (`RunDir.lock`). A new run refuses a directory holding an earlier
-    run's checkpoint or logs (nothing is deleted); a resume checks that the checkpoint is a `kind` run
-    (`daftrl {kind}`) and that its config.json can be read by this version, before anything is written."""
-    from daftrl.runs import RunDir
-
-    path = Path(cfg.run_dir or default_dir).expanduser()
-    if cfg.resume:
-        if not (path / "checkpoint.safetensors").is_file():
-            raise CheckpointError(f"--resume given but {path / 'checkpoint.safetensors'} does not exist; start "
-                                  "without --resume (or check --run-dir)")
-        run = RunDir(path)
-        run.lock()
-        check_run_kind(run.checkpoint, kind)
-        saved_dict = run.read_config()
-        try:
-            saved = from_dict(saved_dict)
-        except (KeyError, TypeError) as e:
-            raise CheckpointError(f"{run.config_path} does not match the {kind} options of this daftrl version "
-                                  f"({type(e).__name__}: {e}); resume with the version that started the run (its "
-                                  "commit is under provenance in that file)") from None
-        steps = cfg.steps if cfg.steps is not None else saved.steps
-        cfg = dataclasses.replace(saved, steps=steps, resume=True, run_dir=str(run.path), tensorboard=cfg.tensorboard)
-        return cfg, run, {**saved_dict, "steps": steps}  # the loop records the resume once it has loaded
-    run = RunDir(path)
-    run.lock()
-    if run.has_checkpoint():
-        raise FileExistsError(
-            f"{run.path} already holds a run; pass --resume to continue it or --run-dir for a new one"
-        )
-    earlier = run.partial_files()
-    if earlier:
-        raise FileExistsError(f"{run.path} holds an earlier run's {', '.join(earlier)} but no checkpoint to "
-                              "continue from; delete them (or the directory) to start over there, or pass "
-                              "another --run-dir")
-    cfg = dataclasses.replace(cfg, steps=cfg.steps if cfg.steps is not None else default_steps, run_dir=str(run.path))
-    saved_dict = {**config_to_dict(cfg), **(extra_config or {})}
-    run.write_config(saved_dict)
-    return cfg, run, saved_dict
 
 
 def save_actor(path: Path, sac, actor, meta: dict) -> None:
@@ -164,10 +88,10 @@ def pretrain(cfg: PretrainConfig, quiet: bool = False) -> dict:
     from daftrl.env_factory import resolve_env
     from daftrl.evaluate import evaluate
     from daftrl.replay import ReplayBuffer
-    from daftrl.runs import Monitor, check_finite_state, graceful_stop
     from daftrl.sac import SAC
 
-    cfg, run, saved = open_run(cfg, cfg.default_run_dir(), pretrain_config_from_dict, 1_000_000)
+    run = Run(cfg, "pretrain", pretrain_config_from_dict, 1_000_000)
+    cfg = run.cfg
     handle = resolve_env(cfg.env, cfg.domain)
     sac = SAC(cfg.sac, handle.obs_dim, handle.act_dim)
     state = sac.init(cfg.seed)
@@ -175,33 +99,31 @@ def pretrain(cfg: PretrainConfig, quiet: bool = False) -> dict:
     rng = np.random.default_rng(cfg.seed)
     collector = Collector(handle.make(), seed=cfg.seed)
     act_key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 1)
-    step, wall_before, best = 0, 0.0, None
-    if cfg.resume:
-        arrays, meta = load_arrays(run.checkpoint, kind="pretrain")
-        state = unflatten_like(state, arrays, "sac", str(run.checkpoint))
+    if run.resumed:
+        arrays, meta = run.checkpoint_data()
+        state = unflatten_like(state, arrays, "sac", str(run.dir.checkpoint))
         buffer = ReplayBuffer.from_state_dict(arrays)
         rng.bit_generator.state = meta["rng"]
         collector.restore(arrays, meta["collector"])
-        step, wall_before, best = meta["step"], meta["wall_time"], meta["best"]
-        run.truncate_logs(step)
-        run.record_resume(saved)
 
-    def checkpoint(step: int) -> None:
+    def save() -> tuple[dict, dict]:
         c_arrays, c_meta = collector.state()
-        learner = flatten_tree(state, "sac")
-        check_finite_state(learner, "sac/", f"pretrain {cfg.env} at step {step:,}")
-        arrays = {**learner, **buffer.state_dict(), **c_arrays}
-        meta = {"step": step, "rng": rng.bit_generator.state, "collector": c_meta,
-                "wall_time": monitor.wall_time(), "best": monitor.best, "config": config_to_dict(cfg),
-                **describe(sac.obs_dim, sac.act_dim, cfg.sac.hidden, cfg.env, cfg.domain)}
-        save_arrays(run.checkpoint, arrays, kind="pretrain", meta=meta)
+        return {**flatten_tree(state, "sac"), **buffer.state_dict(), **c_arrays}, {
+            "rng": rng.bit_generator.state, "collector": c_meta, "config": config_to_dict(cfg),
+            **describe(sac.obs_dim, sac.act_dim, cfg.sac.hidden, cfg.env, cfg.domain)}
+
+    def evaluate_now(step: int):
+        res = evaluate(partial(sac.mean_actions, state.actor), handle.make, cfg.eval_episodes, cfg.seed, handle.robot)
+        if cfg.save_actors:
+            save_actor(run.dir.path / "actors" / f"step_{step:08d}.safetensors", sac, state.actor,
+                       {"step": step, "env": cfg.env, "domain": cfg.domain, "eval": res.as_dict()})
+        return res, {}
 
     learning_starts = max(cfg.warmup_steps, cfg.sac.batch_size)
-    K = cfg.update_every
-    info, saved_at = None, step
-    monitor = Monitor(run, f"pretrain {cfg.env}", cfg.steps, step, wall_before, best, cfg.tensorboard, quiet)
-    with graceful_stop() as stop, monitor:
-        while step < cfg.steps and not stop:
+    K, info = cfg.update_every, None
+    with run.start(f"pretrain {cfg.env}", cfg.steps, save, evaluate_now, learner="sac/", quiet=quiet):
+        step = run.step
+        while step < cfg.steps and not run.stop:
             if step < cfg.warmup_steps:
                 action = rng.uniform(-1.0, 1.0, handle.act_dim).astype(np.float32)
             else:
@@ -214,24 +136,8 @@ def pretrain(cfg: PretrainConfig, quiet: bool = False) -> dict:
                     state, info = sac.update(state, buffer.sample(rng, cfg.sac.batch_size))
                 else:
                     state, info = sac.update_many(state, buffer.sample(rng, cfg.sac.batch_size, K))
-
-            if step % cfg.log_every == 0:
-                monitor.train(step, info, episode_return=collector.recent_return())
-            if step % cfg.eval_every == 0 or step == cfg.steps:
-                res = evaluate(partial(sac.mean_actions, state.actor), handle.make,
-                               cfg.eval_episodes, cfg.seed, handle.robot)
-                monitor.evaluation(step, res)
-                if cfg.save_actors:
-                    save_actor(run.path / "actors" / f"step_{step:08d}.safetensors", sac, state.actor,
-                               {"step": step, "env": cfg.env, "domain": cfg.domain, "eval": res.as_dict()})
-            if step % cfg.checkpoint_every == 0:
-                checkpoint(step)
-                saved_at = step
-        if saved_at != step:
-            checkpoint(step)
-    if stop:
-        return monitor.stopped(stop.signal, step)
-    return monitor.finish(step, env=cfg.env, domain=cfg.domain)
+            run.tick(step, info, lambda: {"episode_return": collector.recent_return()})
+    return run.result(env=cfg.env, domain=cfg.domain)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -277,56 +183,52 @@ def adapt_config_from_dict(d: dict) -> AdaptRunConfig:
 def adapt(cfg: AdaptRunConfig, method_config=None, target=None, expert=None, quiet: bool = False) -> dict:
     """Run (or resume) one adaptation run. `target` (an EnvHandle) and `expert` (an Expert) override
     the task's target env and the zoo expert, e.g. for tests with small custom envs."""
-    from daftrl.adapter import Adapter, json_ready
+    from daftrl.adapter import Adapter
     from daftrl.algos import method_class
     from daftrl.collect import Collector
     from daftrl.env_factory import resolve_env
     from daftrl.evaluate import evaluate
     from daftrl.experts import load_expert
-    from daftrl.runs import Monitor, check_finite_state, graceful_stop
 
     _, config_cls = method_class(cfg.method)
     method_config = method_config or config_cls()
-    cfg, run, saved = open_run(cfg, cfg.default_run_dir(), adapt_config_from_dict, 100_000,
-                               {"method_config": json_ready(dataclasses.asdict(method_config))}, kind="adapt")
+    run = Run(cfg, "adapt", adapt_config_from_dict, 100_000,
+              {"method_config": json_ready(dataclasses.asdict(method_config))})
+    cfg = run.cfg
     target = target or resolve_env(cfg.task, "target")
-    step, wall_before, best = 0, 0.0, None
-    if cfg.resume:
-        arrays, meta = load_arrays(run.checkpoint, kind="adapt")
-        adapter = Adapter._from_arrays(arrays, meta["adapter"], str(run.checkpoint))
+    if run.resumed:
+        arrays, meta = run.checkpoint_data()
+        adapter = Adapter._from_arrays(arrays, meta["adapter"], str(run.dir.checkpoint))
         collector = Collector(target.make(), seed=cfg.seed)
         collector.restore(arrays, meta["collector"])
-        step, wall_before, best = meta["step"], meta["wall_time"], meta["best"]
-        run.truncate_logs(step)
-        run.record_resume(saved)
     else:
         if expert is None:
             expert = load_expert(cfg.expert or target.robot or "", cfg.source_size)
         expert.check_compatible(target.obs_dim, target.act_dim, f"task {cfg.task!r}")
-        adapter = Adapter(expert, cfg.method, config_cls(**saved["method_config"]), cfg.seed)
+        adapter = Adapter(expert, cfg.method, config_cls(**run.config["method_config"]), cfg.seed)
         collector = Collector(target.make(), seed=cfg.seed)
 
-    def checkpoint(step: int) -> None:
+    def save() -> tuple[dict, dict]:
         a_arrays, a_meta = adapter.to_arrays()
-        check_finite_state(a_arrays, "state/", f"{cfg.method} {cfg.task} at step {step:,}")
         c_arrays, c_meta = collector.state()
-        meta = {"step": step, "task": cfg.task, "adapter": a_meta, "collector": c_meta,
-                "wall_time": monitor.wall_time(), "best": monitor.best,
-                **describe(adapter.obs_dim, adapter.act_dim, adapter.method.config.hidden, cfg.task, "target")}
-        save_arrays(run.checkpoint, {**a_arrays, **c_arrays}, kind="adapt", meta=meta)
+        return {**a_arrays, **c_arrays}, {
+            "task": cfg.task, "adapter": a_meta, "collector": c_meta,
+            **describe(adapter.obs_dim, adapter.act_dim, adapter.method.config.hidden, cfg.task, "target")}
 
-    def evaluate_now(step: int) -> None:
-        res = evaluate(adapter.policy, target.make, cfg.eval_episodes, cfg.seed, target.robot)
-        monitor.evaluation(step, res, **collector.experience())
+    def evaluate_now(step: int):
+        return evaluate(adapter.policy, target.make, cfg.eval_episodes, cfg.seed, target.robot), collector.experience()
+
+    def train_fields() -> dict:
+        beta = adapter.beta
+        return {"episode_return": collector.recent_return(), "falls": collector.terminations,
+                **({"beta_schedule": beta} if beta is not None else {})}
 
     total = cfg.steps if adapter.method.learns else 0
-    warmup = adapter.config.warmup_steps
-    info, saved_at = None, step
-    monitor = Monitor(run, f"{cfg.method} {cfg.task}", total, step, wall_before, best, cfg.tensorboard, quiet)
-    with graceful_stop() as stop, monitor:
-        if step == 0:
-            evaluate_now(0)  # zero-shot: the expert before any target update
-        while step < total and not stop:
+    warmup, info = adapter.config.warmup_steps, None
+    with run.start(f"{cfg.method} {cfg.task}", total, save, evaluate_now, learner="state/", eval_at_start=True,
+                   quiet=quiet):
+        step = run.step
+        while step < total and not run.stop:
             if step < warmup:
                 action = adapter.rng.uniform(-1.0, 1.0, target.act_dim).astype(np.float32)
             else:
@@ -334,20 +236,5 @@ def adapt(cfg: AdaptRunConfig, method_config=None, target=None, expert=None, qui
             adapter.observe(*collector.step(action))
             info = adapter.update() or info
             step += 1
-
-            if step % cfg.log_every == 0:
-                beta = adapter.beta
-                monitor.train(step, info, episode_return=collector.recent_return(), falls=collector.terminations,
-                              **({"beta_schedule": beta} if beta is not None else {}))
-            if step % cfg.eval_every == 0 or step == total:
-                evaluate_now(step)
-            if step % cfg.checkpoint_every == 0:
-                checkpoint(step)
-                saved_at = step
-        if saved_at != step or step == 0:
-            checkpoint(step)
-    if stop:
-        return monitor.stopped(stop.signal, step)
-    evals = run.rows("eval")
-    return monitor.finish(step, task=cfg.task, method=cfg.method, expert=adapter.expert_info,
-                          zero_shot=evals[0]["return_mean"] if evals else None)
+            run.tick(step, info, train_fields)
+    return run.result(task=cfg.task, method=cfg.method, expert=adapter.expert_info, zero_shot=run.first_return())

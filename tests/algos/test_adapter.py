@@ -88,6 +88,7 @@ def test_adapt_refuses_an_expert_of_another_robot(tmp_path):
     with pytest.raises(ValueError, match="sizes 3/1.*4/2"):
         adapt(AdaptRunConfig(task="x", steps=10, run_dir=str(tmp_path / "r")),
               target=EnvHandle("x", "target", None, 4, 2, lambda: None), expert=random_expert(), quiet=True)
+    assert not (tmp_path / "r").exists()  # refused before the run directory is created
 
 
 def test_adapt_resume_equals_no_stop(tmp_path):

@@ -12,12 +12,14 @@ import pytest
 from daftrl.checkpoint import CheckpointError, save_arrays
 from daftrl.cli import exit_code, main
 from daftrl.cotrain import CotrainRunConfig
-from daftrl.loops import AdaptRunConfig, PretrainConfig, adapt_config_from_dict, config_to_dict, open_run
-from daftrl.runs import RunDir, RunDirBusy, apply_cpu_settings
+from daftrl.loops import AdaptRunConfig, PretrainConfig, adapt_config_from_dict
+from daftrl.runs import Run, RunDir, RunDirBusy, apply_cpu_settings, config_to_dict
 
 
 def _open(cfg, kind="adapt"):
-    return open_run(cfg, cfg.run_dir, adapt_config_from_dict, 100, kind=kind)
+    """Open a run as a loop does: resolve it (a resume locks and reads the saved config), create a new one."""
+    run = Run(cfg, kind, adapt_config_from_dict, 100)
+    return run if cfg.resume else run.create()
 
 
 def _earlier_run(path, kind="adapt", config=None):
@@ -92,7 +94,7 @@ def test_resume_refuses_another_commands_run_and_a_missing_dir(tmp_path, capsys)
     assert "holds a 'adapt' run, not a 'cotrain' one: continue it with `daftrl adapt" in capsys.readouterr().err
     with pytest.raises(CheckpointError, match=r"holds a 'adapt' run, not a 'pretrain' one: continue it with "
                                               r"`daftrl adapt --resume"):
-        open_run(PretrainConfig(run_dir=str(tmp_path / "a"), resume=True), None, None, 1, kind="pretrain")
+        Run(PretrainConfig(run_dir=str(tmp_path / "a"), resume=True), "pretrain", None, 1)
     with pytest.raises(CheckpointError, match="does not exist; start without --resume"):
         _open(AdaptRunConfig(run_dir=str(tmp_path / "nowhere"), resume=True))
     assert not (tmp_path / "nowhere").exists()
@@ -111,7 +113,7 @@ def test_resume_with_a_damaged_or_foreign_config_says_what_to_do(tmp_path):
     from daftrl.loops import pretrain_config_from_dict
 
     with pytest.raises(CheckpointError, match="does not match the pretrain options of this daftrl version"):
-        open_run(PretrainConfig(run_dir=str(tmp_path / "p"), resume=True), None, pretrain_config_from_dict, 1)
+        Run(PretrainConfig(run_dir=str(tmp_path / "p"), resume=True), "pretrain", pretrain_config_from_dict, 1)
 
 
 def test_a_resume_removes_the_stale_result(tmp_path):
@@ -123,8 +125,8 @@ def test_a_resume_removes_the_stale_result(tmp_path):
 
 def _adapt_run_dir(tmp_path):
     """An adapt run's config.json (FT, seed 0, TensorBoard on) in `tmp_path`; returns the path."""
-    from daftrl.adapter import json_ready
     from daftrl.algos import method_class
+    from daftrl.runs import json_ready
 
     config_cls = method_class("ft")[1]
     cfg = {**config_to_dict(AdaptRunConfig(method="ft", steps=100, seed=0, tensorboard=True)),
@@ -237,14 +239,15 @@ def test_atomic_writes_respect_the_umask_without_resetting_it(tmp_path, monkeypa
 
 
 def test_the_lock_lasts_as_long_as_the_loop_even_when_it_fails(tmp_path):
-    """A loop that raises (here: an unknown task, after open_run) releases its run dir at once, not when the
-    exception is garbage-collected (a notebook keeps it)."""
+    """A loop that raises after locking its run dir (here: a resume whose checkpoint holds no adapter) releases it
+    at once, not when the exception is garbage-collected (a notebook keeps it)."""
     from daftrl.loops import adapt
 
-    with pytest.raises(ValueError, match="unknown task") as kept:
-        adapt(AdaptRunConfig(task="no-such-task", run_dir=str(tmp_path / "r")), quiet=True)
+    run = _earlier_run(tmp_path / "r", kind="adapt")
+    with pytest.raises(KeyError, match="adapter") as kept:
+        adapt(AdaptRunConfig(run_dir=str(run.path), resume=True), quiet=True)
     lock = "import sys; from daftrl.runs import RunDir; RunDir(sys.argv[1]).lock()"
-    other = subprocess.run([sys.executable, "-c", lock, str(tmp_path / "r")], capture_output=True, text=True)
+    other = subprocess.run([sys.executable, "-c", lock, str(run.path)], capture_output=True, text=True)
     assert other.returncode == 0, other.stderr
     assert kept.value is not None
 

@@ -90,8 +90,9 @@ def test_mismatched_source_and_target_are_refused(tmp_path):
 
     bad = EnvHandle("x", "target", None, 4, 1, SOURCE.factory)
     with pytest.raises(ValueError, match="differ in observation"):
-        cotrain(CotrainRunConfig(task="pendulum", method="sac-mix", steps=10, run_dir=str(tmp_path)),
+        cotrain(CotrainRunConfig(task="pendulum", method="sac-mix", steps=10, run_dir=str(tmp_path / "r")),
                 tiny(MixConfig()), source=SOURCE, target=bad, quiet=True)
+    assert not (tmp_path / "r").exists()  # refused before the run directory is created
 
 
 def test_updates_wait_for_source_batch_size(tmp_path):

@@ -125,7 +125,7 @@ def expand(spec: dict, where: str = "grid") -> list[Job]:
 def make_job(campaign: str | None, kind: str, task: str, method: str, seed: int, options: dict, label: str,
              where: str = "grid") -> Job:
     """One job with its options split into run and method options and checked against both configs."""
-    from daftrl.adapter import json_ready
+    from daftrl.runs import json_ready
 
     if not campaign:
         raise GridError(f"{where}: no campaign (set `campaign = \"name\"` at the top or in the block)")

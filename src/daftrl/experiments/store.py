@@ -326,8 +326,8 @@ def _robot(task: str) -> str | None:
 
 def defaults_for(kind: str, method: str, task: str) -> tuple[dict, dict]:
     """(run-option defaults, method-option defaults for this task) of a `daftrl adapt`/`cotrain` run."""
-    from daftrl.adapter import json_ready
     from daftrl.algos import method_spec
+    from daftrl.runs import json_ready
 
     method_default = method_spec(method, kind).default_config(task)
     if kind == "adapt":
