@@ -356,7 +356,7 @@ def _eval(argv: list[str]) -> int:
     from daftrl.policy import load_policy
 
     policy, trained_env = load_policy(args.checkpoint)
-    from daftrl.env_factory import resolve_env
+    from daftrl.envs.factory import resolve_env
     from daftrl.evaluate import evaluate
 
     domain = args.domain or (policy.trained_domain if args.task in (None, trained_env) else "source")

@@ -101,8 +101,8 @@ def cotrain(cfg: CotrainRunConfig, method_config=None, source=None, target=None,
     import jax
 
     from daftrl.algos import cotrain_method_class
-    from daftrl.collect import Collector
-    from daftrl.env_factory import resolve_env
+    from daftrl.envs.collect import Collector
+    from daftrl.envs.factory import resolve_env
     from daftrl.evaluate import evaluate
     from daftrl.replay import ReplayBuffer
 

@@ -84,8 +84,8 @@ def pretrain(cfg: PretrainConfig, quiet: bool = False) -> dict:
     """Run (or resume) SAC pretraining; returns the result dict also written to result.json."""
     import jax
 
-    from daftrl.collect import Collector
-    from daftrl.env_factory import resolve_env
+    from daftrl.envs.collect import Collector
+    from daftrl.envs.factory import resolve_env
     from daftrl.evaluate import evaluate
     from daftrl.replay import ReplayBuffer
     from daftrl.sac import SAC
@@ -185,8 +185,8 @@ def adapt(cfg: AdaptRunConfig, method_config=None, target=None, expert=None, qui
     the task's target env and the zoo expert, e.g. for tests with small custom envs."""
     from daftrl.adapter import Adapter
     from daftrl.algos import method_class
-    from daftrl.collect import Collector
-    from daftrl.env_factory import resolve_env
+    from daftrl.envs.collect import Collector
+    from daftrl.envs.factory import resolve_env
     from daftrl.evaluate import evaluate
     from daftrl.experts import load_expert
 

@@ -7,9 +7,21 @@ checkpointed generator state makes a resumed run draw the same batches.
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import numpy as np
 
-from daftrl.sac import Batch
+
+class Batch(NamedTuple):
+    """A minibatch of transitions; `terminated` is 1.0 only for true terminal states. Numpy arrays when sampled
+    here, JAX arrays inside a jitted update (a NamedTuple is a JAX pytree; this module imports no JAX)."""
+
+    obs: Any
+    act: Any
+    rew: Any
+    next_obs: Any
+    terminated: Any
+
 
 FIELDS = ("obs", "act", "rew", "next_obs", "terminated", "truncated")
 

@@ -17,7 +17,7 @@ the update key is ``fold_in(state.key, state.step)``, so a resumed run repeats e
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, NamedTuple
+from typing import Any
 
 import flax.struct
 import jax
@@ -26,6 +26,7 @@ import numpy as np
 import optax
 
 from daftrl.nn import QEnsemble, TanhGaussianActor, tanh_gaussian_sample
+from daftrl.replay import Batch
 
 Params = Any
 
@@ -63,16 +64,6 @@ PRESETS: dict[str, SACConfig] = {
     # Generic SB3/CleanRL SAC: batch 256, learned alpha towards -|A|.
     "sb3": SACConfig(batch_size=256, init_alpha=1.0, learn_alpha=True),
 }
-
-
-class Batch(NamedTuple):
-    """A minibatch of transitions; `terminated` is 1.0 only for true terminal states."""
-
-    obs: jax.Array
-    act: jax.Array
-    rew: jax.Array
-    next_obs: jax.Array
-    terminated: jax.Array
 
 
 class SACState(flax.struct.PyTreeNode):

@@ -9,7 +9,7 @@ import pytest
 from conftest import random_expert
 from daftrl.adapter import Adapter
 from daftrl.checkpoint import load_arrays
-from daftrl.env_factory import EnvHandle
+from daftrl.envs.factory import EnvHandle
 from daftrl.experts import load_expert, save_expert
 from daftrl.loops import AdaptRunConfig, adapt
 
@@ -158,7 +158,7 @@ def jax_leaves(tree):
 
 def test_collector_counts_falls_not_time_limits():
     """Training episodes that end by termination are falls; truncations (time limits) are not."""
-    from daftrl.collect import Collector
+    from daftrl.envs.collect import Collector
 
     class Toy:  # terminates at t = 3 on even episodes, truncates at t = 5 on odd ones
         def __init__(self):

@@ -10,7 +10,7 @@ import pytest
 from conftest import random_expert
 from daftrl.algos import DAFT, FT, DAFTConfig, FTConfig
 from daftrl.algos.beta import BetaSchedule
-from daftrl.sac import Batch
+from daftrl.replay import Batch
 
 
 def target_batch(n=16, obs_dim=3, act_dim=1, seed=1):

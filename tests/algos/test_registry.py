@@ -146,12 +146,12 @@ def _imported_modules(tree: ast.AST) -> list[tuple[str, bool]]:
     return found
 
 
-ENV_MODULES = re.compile(r"^daftrl\.(envs|env_factory)(\.|$)")
+ENV_MODULES = re.compile(r"^daftrl\.envs(\.|$)")
 
 
 @pytest.mark.parametrize("path", sorted(ALGOS.glob("*.py")), ids=lambda p: p.name)
 def test_method_files_do_not_import_the_environments(path):
-    """Loss files import nothing from daftrl.envs (nor env_factory); only the registry looks a task's robot up,
+    """Loss files import nothing from daftrl.envs; only the registry looks a task's robot up,
     inside a function, so importing daftrl.algos does not import the environments."""
     imports = _imported_modules(ast.parse(path.read_text()))
     env_imports = [(m, top) for m, top in imports if ENV_MODULES.match(m)]

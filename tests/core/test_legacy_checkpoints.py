@@ -28,7 +28,7 @@ def expected_actions(values) -> np.ndarray:
 
 def pendulum(g: float, domain: str = "target"):
     """The envs of the fixture runs (make.py): Pendulum-v1 with gravity g, actions rescaled to [-1, 1]."""
-    from daftrl.env_factory import EnvHandle
+    from daftrl.envs.factory import EnvHandle
 
     def make():
         one = np.ones(1, np.float32)

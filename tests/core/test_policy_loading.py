@@ -13,7 +13,7 @@ import pytest
 from conftest import random_expert
 from daftrl.adapter import Adapter
 from daftrl.checkpoint import CheckpointError, ModelSpec, load_arrays, read_spec, save_arrays, unflatten_like
-from daftrl.env_factory import EnvHandle
+from daftrl.envs.factory import EnvHandle
 from daftrl.evaluate import evaluate
 from daftrl.experts import load_expert, save_expert
 from daftrl.policy import load_policy
@@ -123,7 +123,7 @@ def test_pretrain_run_actor_and_expert_files(tmp_path):
     actor_file = run / "actors" / "step_00000200.safetensors"
     assert read_spec(actor_file) == ModelSpec("actor", 3, 1, (16,), "Pendulum-v1", "source")
     assert load_expert(run).act_dim == 1 and load_expert(run).hidden == (16,)
-    from daftrl.env_factory import resolve_env
+    from daftrl.envs.factory import resolve_env
 
     assert_reproduces_final_eval(run, result, resolve_env("Pendulum-v1"))
     actor, _ = load_policy(actor_file)

@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from daftrl.sac import SAC, Batch, SACConfig, polyak, soft_td_target
+from daftrl.replay import Batch
+from daftrl.sac import SAC, SACConfig, polyak, soft_td_target
 
 
 def test_td_target_bootstraps_on_terminated_only():

@@ -9,7 +9,7 @@ import numpy as np
 
 from daftrl.checkpoint import load_arrays
 from daftrl.cotrain import CotrainRunConfig, cotrain
-from daftrl.env_factory import EnvHandle
+from daftrl.envs.factory import EnvHandle
 
 
 def pendulum(g: float, domain: str) -> EnvHandle:

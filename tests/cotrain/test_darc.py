@@ -9,8 +9,9 @@ import pytest
 from cotrain_helpers import assert_resume_equals_no_stop, tiny
 
 from daftrl.algos.darc import DARC, SACIW, DARCConfig, SACIWConfig, classifier_inputs, delta_r
+from daftrl.replay import Batch
 from daftrl.runs import RunDir
-from daftrl.sac import SAC, Batch
+from daftrl.sac import SAC
 
 KEY = jax.random.PRNGKey(3)
 

@@ -10,8 +10,9 @@ from cotrain_helpers import SOURCE, TARGET, assert_resume_equals_no_stop, run_co
 from daftrl.algos import COTRAIN_METHODS, cotrain_method_class
 from daftrl.algos.mix import MixConfig, SACMix, concat_batches
 from daftrl.checkpoint import load_arrays
+from daftrl.replay import Batch
 from daftrl.runs import RunDir
-from daftrl.sac import SAC, Batch
+from daftrl.sac import SAC
 
 
 def test_counts_source_and_target_steps(tmp_path):
@@ -86,7 +87,7 @@ def test_unknown_method_is_refused_with_suggestion():
 
 def test_mismatched_source_and_target_are_refused(tmp_path):
     from daftrl.cotrain import CotrainRunConfig, cotrain
-    from daftrl.env_factory import EnvHandle
+    from daftrl.envs.factory import EnvHandle
 
     bad = EnvHandle("x", "target", None, 4, 1, SOURCE.factory)
     with pytest.raises(ValueError, match="differ in observation"):

@@ -14,8 +14,8 @@ from cotrain_helpers import assert_resume_equals_no_stop, tiny
 from daftrl.algos import method_spec
 from daftrl.algos.dynamics import ProbabilisticEnsemble, soft_clamp_logvar
 from daftrl.algos.vgdf import VGDF, VGDFConfig, top_fraction_gate
+from daftrl.replay import Batch
 from daftrl.runs import RunDir
-from daftrl.sac import Batch
 
 OBS, ACT = 3, 1
 

@@ -157,7 +157,7 @@ def test_hopper_friction_below_half_warns_and_equals_friction_half():
 @pytest.mark.parametrize("name", PAPER + INVERTED)
 def test_evaluation_envs_are_targets_too(name):
     """notes/tasks.md §6.2: the training loops' env factory builds the same target as make_env."""
-    from daftrl.env_factory import resolve_env
+    from daftrl.envs.factory import resolve_env
 
     built = resolve_env(name, "target").make()
     assert changed_fields(make_env(name, "target").unwrapped.model, built.unwrapped.model) == set()

@@ -64,8 +64,8 @@ def _register(method_cls: type, config_cls: type, kind: Kind, summary: str, robo
 
 def robot_of_task(task: str) -> str | None:
     """The robot of a task name or a Gymnasium id (None if neither names a known robot)."""
-    from daftrl.env_factory import ROBOT_OF_GYM_ID
     from daftrl.envs import get_task
+    from daftrl.envs.factory import ROBOT_OF_GYM_ID
 
     try:
         return get_task(task).robot

@@ -18,7 +18,8 @@ import numpy as np
 from daftrl.algos.beta import BetaSchedule
 from daftrl.algos.ft import FT, FTConfig
 from daftrl.nn import QEnsemble
-from daftrl.sac import Batch, SACState, copy_tree
+from daftrl.replay import Batch
+from daftrl.sac import SACState, copy_tree
 
 
 @dataclasses.dataclass(frozen=True)

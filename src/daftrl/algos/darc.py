@@ -27,7 +27,8 @@ import optax
 
 from daftrl.algos.mix import SACMix, SACMixConfig
 from daftrl.nn import MLP
-from daftrl.sac import SAC, Batch, SACState
+from daftrl.replay import Batch
+from daftrl.sac import SAC, SACState
 
 SOURCE, TARGET = 0, 1
 """Domain labels = logit indices of the classifiers."""

@@ -20,7 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from daftrl.sac import SAC, Batch, SACConfig, SACState
+from daftrl.replay import Batch
+from daftrl.sac import SAC, SACConfig, SACState
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,7 +23,8 @@ import optax
 
 from daftrl.algos.mix import SACMix, SACMixConfig
 from daftrl.nn import MLP
-from daftrl.sac import Batch, SACState, copy_tree, polyak
+from daftrl.replay import Batch
+from daftrl.sac import SACState, copy_tree, polyak
 
 RECOMMENDED_BETA: dict[str, float] = {"ant": 0.01, "halfcheetah": 5.0, "hopper": 0.05, "walker": 0.1}
 """beta per robot from the PAR README (2025-08): the first value it lists for the robot, shared by its kinematic

@@ -17,7 +17,8 @@ import jax.numpy as jnp
 
 from daftrl.algos.ft import FT, FTConfig
 from daftrl.nn import QEnsemble, TanhGaussianActor
-from daftrl.sac import Batch, SACState, copy_tree
+from daftrl.replay import Batch
+from daftrl.sac import SACState, copy_tree
 
 
 @dataclasses.dataclass(frozen=True)

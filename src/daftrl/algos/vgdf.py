@@ -27,7 +27,8 @@ import optax
 
 from daftrl.algos.dynamics import ProbabilisticEnsemble
 from daftrl.algos.mix import SACMix, SACMixConfig
-from daftrl.sac import Batch, SACConfig, SACState, copy_tree, soft_td_target
+from daftrl.replay import Batch
+from daftrl.sac import SACConfig, SACState, copy_tree, soft_td_target
 
 
 @dataclasses.dataclass(frozen=True)

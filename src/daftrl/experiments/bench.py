@@ -59,7 +59,8 @@ def update_throughput(batch_size: int, updates: int, reps: int, obs_dim: int = 1
     """Updates/s of the jitted SAC update (HalfCheetah sizes) and XLA's FLOP count per update."""
     import jax
 
-    from daftrl.sac import SAC, Batch, SACConfig
+    from daftrl.replay import Batch
+    from daftrl.sac import SAC, SACConfig
 
     sac = SAC(SACConfig(batch_size=batch_size), obs_dim, act_dim)
     rng = np.random.default_rng(0)

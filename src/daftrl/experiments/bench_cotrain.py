@@ -53,7 +53,7 @@ class CotrainBenchArgs:
 
 def _fill(handle, size: int, seed: int):
     """A replay buffer with `size` transitions of uniform-random actions in `handle`'s env."""
-    from daftrl.collect import Collector
+    from daftrl.envs.collect import Collector
     from daftrl.replay import ReplayBuffer
 
     buf = ReplayBuffer(handle.obs_dim, handle.act_dim, size)
@@ -95,7 +95,7 @@ def run_cotrain_bench(args: CotrainBenchArgs) -> dict:
     from daftrl.algos import cotrain_method_class
     from daftrl.algos.mix import SACMixConfig
     from daftrl.checkpoint import atomic_write_json
-    from daftrl.env_factory import resolve_env
+    from daftrl.envs.factory import resolve_env
     from daftrl.runs import progress_bar, provenance
     from daftrl.sac import SAC
 

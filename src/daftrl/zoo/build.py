@@ -40,7 +40,7 @@ def zero_shot_returns(policy, robot: str, episodes: int, progress: bool = True) 
     """The deterministic return of `policy` (unchanged) on each of the robot's target tasks."""
     from rich.progress import Progress
 
-    from daftrl.env_factory import resolve_env
+    from daftrl.envs.factory import resolve_env
     from daftrl.evaluate import evaluate
 
     tasks, out = robot_tasks(robot), {}
@@ -87,7 +87,7 @@ def _snapshot(run_dir: Path):
 def _check_export(run_dir: Path, robot: str) -> None:
     """Refuse, before anything is written, a robot daftrl does not know or a run that is not a pretraining run."""
     from daftrl.checkpoint import checkpoint_kind
-    from daftrl.env_factory import ROBOTS
+    from daftrl.envs.factory import ROBOTS
 
     if robot not in ROBOTS:
         raise ValueError(f"unknown robot {robot!r}; a zoo entry is one of {', '.join(ROBOTS)}")
@@ -104,7 +104,7 @@ def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_f
     """Turn a finished (or checkpointed) pretraining run into a zoo entry; returns the card. The entry's
     directory is created only when its first file is written, after every evaluation."""
     from daftrl.checkpoint import atomic_write_bytes, atomic_write_json, load_arrays
-    from daftrl.env_factory import resolve_env
+    from daftrl.envs.factory import resolve_env
     from daftrl.evaluate import evaluate
     from daftrl.experts import load_expert, save_expert
     from daftrl.policy import load_policy
@@ -173,7 +173,7 @@ def rescore(robot: str, episodes: int = 10, prov: dict | None = None) -> dict:
 
 def verify(robot: str, episodes: int = 3) -> list[str]:
     """Problems with a zoo entry (empty list = fine): checksums, shapes vs tasks, a short evaluation."""
-    from daftrl.env_factory import resolve_env
+    from daftrl.envs.factory import resolve_env
     from daftrl.evaluate import evaluate
     from daftrl.experts import load_expert
     from daftrl.policy import load_policy

@@ -8,7 +8,7 @@ from collections import deque
 import gymnasium as gym
 import numpy as np
 
-from daftrl.env_state import capture_env_state, restore_env_state
+from daftrl.envs.state import capture_env_state, restore_env_state
 
 
 class Collector:

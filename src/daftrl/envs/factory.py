@@ -13,9 +13,13 @@ from collections.abc import Callable
 import gymnasium as gym
 import numpy as np
 
-ROBOTS = ("halfcheetah", "hopper", "walker", "ant")
-# gymnasium ids of the stock robots (for normalised scores when a user passes the id itself)
-ROBOT_OF_GYM_ID = {"HalfCheetah-v5": "halfcheetah", "Hopper-v5": "hopper", "Walker2d-v5": "walker"}
+from daftrl.envs.make import make_env
+from daftrl.envs.robots import ROBOTS
+from daftrl.envs.tasks import TASKS, get_task
+
+ROBOT_OF_GYM_ID = {r.gym_id: name for name, r in ROBOTS.items() if not r.kwargs}
+"""The robot a plain gymnasium id builds (for normalised scores when a user passes the id itself). Robots whose
+source env needs keyword arguments are left out: `gym.make(id)` alone builds another env (Ant-v5: 105-dim obs)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,9 +51,6 @@ def resolve_env(name: str, domain: str = "source") -> EnvHandle:
     """An EnvHandle for a robot, a daftrl task or a gymnasium id."""
     if domain not in ("source", "target"):
         raise ValueError(f"domain must be 'source' or 'target', got {domain!r}")
-    robot = None
-    if name not in gym.registry:
-        from daftrl.envs import TASKS, get_task, make_env
     if name in ROBOTS:
         if domain != "source":
             raise ValueError(f"{name!r} is a robot; name a task to get a target domain (see `daftrl tasks`)")
@@ -63,10 +64,7 @@ def resolve_env(name: str, domain: str = "source") -> EnvHandle:
         try:
             task = get_task(name)
         except ValueError as e:
-            raise ValueError(
-                f"{e}\n(an env is a robot ({', '.join(ROBOTS)}), a daftrl task or a gymnasium id; `daftrl tasks` "
-                "lists the tasks)"
-            ) from None
+            raise ValueError(f"{e}; an env is a robot, a daftrl task or a gymnasium id") from None
         factory, robot = (lambda: make_env(task, domain=domain)), task.robot
     probe = factory()
     obs_dim = int(np.prod(probe.observation_space.shape))
