@@ -36,9 +36,10 @@ class Adapter:
         """`config`: the method's Config dataclass (see `daftrl adapt --help`); `overrides` set single fields."""
         import jax
 
-        from daftrl.algos import method_class
+        from daftrl.algos import method_spec
 
-        method_cls, config_cls = method_class(method)
+        spec = method_spec(method, "adapt")
+        method_cls, config_cls = spec.method_cls, spec.config_cls
         config = config or config_cls()
         if not isinstance(config, config_cls):
             raise TypeError(f"method {method!r} takes a {config_cls.__name__}, got {type(config).__name__}")
@@ -183,10 +184,10 @@ class Adapter:
 
     @classmethod
     def _from_arrays(cls, arrays: dict, meta: dict, source_name: str = "") -> Adapter:
-        from daftrl.algos import method_class
+        from daftrl.algos import method_spec
+        from daftrl.runs import config_from_dict
 
-        _, config_cls = method_class(meta["method"])
-        config = config_cls(**meta["config"])
+        config = config_from_dict(method_spec(meta["method"], "adapt").config_cls, meta["config"])
         src = {k[len("source/"):]: v for k, v in arrays.items() if k.startswith("source/")}
         source = ReplayBuffer.from_state_dict(src) if src else None
         # a placeholder expert with the right shapes; every array is then restored from the file

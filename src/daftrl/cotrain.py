@@ -1,6 +1,6 @@
 """The co-training loop of the simulator baselines (PAR, VGDF, DARC, SAC-IW, SAC-mix).
 
-Protocol of PAR/VGDF/ODRL (notes/algorithms.md sections 6-9): a source env and a target env built
+Protocol of PAR/VGDF/ODRL (docs/cotraining.md, "The protocol"): a source env and a target env built
 fresh; every iteration takes one source step (the behaviour actor's sample plus N(0, 0.2) noise,
 clipped), every `target_every`-th iteration also one target step (the policy's sample), then one
 update on a source and a target minibatch (`batch_size` rows each, or `source_batch_size` source rows)
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from daftrl.checkpoint import daftrl_home, describe, flatten_tree, unflatten_like
-from daftrl.runs import LoopCounter, Run, RunDir, check_counts, json_ready, releases_run_locks
+from daftrl.runs import LoopCounter, Run, RunDir, check_counts, config_from_dict, json_ready, releases_run_locks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,43 +82,30 @@ class CotrainRunConfig:
         return daftrl_home() / "runs" / "cotrain" / self.task / f"{self.method}-s{self.seed}"
 
 
-def cotrain_config_from_dict(d: dict) -> CotrainRunConfig:
-    fields = {f.name for f in dataclasses.fields(CotrainRunConfig)}
-    return CotrainRunConfig(**{k: v for k, v in d.items() if k in fields})
-
-
-def method_config_from_dict(config_cls, d: dict):
-    """Rebuild a method config saved as JSON (lists back to tuples where the field is a tuple)."""
-    defaults = config_cls()
-    kwargs = {k: tuple(v) if isinstance(getattr(defaults, k, None), tuple) else v for k, v in d.items()}
-    return config_cls(**kwargs)
-
-
 @releases_run_locks
 def cotrain(cfg: CotrainRunConfig, method_config=None, source=None, target=None, quiet: bool = False) -> dict:
     """Run (or resume) one co-training run. `source`/`target` (EnvHandles) override the task's envs
     (tests use small custom pairs)."""
     import jax
 
-    from daftrl.algos import cotrain_method_class
+    from daftrl.algos import method_spec
     from daftrl.envs.collect import Collector
     from daftrl.envs.factory import resolve_env
     from daftrl.evaluate import evaluate
     from daftrl.replay import ReplayBuffer
 
-    _, config_cls = cotrain_method_class(cfg.method)
     if method_config is None:  # task-dependent defaults (PAR's beta per robot, VGDF's termination rule)
-        method_config = config_cls.for_task(cfg.task) if hasattr(config_cls, "for_task") else config_cls()
+        method_config = method_spec(cfg.method, "cotrain").default_config(cfg.task)
     if cfg.resume and cfg.source_steps is not None:  # count --source-steps with the run's own --target-every
         path = Path(cfg.run_dir or cfg.default_run_dir()).expanduser()
-        if (path / "config.json").is_file():  # RunDir() would create a missing directory
+        if (path / "config.json").is_file():
             saved_every = RunDir(path).read_config().get("target_every", cfg.target_every)
             cfg = dataclasses.replace(cfg, target_every=saved_every)
-    run = Run(cfg.resolved(), "cotrain", cotrain_config_from_dict, 100_000,
+    run = Run(cfg.resolved(), "cotrain", 100_000,
               {"method_config": json_ready(dataclasses.asdict(method_config))})
     cfg = run.cfg
-    method_cls, config_cls = cotrain_method_class(cfg.method)  # on resume: the saved run's method
-    method_config = method_config_from_dict(config_cls, run.config["method_config"])
+    spec = method_spec(cfg.method, "cotrain")  # on resume: the saved run's method
+    method_cls, method_config = spec.method_cls, config_from_dict(spec.config_cls, run.config["method_config"])
     source = source or resolve_env(cfg.task, "source")
     target = target or resolve_env(cfg.task, "target")
     if (source.obs_dim, source.act_dim) != (target.obs_dim, target.act_dim):

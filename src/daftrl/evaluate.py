@@ -1,4 +1,4 @@
-"""The evaluation protocol (notes/tasks.md section 6.3).
+"""The evaluation protocol (docs/training.md, "Evaluation protocol").
 
 Freshly built environments for every evaluation (never a deep copy of a training env), the
 deterministic action tanh(mean), N full episodes, and their own seed stream: episode i runs in its

@@ -20,7 +20,7 @@ from typing import Literal
 import numpy as np
 
 from daftrl.checkpoint import daftrl_home, describe, flatten_tree, save_arrays, unflatten_like
-from daftrl.runs import Run, check_counts, config_to_dict, json_ready, releases_run_locks
+from daftrl.runs import Run, check_counts, config_from_dict, config_to_dict, json_ready, releases_run_locks
 from daftrl.sac import PRESETS, SACConfig
 
 
@@ -66,13 +66,6 @@ class PretrainConfig:
         return daftrl_home() / "runs" / "pretrain" / f"{name}-{self.preset}-s{self.seed}"
 
 
-def pretrain_config_from_dict(d: dict) -> PretrainConfig:
-    d = dict(d)
-    sac = d.pop("sac")
-    sac["hidden"] = tuple(sac["hidden"])
-    return PretrainConfig(**d, sac=SACConfig(**sac))
-
-
 def save_actor(path: Path, sac, actor, meta: dict) -> None:
     """A standalone actor file (policy only) with what is needed to rebuild it."""
     meta = {**meta, **describe(sac.obs_dim, sac.act_dim, sac.config.hidden, meta["env"], meta["domain"])}
@@ -90,7 +83,7 @@ def pretrain(cfg: PretrainConfig, quiet: bool = False) -> dict:
     from daftrl.replay import ReplayBuffer
     from daftrl.sac import SAC
 
-    run = Run(cfg, "pretrain", pretrain_config_from_dict, 1_000_000)
+    run = Run(cfg, "pretrain", 1_000_000)
     cfg = run.cfg
     handle = resolve_env(cfg.env, cfg.domain)
     sac = SAC(cfg.sac, handle.obs_dim, handle.act_dim)
@@ -174,25 +167,19 @@ class AdaptRunConfig:
         return daftrl_home() / "runs" / "adapt" / self.task / f"{self.method}-s{self.seed}"
 
 
-def adapt_config_from_dict(d: dict) -> AdaptRunConfig:
-    fields = {f.name for f in dataclasses.fields(AdaptRunConfig)}
-    return AdaptRunConfig(**{k: v for k, v in d.items() if k in fields})
-
-
 @releases_run_locks
 def adapt(cfg: AdaptRunConfig, method_config=None, target=None, expert=None, quiet: bool = False) -> dict:
     """Run (or resume) one adaptation run. `target` (an EnvHandle) and `expert` (an Expert) override
     the task's target env and the zoo expert, e.g. for tests with small custom envs."""
     from daftrl.adapter import Adapter
-    from daftrl.algos import method_class
+    from daftrl.algos import method_spec
     from daftrl.envs.collect import Collector
     from daftrl.envs.factory import resolve_env
     from daftrl.evaluate import evaluate
     from daftrl.experts import load_expert
 
-    _, config_cls = method_class(cfg.method)
-    method_config = method_config or config_cls()
-    run = Run(cfg, "adapt", adapt_config_from_dict, 100_000,
+    method_config = method_config or method_spec(cfg.method, "adapt").default_config(cfg.task)
+    run = Run(cfg, "adapt", 100_000,
               {"method_config": json_ready(dataclasses.asdict(method_config))})
     cfg = run.cfg
     target = target or resolve_env(cfg.task, "target")
@@ -205,7 +192,8 @@ def adapt(cfg: AdaptRunConfig, method_config=None, target=None, expert=None, qui
         if expert is None:
             expert = load_expert(cfg.expert or target.robot or "", cfg.source_size)
         expert.check_compatible(target.obs_dim, target.act_dim, f"task {cfg.task!r}")
-        adapter = Adapter(expert, cfg.method, config_cls(**run.config["method_config"]), cfg.seed)
+        config_cls = method_spec(cfg.method, "adapt").config_cls  # as saved: config.json is what runs
+        adapter = Adapter(expert, cfg.method, config_from_dict(config_cls, run.config["method_config"]), cfg.seed)
         collector = Collector(target.make(), seed=cfg.seed)
 
     def save() -> tuple[dict, dict]:

@@ -33,7 +33,7 @@ import subprocess
 import sys
 import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -133,6 +133,28 @@ def config_to_dict(cfg) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(cfg)))
 
 
+def config_from_dict(cls, d: dict, extra: Iterable[str] = ()):
+    """Rebuild a config dataclass saved as JSON by `config_to_dict` (a run's or a method's): nested config
+    dataclasses are rebuilt and lists become tuples where the field's default is a tuple (JSON has no tuples).
+    TypeError for a key that is neither a field nor in `extra` (what config.json holds beside the run options,
+    e.g. "method_config"): an option of another daftrl version must not be dropped silently."""
+    unknown = set(d) - {f.name for f in dataclasses.fields(cls)} - set(extra)
+    if unknown:
+        raise TypeError(f"unknown option(s) {', '.join(sorted(unknown))}")
+    defaults = cls()
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in d:
+            continue
+        value, default = d[f.name], getattr(defaults, f.name)
+        if dataclasses.is_dataclass(default) and isinstance(value, dict):
+            value = config_from_dict(type(default), value)
+        elif isinstance(default, tuple) and isinstance(value, list):
+            value = tuple(value)
+        kwargs[f.name] = value
+    return cls(**kwargs)
+
+
 def check_run_kind(checkpoint: Path, kind: str) -> None:
     """CheckpointError naming the right command if `checkpoint` is not a `daftrl {kind}` run's."""
     found = checkpoint_kind(checkpoint)
@@ -185,11 +207,11 @@ def releases_run_locks(loop):
 
 
 class RunDir:
-    """A run's directory and its logs."""
+    """A run's directory and its logs. Constructing one touches nothing: the directory is created by the first
+    `lock` or `write_config` (reading, e.g. `finished` or `locked` from `daftrl grid status`, never creates it)."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
 
     checkpoint = property(lambda self: self.path / "checkpoint.safetensors")
     config_path = property(lambda self: self.path / "config.json")
@@ -210,6 +232,7 @@ class RunDir:
             import fcntl
         except ImportError:  # not POSIX: no locking
             return
+        self.path.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -227,6 +250,25 @@ class RunDir:
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._unlock = weakref.finalize(self, os.close, fd)
         _LOCKED.append(self)
+
+    def locked(self) -> bool:
+        """True if another live process holds this directory's lock (`lock`); reads only. (A lock held by this
+        process is not seen: POSIX record locks are per process.)"""
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: nothing is ever locked
+            return False
+        try:
+            fd = os.open(self.path / ".lock", os.O_RDONLY)
+        except OSError:  # no lock file: never locked
+            return False
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as e:
+            return e.errno in (errno.EAGAIN, errno.EACCES)
+        finally:
+            os.close(fd)
+        return False
 
     def unlock(self) -> None:
         """Release `lock` (a no-op if not locked)."""
@@ -255,6 +297,7 @@ class RunDir:
             shutil.rmtree(p) if p.is_dir() else p.unlink()
 
     def write_config(self, config: dict) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
         atomic_write_json(self.config_path, {"config": config, "provenance": provenance()})
 
     def read_config(self) -> dict:
@@ -545,7 +588,7 @@ class Run:
 
     A loop uses it in three phases; the first two write nothing, so bad input leaves no directory behind::
 
-        run = Run(cfg, "adapt", adapt_config_from_dict, 100_000, extra_config)  # new, or resume: lock, saved config
+        run = Run(cfg, "adapt", 100_000, extra_config)  # new, or resume: lock, saved config
         cfg = run.cfg                       # build envs and learner from it: this validates the task, expert...
         if run.resumed:
             arrays, meta = run.checkpoint_data()            # restore the loop's state from them
@@ -562,11 +605,11 @@ class Run:
     writes the checkpoint every `checkpoint_every` steps and at the end or at a Ctrl-C/SIGTERM stop (unless
     the checkpoint already holds that point). `evaluate(step)` returns (EvalResult, extra row fields)."""
 
-    def __init__(self, cfg, kind: str, from_dict: Callable[[dict], Any], default_steps: int,
-                 extra_config: dict | None = None):
+    def __init__(self, cfg, kind: str, default_steps: int, extra_config: dict | None = None):
         """Resolve the run, writing nothing: with --resume, lock the directory, check that its checkpoint is a
         `kind` run (`daftrl {kind}`) and take its saved config (the budget `steps` may change); otherwise only
-        check that the directory can be created. `cfg.run_dir` defaults to `cfg.default_run_dir()`."""
+        check that the directory can be created. `cfg.run_dir` defaults to `cfg.default_run_dir()`; the keys of
+        `extra_config` are stored in config.json beside the run options (e.g. "method_config")."""
         self.kind = kind
         self.path = Path(cfg.run_dir or cfg.default_run_dir()).expanduser()
         self.resumed = bool(cfg.resume)
@@ -587,7 +630,7 @@ class Run:
         check_run_kind(self.dir.checkpoint, kind)
         saved_dict = self.dir.read_config()
         try:
-            saved = from_dict(saved_dict)
+            saved = config_from_dict(type(cfg), saved_dict, extra=extra_config or ())
         except (KeyError, TypeError) as e:
             raise CheckpointError(f"{self.dir.config_path} does not match the {kind} options of this daftrl version "
                                   f"({type(e).__name__}: {e}); resume with the version that started the run (its "

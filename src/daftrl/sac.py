@@ -59,7 +59,7 @@ PRESETS: dict[str, SACConfig] = {
     # DAFT Table 1 / PAR / ODRL: batch 128, Adam 3e-4, alpha fixed 0.2.
     "paper": SACConfig(),
     # Tianshou's MuJoCo SAC (batch 256, lr 1e-3, alpha fixed 0.2): the recipe behind the published
-    # 1e6-step returns our experts are held to (notes/algorithms.md section 16.3).
+    # 1e6-step returns our experts are held to (docs/zoo.md, "How the experts are trained").
     "expert": SACConfig(actor_lr=1e-3, critic_lr=1e-3, alpha_lr=1e-3, batch_size=256),
     # Generic SB3/CleanRL SAC: batch 256, learned alpha towards -|A|.
     "sb3": SACConfig(batch_size=256, init_alpha=1.0, learn_alpha=True),

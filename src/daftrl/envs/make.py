@@ -4,7 +4,7 @@ A target env is Gymnasium's v5 class of the robot with its model-loading hook (`
 a private hook of gymnasium 1.x, pinned by tests/envs) overridden to compile the edited `MjSpec` directly, so
 rewards, termination, observations, frame skip and reset noise are Gymnasium's own. It records the task for
 `EzPickle`, so `copy.deepcopy` and pickling rebuild the *target*: deep-copying PAR's envs silently rebuilt the
-source robot (notes/tasks.md §6.2).
+source robot (docs/tasks.md, "How targets are built").
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from daftrl.envs.robots import ROBOTS, Robot
 from daftrl.envs.shifts import Shift
 from daftrl.envs.tasks import TASKS, Task, get_task
 
-MAX_EPISODE_STEPS = 1000  # every reference uses TimeLimit(1000), notes/tasks.md §5
+MAX_EPISODE_STEPS = 1000  # every reference uses TimeLimit(1000) (docs/tasks.md)
 
 
 def compile_model(robot: Robot | str, shifts: tuple[Shift, ...] = ()) -> mujoco.MjModel:

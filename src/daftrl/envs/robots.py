@@ -1,4 +1,5 @@
-"""The four robots and their stock Gymnasium v5 source domains (notes/tasks.md §1 and §5)."""
+"""The four robots and their stock Gymnasium v5 source domains (docs/tasks.md; the v2-era differences are under
+"Deviations from the v2-era originals")."""
 
 from __future__ import annotations
 

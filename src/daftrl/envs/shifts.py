@@ -1,4 +1,4 @@
-"""Shift primitives: small composable edits that turn a robot's source model into a target (notes/tasks.md §2-4).
+"""Shift primitives: small composable edits that turn a robot's source model into a target (docs/tasks.md).
 
 A task is a robot plus a tuple of shifts, applied in order by `daftrl.envs.make.compile_model`:
 `apply_spec` edits the `mujoco.MjSpec` parsed from the stock Gymnasium XML before it is compiled

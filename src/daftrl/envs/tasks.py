@@ -1,9 +1,9 @@
 """The task registry: the DAFT paper's 8 tasks, action inversion and the ODRL shift families.
 
-Every number is cited in notes/tasks.md (PAR `dmksjfl/PAR@a528ed8`, VGDF `Kavka1/VGDF@9f65d60`, ODRL
+Every number comes from the reference code (PAR `dmksjfl/PAR@a528ed8`, VGDF `Kavka1/VGDF@9f65d60`, ODRL
 `OffDynamicsRL/off-dynamics-rl@34bba73`) and docs/tasks.md. Edits apply to the stock Gymnasium v5 model; Hopper
 and Walker2d edits are written in the reference XMLs' global coordinates and converted to the local frames of
-Gymnasium's XMLs with the rule of notes/tasks.md §2.3 (`capsule_in_body`).
+Gymnasium's XMLs with the rule given in docs/tasks.md (`capsule_in_body`).
 """
 
 from __future__ import annotations

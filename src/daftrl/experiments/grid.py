@@ -204,44 +204,20 @@ def job_state(job: Job, stored: dict[tuple[str, str], dict]) -> str:
     or pending."""
     if (job.campaign, job.run_id) in stored:
         return "done"
+    from daftrl.runs import RunDir
+
     d = job.run_dir()
     if not d.exists():
         return "pending"
-    if _locked(d):
+    if RunDir(d).locked():
         return "running"
     if (d / "failed.json").exists():
         return "failed"
-    if _finished(d):
+    if RunDir(d).finished():
         return "finished"
     if (d / "checkpoint.safetensors").exists():
         return "interrupted"
     return "pending"
-
-
-def _finished(d: Path) -> bool:
-    try:
-        return json.loads((d / "result.json").read_text()).get("status") == "finished"
-    except (OSError, json.JSONDecodeError):
-        return False
-
-
-def _locked(d: Path) -> bool:
-    """True if a live process holds the run directory's lock (`RunDir.lock`)."""
-    import errno
-    import fcntl
-    import os
-
-    lock = d / ".lock"
-    if not lock.exists():
-        return False
-    fd = os.open(lock, os.O_RDONLY)
-    try:
-        fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError as e:
-        return e.errno in (errno.EAGAIN, errno.EACCES)
-    finally:
-        os.close(fd)
-    return False
 
 
 def stored_records(root: str | Path) -> dict[tuple[str, str], dict]:
@@ -311,7 +287,7 @@ def run_job(job: Job, cpus: str | None = None, root: str | Path | None = None) -
     {"status": "skipped"} (`root`, a store this process can read, got its record meanwhile, e.g. from another
     grid process), {"status": "interrupted"}, {"status": "busy"} or {"status": "failed", "error": ...}. Never
     raises: a failure is written to the run dir's failed.json and returned, so other jobs go on."""
-    from daftrl.runs import RunDirBusy
+    from daftrl.runs import RunDir, RunDirBusy
 
     d = job.run_dir()
     try:
@@ -321,7 +297,7 @@ def run_job(job: Job, cpus: str | None = None, root: str | Path | None = None) -
             from daftrl.runs import apply_cpu_settings
 
             apply_cpu_settings(cpus)
-        if not _finished(d):
+        if not RunDir(d).finished():
             result = _run(job, d)
             if result["status"] != "finished":
                 return {"status": "interrupted", "job": job.name()}
@@ -351,12 +327,14 @@ def _stored(job: Job, root: str | Path) -> bool:
 def _run(job: Job, d: Path) -> dict:
     """Start or resume the job's run under the run directory's lock (taken before anything there is touched:
     another process may be writing its first rows)."""
-    from daftrl.runs import RunDir, releases_run_locks
+    from daftrl.runs import releases_run_locks
 
-    return releases_run_locks(_run_locked)(job, d, RunDir)
+    return releases_run_locks(_run_locked)(job, d)
 
 
-def _run_locked(job: Job, d: Path, RunDir) -> dict:
+def _run_locked(job: Job, d: Path) -> dict:
+    from daftrl.runs import RunDir
+
     run = RunDir(d)
     run.lock()  # RunDirBusy if another process runs it: nothing here is touched then
     run_config = {**store.defaults_for(job.kind, job.method, job.task)[0], **job.run_options, "task": job.task,

@@ -207,13 +207,14 @@ def dumps(record: dict) -> str:
 
 # ----------------------------------------------------------------------------- building a record from a run
 def portable(text: str | None) -> str | None:
-    """`text` without machine-specific absolute paths: the home directory becomes ~ and a path to daftrl's
-    cli.py becomes `daftrl`."""
+    """`text` without machine-specific absolute paths: a path to daftrl's cli.py or its script becomes `daftrl`,
+    the home directory becomes ~, and any other absolute path keeps only its last component (`.../name`)."""
     if text is None:
         return None
     text = re.sub(r"\S*/(?:src/)?daftrl/cli\.py", "daftrl", text)
     text = re.sub(r"\S*/bin/daftrl\b", "daftrl", text)
-    return text.replace(str(Path.home()), "~")
+    text = text.replace(str(Path.home()), "~")
+    return re.sub(r"(?<![\w.~$/])/(?:[^\s/]+/)+([^\s/]+)", r".../\1", text)
 
 
 def portable_provenance(prov: dict) -> dict:
