@@ -16,7 +16,7 @@ Inputs, read from git at LEGACY_COMMIT (the files were deleted once migrated; a 
   run stopped at 2e4 of its 1e5 target steps: `partial`, with the linear projection of its wall time). Curves:
   step, return and cumulative wall time (evaluation included) of every evaluation.
 
-Every record gets the identity that `daftrl adapt|cotrain --task T --method M --seed S` with default options would
+Every record gets the identity that `daftrl adapt|cotrain M --task T --seed S` with default options would
 have (computed as `store.record_from_run` does; the method configurations at the commits the runs were made at equal
 today's defaults: `critic_init` did not exist yet and its default keeps the old behaviour), the expert as bundled at
 the run's commit, and the provenance of the legacy file (commit of the runs; date, machine and versions of the
@@ -74,7 +74,7 @@ def point(step: int, ret: float, wall_time: float | None = None) -> dict:
 
 
 def base_record(campaign: str, kind: str, task: str, method: str, seed: int) -> dict:
-    """The identity, configuration and method configuration of `daftrl <kind> --task T --method M --seed S` with
+    """The identity, configuration and method configuration of `daftrl <kind> M --task T --seed S` with
     defaults and a 1e5-target-step budget, as store.record_from_run computes them from a run directory."""
     from daftrl.envs import TASKS
 

@@ -43,7 +43,7 @@ def is_demo_dir(path: Path) -> bool:
 
 def run_demo(args: DemoArgs) -> dict:
     from daftrl import zoo
-    from daftrl.algos import method_class
+    from daftrl.algos import method_spec
     from daftrl.envs import get_task
     from daftrl.experiments import plots
     from daftrl.loops import AdaptRunConfig, adapt
@@ -53,7 +53,7 @@ def run_demo(args: DemoArgs) -> dict:
     if not zoo.has(robot):
         raise ValueError(f"no bundled expert for {robot!r} yet (bundled: {', '.join(zoo.names()) or 'none'}); "
                          f"pick a task of a bundled robot, or pretrain one: docs/zoo.md")
-    method_class(args.method)  # an unknown method fails here, before anything on disk changes
+    method_spec(args.method, "adapt")  # an unknown method fails here, before anything on disk changes
     cfg = AdaptRunConfig(task=args.task, method=args.method, expert=robot, steps=args.steps, seed=args.seed,
                          eval_every=args.eval_every, eval_episodes=args.eval_episodes, run_dir=args.out)
     out = Path(args.out)
@@ -86,3 +86,13 @@ Wall time {result['wall_time'] / 60:.1f} min. Learning curve: `learning_curve.pn
     (out / "summary.md").write_text(summary)
     return {"status": "finished", "zero_shot": zero, "adapted": final, "out": str(out),
             "wall_time": result["wall_time"]}
+
+
+def outcome(res: dict, args: DemoArgs) -> str:
+    """What `daftrl demo` prints when `run_demo` returns: the two returns, or how to continue a stopped demo."""
+    if res["status"] != "finished":
+        return (f"demo interrupted at step {res['step']:,}: continue it with `daftrl adapt --resume --run-dir "
+                f"{res['out']}`, or run the demo again to start over")
+    return (f"\nzero-shot return {res['zero_shot']:,.1f} -> adapted {res['adapted']:,.1f} ({args.method}, "
+            f"{args.steps:,} target steps, {res['wall_time'] / 60:.1f} min)\n"
+            f"learning curve and summary in {res['out']}/ (learning_curve.png, summary.md)")

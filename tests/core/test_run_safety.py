@@ -12,13 +12,13 @@ import pytest
 from daftrl.checkpoint import CheckpointError, save_arrays
 from daftrl.cli import exit_code, main
 from daftrl.cotrain import CotrainRunConfig
-from daftrl.loops import AdaptRunConfig, PretrainConfig, adapt_config_from_dict
+from daftrl.loops import AdaptRunConfig, PretrainConfig
 from daftrl.runs import Run, RunDir, RunDirBusy, apply_cpu_settings, config_to_dict
 
 
 def _open(cfg, kind="adapt"):
     """Open a run as a loop does: resolve it (a resume locks and reads the saved config), create a new one."""
-    run = Run(cfg, kind, adapt_config_from_dict, 100)
+    run = Run(cfg, kind, 100)
     return run if cfg.resume else run.create()
 
 
@@ -94,7 +94,7 @@ def test_resume_refuses_another_commands_run_and_a_missing_dir(tmp_path, capsys)
     assert "holds a 'adapt' run, not a 'cotrain' one: continue it with `daftrl adapt" in capsys.readouterr().err
     with pytest.raises(CheckpointError, match=r"holds a 'adapt' run, not a 'pretrain' one: continue it with "
                                               r"`daftrl adapt --resume"):
-        Run(PretrainConfig(run_dir=str(tmp_path / "a"), resume=True), "pretrain", None, 1)
+        Run(PretrainConfig(run_dir=str(tmp_path / "a"), resume=True), "pretrain", 1)
     with pytest.raises(CheckpointError, match="does not exist; start without --resume"):
         _open(AdaptRunConfig(run_dir=str(tmp_path / "nowhere"), resume=True))
     assert not (tmp_path / "nowhere").exists()
@@ -110,10 +110,8 @@ def test_resume_with_a_damaged_or_foreign_config_says_what_to_do(tmp_path):
         _open(AdaptRunConfig(run_dir=str(run.path), resume=True))
     newer = {**config_to_dict(PretrainConfig()), "an_option_of_a_newer_version": 1}
     _earlier_run(tmp_path / "p", kind="pretrain", config=newer)
-    from daftrl.loops import pretrain_config_from_dict
-
     with pytest.raises(CheckpointError, match="does not match the pretrain options of this daftrl version"):
-        Run(PretrainConfig(run_dir=str(tmp_path / "p"), resume=True), "pretrain", pretrain_config_from_dict, 1)
+        Run(PretrainConfig(run_dir=str(tmp_path / "p"), resume=True), "pretrain", 1)
 
 
 def test_a_resume_removes_the_stale_result(tmp_path):
@@ -125,10 +123,10 @@ def test_a_resume_removes_the_stale_result(tmp_path):
 
 def _adapt_run_dir(tmp_path):
     """An adapt run's config.json (FT, seed 0, TensorBoard on) in `tmp_path`; returns the path."""
-    from daftrl.algos import method_class
+    from daftrl.algos import method_spec
     from daftrl.runs import json_ready
 
-    config_cls = method_class("ft")[1]
+    config_cls = method_spec("ft").config_cls
     cfg = {**config_to_dict(AdaptRunConfig(method="ft", steps=100, seed=0, tensorboard=True)),
            "method_config": json_ready(dataclasses.asdict(config_cls()))}
     RunDir(tmp_path).write_config(cfg)
@@ -142,8 +140,7 @@ def test_resume_refuses_flags_that_contradict_the_saved_run(tmp_path, capsys):
     assert "--seed 7 (the run has 0); --actor-lr 0.1 (the run has 0.0003)" in err and "drop those flags" in err
     # the same flags as the saved run, a new budget and no TensorBoard are fine: the loop then looks for the
     # checkpoint
-    assert main(["adapt", "--resume", "--run-dir", d, "--seed", "0", "--method", "ft", "--steps", "500",
-                 "--no-tensorboard"]) == 2
+    assert main(["adapt", "ft", "--resume", "--run-dir", d, "--seed", "0", "--steps", "500", "--no-tensorboard"]) == 2
     err = capsys.readouterr().err
     assert "checkpoint.safetensors does not exist" in err and "the run has" not in err
 
@@ -164,7 +161,7 @@ def test_resume_checks_flags_against_the_default_run_dir_too(tmp_path, monkeypat
     """Without --run-dir the run is the default directory of the given options: checked all the same."""
     monkeypatch.setenv("DAFTRL_HOME", str(tmp_path))
     _adapt_run_dir(AdaptRunConfig(method="ft").default_run_dir())
-    args = ["adapt", "--method", "ft", "--resume"]
+    args = ["adapt", "ft", "--resume"]
     assert main([*args, "--actor-lr", "0.1"]) == 2
     assert "--actor-lr 0.1 (the run has 0.0003)" in capsys.readouterr().err
 

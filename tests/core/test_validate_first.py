@@ -12,7 +12,7 @@ from daftrl.cli import main
 CASES = {
     "misspelt pretrain env": (["pretrain", "--env", "halfchetah"], "unknown task 'halfchetah'"),
     "misspelt adapt task": (["adapt", "--task", "hopper-big-hed"], "unknown task 'hopper-big-hed'"),
-    "misspelt cotrain task": (["cotrain", "--task", "hopper-big-hed", "--method", "sac-mix"],
+    "misspelt cotrain task": (["cotrain", "sac-mix", "--task", "hopper-big-hed"],
                               "unknown task 'hopper-big-hed'"),
     "unknown expert": (["adapt", "--task", "hopper-big-head", "--expert", "hoper"], "no expert 'hoper'"),
     "unreadable expert": (["adapt", "--task", "hopper-big-head", "--expert", "{tmp}/bad.safetensors"],
@@ -20,7 +20,7 @@ CASES = {
     "expert of another robot": (["adapt", "--task", "ant-broken-hips", "--expert", "hopper"],
                                 "has observation/action sizes 11/3, but task 'ant-broken-hips' has 27/8"),
     "adapt method flag": (["adapt", "--task", "hopper-big-head", "--horizon", "0"], "horizon must be >= 1, got 0"),
-    "cotrain method flag": (["cotrain", "--task", "hopper-big-head", "--method", "vgdf", "--keep-ratio", "0"],
+    "cotrain method flag": (["cotrain", "vgdf", "--task", "hopper-big-head", "--keep-ratio", "0"],
                             "keep_ratio must be in (0, 1]"),
 }
 
@@ -78,7 +78,7 @@ def test_a_read_only_daftrl_home_is_refused_in_one_line(tmp_path, monkeypatch, c
         monkeypatch.setattr(os, "access", lambda p, mode: access(p, mode) and Path(p) != home)
     monkeypatch.setenv("DAFTRL_HOME", str(home))
     try:
-        assert main(["cotrain", "--task", "hopper-big-head", "--method", "sac-mix", "--steps", "10"]) == 2
+        assert main(["cotrain", "sac-mix", "--task", "hopper-big-head", "--steps", "10"]) == 2
         err = capsys.readouterr().err.splitlines()
         assert err == [f"daftrl cotrain: error: cannot write the run directory {home}/runs/cotrain/hopper-big-head/"
                        f"sac-mix-s0: {home} is not writable; $DAFTRL_HOME ({home}) must be a writable directory: "

@@ -123,3 +123,34 @@ def describe_task(name: str | Task) -> list[tuple[str, str, str]]:
 def task_table() -> list[tuple[str, str, str]]:
     """(name, family, description) of every task in TASKS."""
     return [(t.name, t.family, t.description) for t in TASKS.values()]
+
+
+def print_task_list(family: str | None = None) -> None:
+    """The table `daftrl tasks` prints: every task, or those of one family."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="daftrl tasks (target domains)")
+    table.add_column("task", no_wrap=True)
+    table.add_column("family")
+    table.add_column("description")
+    for row in task_table():
+        if family in (None, row[1]):
+            table.add_row(*row)
+    console = Console()
+    console.print(table)
+    console.print("ODRL gravity/friction factors: any positive number, e.g. halfcheetah-gravity-0.37")
+
+
+def print_task(name: str) -> None:
+    """The table `daftrl tasks show NAME` prints: what the task changes (`describe_task`)."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=name)
+    for column in ("quantity", "source", "target"):
+        table.add_column(column, overflow="fold")
+    for row in describe_task(name):
+        table.add_row(*(escape(x) for x in row))
+    Console().print(table)

@@ -337,5 +337,25 @@ def run_adapt_bench(args: AdaptBenchArgs) -> dict:
     return result
 
 
+
+def sac_summary(res: dict) -> str:
+    """What `daftrl bench sac` prints about a `run_bench` result."""
+    lines = [f"update B={u['batch_size']}: {u['updates_per_s']:.0f} updates/s, {u['gflops']:.0f} GFLOP/s "
+             f"({100 * u['fraction_of_peak']:.0f}% of measured peak {res['matmul_gflops']['peak']:.0f})"
+             for u in res["update"]]
+    e2e = res["end_to_end"]
+    lines.append(f"end-to-end steps/s: {({k: round(v, 1) for k, v in e2e['steps_per_s'].items()})} "
+                 f"ratios: {({k: round(v, 2) for k, v in e2e['ratios'].items()})}")
+    return "\n".join(lines)
+
+
+def adapt_summary(res: dict) -> str:
+    """What `daftrl bench adapt` prints about a `run_adapt_bench` result."""
+    loop = {k: f"{v['steps_per_s']:.0f} steps/s, {v['minutes_per_1e5_steps']:.1f} min/1e5"
+            for k, v in res["loop"].items()}
+    return (f"update cost vs FT: {({k: round(v, 2) for k, v in res['update']['cost_vs_ft'].items()})}\n"
+            f"adapt loop: {loop}")
+
+
 if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--e2e-worker":
     _e2e_worker()

@@ -174,3 +174,9 @@ def run_cotrain_bench(args: CotrainBenchArgs) -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out, result)
     return result
+
+
+def summary(res: dict) -> str:
+    """What `daftrl bench cotrain` prints about a `run_cotrain_bench` result."""
+    return (f"ms per update: {({k: round(v, 2) for k, v in res['ms_per_update'].items()})}\n"
+            f"cost vs SAC: {({k: round(v, 2) for k, v in res['cost_vs_sac'].items()})}")

@@ -105,3 +105,12 @@ def run_grid_bench(args: GridBenchArgs) -> dict:
     }
     atomic_write_json(args.out, result)
     return result
+
+
+def summary(res: dict) -> str:
+    """What `daftrl bench grid` prints about a `run_grid_bench` result."""
+    lines = [f"runs per hour: {({k: round(v, 1) for k, v in res['runs_per_hour'].items()})} "
+             f"local/serial {res['local_vs_serial']:.2f}x"]
+    lines += [f"evaluation share, {row['campaign']} (every {row['eval_every']}, {row['eval_episodes']} episodes): "
+              f"{100 * row['median_share']:.1f} % (median of {row['runs']} runs)" for row in res["evaluation_share"]]
+    return "\n".join(lines)

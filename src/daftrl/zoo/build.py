@@ -199,3 +199,50 @@ def verify(robot: str, episodes: int = 3) -> list[str]:
         if ret < 0.8 * ref - 100:
             problems.append(f"{robot}: source return {ret:,.0f} far below the card's {ref:,.0f}")
     return problems
+
+
+def print_zoo() -> None:
+    """The table `daftrl zoo list` prints: each bundled expert's steps, source return and headline zero-shot returns."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from daftrl import zoo
+
+    table = Table("robot", "steps", "source return", "zero-shot returns", title="daftrl zoo")
+    for name in zoo.names():
+        c = zoo.card(name)
+        shown = [t for t in robot_tasks(name, HEADLINE_FAMILIES) if t in c["zero_shot_return"]]
+        returns = ", ".join(f"{t}: {c['zero_shot_return'][t]['return_mean']:,.0f}" for t in shown)
+        more = len(c["zero_shot_return"]) - len(shown)
+        table.add_row(name, f"{c['steps']:,}", f"{c['source_return']['return_mean']:,.0f}",
+                      returns + (f" (+{more} more: zoo show {name})" if more else ""))
+    Console().print(table if zoo.names() else "no bundled experts")
+
+
+def print_card(robot: str) -> None:
+    """A bundled expert's card.json, as `daftrl zoo show ROBOT` prints it (ValueError naming the bundled ones)."""
+    from rich.console import Console
+
+    from daftrl.zoo import card
+
+    Console().print_json(data=card(robot))
+
+
+def print_verify(robots: list[str], episodes: int = 3) -> bool:
+    """`verify` each robot, printing one line per robot (`daftrl zoo verify`); True if all are fine."""
+    fine = True
+    for name in robots:
+        problems = verify(name, episodes)
+        fine &= not problems
+        print(f"{name}: " + ("; ".join(problems) or "ok"))
+    return fine
+
+
+def print_rescore(robots: list[str], episodes: int = 10) -> None:
+    """`rescore` each robot, printing one line per robot (`daftrl zoo rescore`)."""
+    from daftrl.runs import provenance
+
+    prov = provenance()  # before any card changes
+    for name in robots:
+        c = rescore(name, episodes=episodes, prov=prov)
+        print(f"{name}: zero-shot returns on {len(c['zero_shot_return'])} tasks written to its card")

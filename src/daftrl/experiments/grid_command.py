@@ -1,0 +1,120 @@
+"""`daftrl grid`: its options, which jobs they select, and what it prints (the grid itself is `grid.py`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from typing import Literal
+
+from tyro.conf import Positional
+
+
+@dataclasses.dataclass
+class GridArgs:
+    """Run an experiment grid in pieces (`grid run`), see where it stands (`grid status`), list its jobs
+    (`grid list`) or store finished run directories made outside a grid (`grid store RUN_DIR ...`).
+
+    The grid is a TOML file (docs/experiments.md) or one block given by --tasks/--methods/--seeds. Re-running
+    skips runs whose record is in the store, resumes interrupted ones, and stores each record as it finishes:
+    commit results/ to keep them across machines."""
+
+    action: Positional[Literal["run", "status", "list", "store"]] = "run"
+    spec: Positional[str | None] = None
+    """Grid TOML file (run, status, list); with store: the run directory to store."""
+    executor: str = "serial"
+    """serial | local (a process per core, pinned) | ray (RAY_ADDRESS or a local Ray instance)."""
+    workers: int | None = None
+    """local/ray: processes (default: one per usable core)."""
+    cpus: str | None = None
+    """Cores to use, e.g. 0,1 (local: one worker pinned per core; serial: pin this process)."""
+    results: str = "results"
+    """The results store (a directory; commit it)."""
+    campaign: str | None = None
+    """Without a spec: the campaign; with one: only this campaign's blocks. With store: required."""
+    tasks: list[str] = dataclasses.field(default_factory=list)
+    methods: list[str] = dataclasses.field(default_factory=list)
+    seeds: list[int] = dataclasses.field(default_factory=lambda: [0])
+    steps: int | None = None
+    kind: str = "adapt"
+    """adapt | cotrain (without a spec)."""
+    label: str = "{method}"
+    """Cell name in the store (without a spec; with store: default the run's method)."""
+    option: list[str] = dataclasses.field(default_factory=list)
+    """Run or method option name=value (repeatable), e.g. --option learning_starts=10000."""
+
+
+def run(args: GridArgs) -> int:
+    """Carry out `daftrl grid ACTION`; returns the exit code (143 if runs were interrupted, 1 if some failed)."""
+    from daftrl.experiments import grid
+
+    if args.action == "store":
+        return store_run(args)
+    if args.spec:
+        spec = grid.load_spec(args.spec)
+        if args.campaign:
+            own = lambda b: b.get("campaign", spec.get("campaign")) == args.campaign  # noqa: E731
+            spec["block"] = [b for b in spec.get("block", []) if own(b)]
+    elif args.tasks and args.methods:
+        spec = grid.spec_from_flags(args.campaign, args.tasks, args.methods, args.seeds, args.steps, args.kind,
+                                    args.label, args.option)
+    else:
+        raise ValueError("name a grid: daftrl grid run|status|list GRID.toml, or --campaign C --tasks ... "
+                         "--methods ... [--seeds ...] (see --help)")
+    jobs = grid.expand(spec, args.spec or "command line")
+    if args.action == "list":
+        for job in jobs:
+            print(f"{job.run_id}  {job.name()}  {job.run_dir()}")
+        return 0
+    if args.action == "status":
+        print_status(grid.status(jobs, args.results))
+        return 0
+    from daftrl.experiments.executors import run_grid
+
+    res = run_grid(jobs, args.results, args.executor, args.workers, args.cpus)
+    print(f"grid: {res['done']} stored, {res['skipped']} already stored, {res['identical']} identical, "
+          f"{res['interrupted']} interrupted, {res['busy']} running elsewhere, {res['failed']} failed "
+          f"({res['wall_time_s'] / 60:.1f} min); records in {args.results}/")
+    for error in res["errors"]:
+        print(f"  {error}", file=sys.stderr)
+    if res["interrupted"]:
+        print("interrupted runs resume when the same command runs again", file=sys.stderr)
+        return 143
+    return 1 if res["failed"] else 0
+
+
+def print_status(rows: list[dict]) -> None:
+    """The table of `daftrl grid status`: per cell, runs by state and the core-hours left (`grid.status`)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("campaign", "task", "label", "done", "running", "failed", "resumable", "pending", "core-h left",
+                  title="grid status")
+    total, unknown = 0.0, False
+    for r in rows:
+        hours = r["remaining_core_hours"]
+        total += hours or 0.0
+        unknown |= hours is None
+        table.add_row(r["campaign"], r["task"], r["label"], str(r.get("done", 0) + r.get("finished", 0)),
+                      str(r.get("running", 0)), str(r.get("failed", 0)), str(r.get("interrupted", 0)),
+                      str(r.get("pending", 0)), "?" if hours is None else f"{hours:.2f}")
+    console = Console(width=None if sys.stdout.isatty() else 160)  # a log file gets whole names
+    console.print(table)
+    console.print(f"remaining: {total:.1f} core-hours" + (" (+ cells with no finished run to estimate from)"
+                                                            if unknown else ""))
+    for r in rows:
+        for error in r["failed_errors"]:
+            console.print(f"failed in {r['label']} {r['task']}: {error}", markup=False)
+
+
+def store_run(args: GridArgs) -> int:
+    """`daftrl grid store RUN_DIR --campaign C`: put a finished run made outside a grid into the store."""
+    from daftrl.experiments import store
+
+    if not (args.spec and args.campaign):
+        raise ValueError("name the run and its campaign: daftrl grid store RUN_DIR --campaign C [--label L] "
+                         "[--results results]")
+    record = store.record_from_run(args.spec, args.campaign, None if args.label == "{method}" else args.label)
+    written = store.write_record(args.results, record)
+    print(f"{written}: {store.record_path(args.results, record)} (run {record['run_id']}, final return "
+          f"{record['final_return']:,.1f})")
+    return 0

@@ -1,0 +1,16 @@
+"""The line `daftrl pretrain|adapt|cotrain` prints when a run finishes, from the result dict its loop returns."""
+
+from __future__ import annotations
+
+
+def finished_line(kind: str, result: dict) -> str:
+    """'done: ...' for a `kind` run: the final evaluation, the steps, the wall time and the run directory."""
+    ev, minutes, run_dir = result["final_eval"], result["wall_time"] / 60, result["run_dir"]
+    final = f"{ev['return_mean']:,.1f} ± {ev['return_std']:,.1f}"
+    if kind == "pretrain":
+        return f"done: {result['steps']:,} steps in {minutes:.1f} min; final eval {final}; run dir {run_dir}"
+    if kind == "adapt":
+        return (f"done: {result['method']} on {result['task']}: zero-shot {result['zero_shot']:,.1f} -> {final} "
+                f"after {result['steps']:,} target steps ({minutes:.1f} min); run dir {run_dir}")
+    return (f"done: {result['method']} on {result['task']}: {final} after {result['steps']:,} target + "
+            f"{result['source_steps']:,} source steps ({minutes:.1f} min); run dir {run_dir}")
