@@ -39,12 +39,12 @@ def assert_reproduces_final_eval(run_dir, result: dict, target: EnvHandle) -> No
 
 
 def test_adapt_run(tmp_path, capsys):
-    from daftrl.algos import method_class
+    from daftrl.algos import method_spec
     from daftrl.cli import main
     from daftrl.loops import AdaptRunConfig, adapt
 
     expert, target, run = random_expert(), pendulum(12.0), tmp_path / "adapt"
-    mc = method_class("ft")[1](batch_size=16, learning_starts=16)
+    mc = method_spec("ft").config_cls(batch_size=16, learning_starts=16)
     result = adapt(AdaptRunConfig(task="Pendulum-v1", method="ft", steps=200, eval_every=200, eval_episodes=1,
                                   log_every=100, run_dir=str(run)), mc, target=target, expert=expert, quiet=True)
     policy, env = load_policy(run)
@@ -67,18 +67,18 @@ def test_adapt_run(tmp_path, capsys):
 
 
 def test_cotrain_run_with_its_own_network_widths(tmp_path):
-    from daftrl.algos import cotrain_method_class
-    from daftrl.algos.mix import MixConfig
+    from daftrl.algos import method_spec
+    from daftrl.algos.mix import SACMixConfig
     from daftrl.cotrain import CotrainRunConfig, cotrain
 
     run, target = tmp_path / "cotrain", pendulum(14.0)
-    mc = MixConfig(hidden=(24,), batch_size=16)
+    mc = SACMixConfig(hidden=(24,), batch_size=16)
     result = cotrain(CotrainRunConfig(task="Pendulum-v1", method="sac-mix", steps=40, target_every=5, eval_every=40,
                                       eval_episodes=1, log_every=20, run_dir=str(run)),
                      mc, source=pendulum(10.0, "source"), target=target, quiet=True)
     policy, env = load_policy(run)
     assert (env, policy.hidden) == ("Pendulum-v1", (24,))
-    method = cotrain_method_class("sac-mix")[0](mc, 3, 1)
+    method = method_spec("sac-mix").method_cls(mc, 3, 1)
     arrays, _ = load_arrays(run / "checkpoint.safetensors", kind="cotrain")
     actor = unflatten_like(method.init(0).actor, arrays, "state/actor")
     np.testing.assert_array_equal(policy.deterministic(OBS), np.asarray(method.mean_actions(actor, OBS)))

@@ -83,7 +83,6 @@ def test_task_default_is_the_recommended_beta_of_the_robot():
     assert spec.default_config("hopper-gravity-0.5").beta == RECOMMENDED_BETA["hopper"]
     assert spec.default_config("Walker2d-v5").beta == RECOMMENDED_BETA["walker"]  # a Gymnasium id
     assert spec.default_config("not-a-task").beta == spec.default_config().beta == PARConfig().beta == 0.5
-    assert PARConfig.for_task("hopper-gravity-0.5") == spec.default_config("hopper-gravity-0.5")  # the shim
 
 
 # ---------------------------------------------------------------------- critic

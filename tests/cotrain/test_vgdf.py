@@ -277,4 +277,3 @@ def test_terminal_rules_match_the_gymnasium_envs(gym_id, robot):
     assert spec.default_config(f"{robot}-gravity-0.5").terminal == robot
     assert spec.default_config("halfcheetah-gravity-0.5").terminal == "halfcheetah"
     assert spec.default_config("not-a-task").terminal == spec.default_config().terminal == "none"
-    assert VGDFConfig.for_task(gym_id) == spec.default_config(gym_id)  # the shim

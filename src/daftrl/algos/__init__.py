@@ -136,24 +136,8 @@ def methods_help(kind: Kind) -> str:
     return "\n".join(f"  {s.name:<{width}}  {s.summary}" for s in specs)
 
 
-def method_class(name: str) -> tuple[type, type]:
-    """(method class, config class) of an adaptation method."""
-    spec = method_spec(name, "adapt")
-    return spec.method_cls, spec.config_cls
-
-
-def cotrain_method_class(name: str) -> tuple[type, type]:
-    """(method class, config class) of a co-training baseline."""
-    spec = method_spec(name, "cotrain")
-    return spec.method_cls, spec.config_cls
-
-
-# Read-only views kept for cli.py (name -> (method class, config class)); derived, never edited by hand.
-METHODS = {s.name: (s.method_cls, s.config_cls) for s in method_specs("adapt")}
-COTRAIN_METHODS = {s.name: (s.method_cls, s.config_cls) for s in method_specs("cotrain")}
-
 __all__ = ["KINDS", "REGISTRY", "MethodSpec", "method_spec", "method_specs", "method_names", "methods_help",
-           "robot_of_task", "method_class", "cotrain_method_class", "METHODS", "COTRAIN_METHODS",
+           "robot_of_task",
            "FT", "FTConfig", "ZeroShot", "DAFT", "DAFTConfig", "SGFT", "SGFTConfig", "SingleCritic",
            "SingleCriticConfig", "RewardShaping", "RewardShapingConfig", "SACMix", "SACMixConfig", "PAR",
            "PARConfig", "VGDF", "VGDFConfig", "DARC", "DARCConfig", "SACIW", "SACIWConfig"]

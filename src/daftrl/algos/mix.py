@@ -103,7 +103,3 @@ class SACMix(SAC):
     def actor_loss(self, actor, state: SACState, batch: Batch, key, aux: Any = None):
         return super().actor_loss(actor, state, concat_batches(aux["src"], batch), key, aux)
 
-
-MixConfig = SACMixConfig
-"""Former name, kept while tests/core/test_policy_loading.py, tests/cotrain/test_loop.py and
-tests/fixtures/checkpoints/make.py import it; use SACMixConfig."""

@@ -48,13 +48,6 @@ class PARConfig(SACMixConfig):
     encoder_batch_size: int | None = None
     """Target rows per encoder step, at most batch_size; None = batch_size // 2 (reference: 64)."""
 
-    @classmethod
-    def for_task(cls, task: str) -> PARConfig:
-        """Compatibility shim: use `daftrl.algos.method_spec("par").default_config(task)`."""
-        from daftrl.algos import method_spec
-
-        return method_spec(PAR.name).default_config(task)
-
 
 def avg_l1_norm(x: jax.Array, eps: float = 1e-8) -> jax.Array:
     """AvgL1Norm(x) = x / max(mean_i |x_i|, eps) over the last axis."""

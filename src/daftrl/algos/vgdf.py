@@ -76,13 +76,6 @@ class VGDFConfig(SACMixConfig):
     def sac_config(self) -> SACConfig:
         return dataclasses.replace(super().sac_config(), log_std_min=self.log_std_min, log_std_max=self.log_std_max)
 
-    @classmethod
-    def for_task(cls, task: str) -> VGDFConfig:
-        """Compatibility shim: use `daftrl.algos.method_spec("vgdf").default_config(task)`."""
-        from daftrl.algos import method_spec
-
-        return method_spec(VGDF.name).default_config(task)
-
 
 # ---------------------------------------------------------------------- termination of fictitious states
 def _never(obs: jax.Array) -> jax.Array:

@@ -92,7 +92,7 @@ def _vgdf_floor(vgdf, model_step_flops: float, update_flops: dict, source_steps:
 def run_cotrain_bench(args: CotrainBenchArgs) -> dict:
     import jax
 
-    from daftrl.algos import cotrain_method_class
+    from daftrl.algos import method_spec
     from daftrl.algos.mix import SACMixConfig
     from daftrl.checkpoint import atomic_write_json
     from daftrl.envs.factory import resolve_env
@@ -124,7 +124,8 @@ def run_cotrain_bench(args: CotrainBenchArgs) -> dict:
     sac = SAC(SACMixConfig(batch_size=B).sac_config(), target.obs_dim, target.act_dim)
     runners = {"sac": [sac, sac.init(0), 0]}
     for name in args.methods:
-        cls, config_cls = cotrain_method_class(name)
+        spec = method_spec(name, "cotrain")
+        cls, config_cls = spec.method_cls, spec.config_cls
         method = cls(_method_config(name, config_cls, B), target.obs_dim, target.act_dim)
         runners[name] = [method, method.init(0), 0]
     flops = {"sac": compiled_flops(sac.update, runners["sac"][1], tar_buf.sample(rng, B))}
