@@ -1,10 +1,13 @@
 """`daftrl bench grid`: runs per hour of a grid with `--executor local` against `--executor serial`, measured side
-by side in one process on this machine, and the share of a run's wall time spent in evaluation (from the records
-of the results store, at each campaign's evaluation spacing).
+by side on this machine, and the share of a run's wall time spent in evaluation (from the records of the results
+store, at each campaign's evaluation spacing).
 
-The same small grid (identical jobs, each in a fresh $DAFTRL_HOME) is run serially and on the process pool in
-alternating rounds; the ratio of the medians is reported. Runs are short, so process start-up and compilation
-weigh more than in a 1e5-step run: the measured ratio is a lower bound for long runs on idle cores.
+The same small grid (identical jobs, each in a fresh $DAFTRL_HOME) runs as a `daftrl grid run` subprocess in three
+ways, in alternating rounds: serial (one process, unpinned: JAX overlaps its update with the Python env stepping on
+another core), serial pinned to one core, and local (one pinned process per core). The medians give runs per hour
+and the cores each way keeps busy (CPU time / wall time); local / serial is what a user gains, local / serial on
+one core is how well the pool scales with cores. Runs are short, so process start-up and compilation weigh more
+than in a 1e5-step run.
 """
 
 from __future__ import annotations
@@ -36,29 +39,37 @@ class GridBenchArgs:
     out: str = "benchmarks/results/bench_grid.json"
 
 
-def _timed_grid(args: GridBenchArgs, executor: str) -> float:
-    """Wall time of the whole grid with `executor`, in a fresh $DAFTRL_HOME and store."""
-    from daftrl.experiments import grid
-    from daftrl.experiments.executors import run_grid
+MODES = {"serial": ["--executor", "serial"], "serial-1core": ["--executor", "serial", "--cpus", "0"],
+         "local": ["--executor", "local"]}
+"""How each timed grid runs: `daftrl grid run SPEC` with these flags."""
 
-    spec = {"campaign": "bench", "defaults": {"steps": args.steps, "eval_every": args.steps, "eval_episodes": 5},
-            "block": [{"tasks": [args.task], "methods": [args.method], "seeds": list(range(args.runs))}]}
-    old = os.environ.get("DAFTRL_HOME")
+
+def _timed_grid(args: GridBenchArgs, mode: str) -> tuple[float, float]:
+    """(wall time, CPU time) of the whole grid run as a `daftrl grid run` subprocess in `mode`, in a fresh
+    $DAFTRL_HOME and store."""
+    import resource
+    import subprocess
+    import sys
+
+    spec = (f'campaign = "bench"\n[defaults]\nsteps = {args.steps}\neval_every = {args.steps}\neval_episodes = 5\n'
+            f'[[block]]\ntasks = ["{args.task}"]\nmethods = ["{args.method}"]\nseeds = {list(range(args.runs))}\n')
+    workers = [] if args.workers is None or mode != "local" else ["--workers", str(args.workers)]
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["DAFTRL_HOME"] = str(Path(tmp) / "home")
-        try:
-            jobs = grid.expand(spec)
-            t0 = time.perf_counter()
-            res = run_grid(jobs, Path(tmp) / "results", executor, args.workers, quiet=True)
-            wall = time.perf_counter() - t0
-        finally:
-            if old is None:
-                os.environ.pop("DAFTRL_HOME", None)
-            else:
-                os.environ["DAFTRL_HOME"] = old
-    if res["done"] != args.runs:
-        raise RuntimeError(f"bench grid: {executor} stored {res['done']} of {args.runs} runs: {res['errors']}")
-    return wall
+        (Path(tmp) / "grid.toml").write_text(spec)
+        cmd = [sys.executable, "-m", "daftrl.cli", "grid", "run", str(Path(tmp) / "grid.toml"), *MODES[mode],
+               *workers, "--results", str(Path(tmp) / "results")]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        done = subprocess.run(cmd, env={**os.environ, "DAFTRL_HOME": str(Path(tmp) / "home")}, capture_output=True,
+                              text=True)
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        stored = len(list((Path(tmp) / "results").rglob("s*.json")))
+    if done.returncode != 0 or stored != args.runs:
+        raise RuntimeError(f"bench grid: {mode} stored {stored} of {args.runs} runs (exit {done.returncode}): "
+                           f"{done.stderr.strip()[-500:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def evaluation_share(root: str | Path) -> list[dict]:
@@ -89,17 +100,22 @@ def run_grid_bench(args: GridBenchArgs) -> dict:
     from daftrl.checkpoint import atomic_write_json
     from daftrl.runs import provenance
 
-    times: dict[str, list[float]] = {"serial": [], "local": []}
+    times: dict[str, list[float]] = {mode: [] for mode in MODES}
+    cores: dict[str, list[float]] = {mode: [] for mode in MODES}
     for _ in range(args.rounds):
-        for executor in ("serial", "local"):
-            times[executor].append(_timed_grid(args, executor))
+        for mode in MODES:
+            wall, cpu = _timed_grid(args, mode)
+            times[mode].append(wall)
+            cores[mode].append(cpu / wall)
     per_hour = {k: args.runs * 3600 / statistics.median(v) for k, v in times.items()}
     result = {
         "what": f"{args.runs} x {args.method} on {args.task}, {args.steps:,} target steps each",
         "workers": args.workers or len(os.sched_getaffinity(0)),
         "wall_s": times,
         "runs_per_hour": per_hour,
+        "cores_busy": {k: statistics.median(v) for k, v in cores.items()},
         "local_vs_serial": per_hour["local"] / per_hour["serial"],
+        "local_vs_serial_1core": per_hour["local"] / per_hour["serial-1core"],
         "evaluation_share": evaluation_share(args.results),
         "provenance": provenance(),
     }
@@ -109,8 +125,10 @@ def run_grid_bench(args: GridBenchArgs) -> dict:
 
 def summary(res: dict) -> str:
     """What `daftrl bench grid` prints about a `run_grid_bench` result."""
-    lines = [f"runs per hour: {({k: round(v, 1) for k, v in res['runs_per_hour'].items()})} "
-             f"local/serial {res['local_vs_serial']:.2f}x"]
+    lines = [f"runs per hour: {({k: round(v, 1) for k, v in res['runs_per_hour'].items()})}; cores busy: "
+             f"{({k: round(v, 2) for k, v in res['cores_busy'].items()})}",
+             f"local/serial {res['local_vs_serial']:.2f}x; local/serial on one core "
+             f"{res['local_vs_serial_1core']:.2f}x"]
     lines += [f"evaluation share, {row['campaign']} (every {row['eval_every']}, {row['eval_episodes']} episodes): "
               f"{100 * row['median_share']:.1f} % (median of {row['runs']} runs)" for row in res["evaluation_share"]]
     return "\n".join(lines)
