@@ -6,8 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from cotrain_helpers import assert_resume_equals_no_stop, tiny
 
+from cotrain_helpers import assert_resume_equals_no_stop, tiny
 from daftrl.algos.darc import DARC, SACIW, DARCConfig, SACIWConfig, classifier_inputs, delta_r
 from daftrl.replay import Batch
 from daftrl.runs import RunDir

@@ -15,7 +15,7 @@ from daftrl.checkpoint import CheckpointError, ModelSpec, load_arrays, read_spec
 from daftrl.experts import load_expert
 from daftrl.policy import load_policy
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "checkpoints"
+FIXTURES = Path(__file__).parent / "fixtures" / "checkpoints"
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text())
 OBS, ACT = np.asarray(EXPECTED["obs"], np.float32), np.asarray(EXPECTED["act"], np.float32)
 KIND = {"pretrain": "pretrain", "actor.safetensors": "actor", "expert.safetensors": "expert", "adapt": "adapt",

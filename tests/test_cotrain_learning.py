@@ -14,8 +14,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-from cotrain_helpers import run_cotrain
 
+from cotrain_helpers import run_cotrain
 from daftrl.algos import method_names, method_spec
 from daftrl.runs import RunDir
 

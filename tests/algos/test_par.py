@@ -5,8 +5,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from cotrain_helpers import assert_resume_equals_no_stop, tiny
 
+from cotrain_helpers import assert_resume_equals_no_stop, tiny
 from daftrl.algos import method_spec
 from daftrl.algos.mix import SACMix
 from daftrl.algos.par import PAR, RECOMMENDED_BETA, PARConfig, avg_l1_norm

@@ -5,8 +5,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from cotrain_helpers import SOURCE, TARGET, assert_resume_equals_no_stop, run_cotrain, tiny
 
+from cotrain_helpers import SOURCE, TARGET, assert_resume_equals_no_stop, run_cotrain, tiny
 from daftrl.algos import method_names, method_spec
 from daftrl.algos.mix import SACMix, SACMixConfig, concat_batches
 from daftrl.checkpoint import load_arrays

@@ -9,8 +9,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from cotrain_helpers import assert_resume_equals_no_stop, tiny
 
+from cotrain_helpers import assert_resume_equals_no_stop, tiny
 from daftrl.algos import method_spec
 from daftrl.algos.dynamics import ProbabilisticEnsemble, soft_clamp_logvar
 from daftrl.algos.vgdf import VGDF, VGDFConfig, top_fraction_gate
