@@ -78,3 +78,27 @@ def test_zoo_status_table_quotes_each_cards_return(robot, row):
     assert float(steps) == card["steps"], line
     assert _number(mean) == round(card["source_return"]["return_mean"]), line
     assert _number(std) == round(card["source_return"]["return_std"]), line
+
+
+STUDY = ROOT / "results" / "protocol-study"
+STUDY_QUOTES = {  # (task, cell): the mean final return docs/assumptions.md quotes for it
+    ("halfcheetah-broken-back-thigh", "ft-a"): "5,778", ("halfcheetah-broken-back-thigh", "daft-a"): "5,692",
+    ("halfcheetah-broken-back-thigh", "ft-d"): "4,205", ("halfcheetah-broken-back-thigh", "ft-c"): "5,671",
+    ("halfcheetah-broken-back-thigh", "daft-c"): "5,651", ("halfcheetah-broken-back-thigh", "sgft-h1"): "4,854",
+    ("halfcheetah-broken-back-thigh", "sgft-hinf"): "5,346",
+    ("walker-no-right-thigh", "ft-a"): "2,752", ("walker-no-right-thigh", "daft-a"): "2,793",
+    ("walker-no-right-thigh", "ft-d"): "958", ("walker-no-right-thigh", "ft-c"): "2,536",
+    ("walker-no-right-thigh", "daft-c"): "1,244", ("walker-no-right-thigh", "sgft-h1"): "152",
+}
+
+
+@pytest.mark.parametrize("cell", sorted(STUDY_QUOTES), ids="/".join)
+def test_the_protocol_study_numbers_in_the_assumptions_are_the_records(cell):
+    """docs/assumptions.md's protocol-study paragraph quotes each cell's mean final return over its stored seeds:
+    when a record is added, the quote must follow."""
+    records = [json.loads(p.read_text()) for p in sorted((STUDY / cell[0] / cell[1]).glob("s*.json"))]
+    assert records, cell
+    mean = sum(r["final_return"] for r in records) / len(records)
+    assert f"{round(mean):,}" == STUDY_QUOTES[cell]
+    section = _flat((ROOT / "docs" / "assumptions.md").read_text().split("## Adaptation protocol")[1].split("\n## ")[0])
+    assert STUDY_QUOTES[cell] in section
