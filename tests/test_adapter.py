@@ -116,6 +116,7 @@ def test_adapt_resume_equals_no_stop(tmp_path):
     np.testing.assert_array_equal(D["replay/obs"], A["replay/obs"])
 
 
+@pytest.mark.slow  # make test-slow (CI runs it); kept out of make test's 5-minute budget
 def test_daft_adaptation_beats_zero_shot(pendulum_expert, tmp_path):
     """Expert trained on Pendulum (g = 10) fails zero-shot at g = 15 (about -950); DAFT recovers in 3000 steps."""
     run, _ = pendulum_expert

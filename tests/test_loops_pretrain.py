@@ -70,6 +70,7 @@ def test_refuses_to_overwrite_and_to_resume_nothing(tmp_path):
         pretrain(cfg(tmp_path, "nothing", steps=250, resume=True), quiet=True)
 
 
+@pytest.mark.slow  # make test-slow (CI runs it); kept out of make test's 5-minute budget
 def test_sigterm_checkpoints_and_resume_matches(tmp_path):
     run = tmp_path / "killed"
     args = [sys.executable, "-m", "daftrl.cli", "pretrain", "--env", "Pendulum-v1", "--steps", "1500",

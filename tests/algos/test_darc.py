@@ -191,6 +191,7 @@ def test_bad_configs_are_refused():
 # ---------------------------------------------------------------------- the co-training loop
 
 
+@pytest.mark.slow  # make test-slow (CI runs it); kept out of make test's 5-minute budget
 @pytest.mark.parametrize("method, config", [("darc", DARCConfig()), ("sac-iw", SACIWConfig())])
 def test_cotrain_runs_and_resumes_exactly(tmp_path, method, config):
     """A short run past the warm-up (updates start at source step 76; classifier steps from update 12 on,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from cotrain_helpers import assert_resume_equals_no_stop, tiny
 from daftrl.algos import method_spec
@@ -159,6 +160,7 @@ def test_encoder_learns_target_dynamics_and_flags_source_transitions():
 # ---------------------------------------------------------------------- loop
 
 
+@pytest.mark.slow  # make test-slow (CI runs it); kept out of make test's 5-minute budget
 def test_cotrain_logs_par_metrics_and_resume_equals_no_stop(tmp_path):
     cfg = tiny(PARConfig(), beta=1.0, encoder_every=5, **SMALL)
     assert_resume_equals_no_stop(tmp_path, "par", cfg)

@@ -241,6 +241,7 @@ def test_actors_change_only_every_policy_delay_updates(vgdf):
 
 
 # ---------------------------------------------------------------------- the loop
+@pytest.mark.slow  # make test-slow (CI runs it); kept out of make test's 5-minute budget
 def test_cotrain_smoke_and_resume_equals_no_stop(tmp_path):
     """200 source steps, updates from 76 on; the model refits at 100, 150 and 200 (the resume at 100 sits
     between refits) and the gate switches on after 50 updates."""

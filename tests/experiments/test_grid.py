@@ -120,6 +120,7 @@ def test_ray_executor_on_a_local_instance(tmp_path):
     assert sorted(r["seed"] for r in store.load_records(tmp_path / "results")) == [1, 1]
 
 
+@pytest.mark.slow  # make test-slow (CI runs it); kept out of make test's 5-minute budget
 def test_sigterm_then_rerun_equals_an_uninterrupted_grid(tmp_path):
     """The grid process (local executor, one worker, two jobs) gets SIGTERM mid-run: the running job checkpoints,
     the pending one never starts, the grid exits 143, and running it again resumes and stores the same records as

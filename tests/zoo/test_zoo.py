@@ -45,6 +45,7 @@ def test_expert_shapes_fit_every_task_of_its_robot(robot):
     assert np.isfinite(expert.source.data["obs"][: len(expert.source)]).all()
 
 
+@pytest.mark.slow  # make test-slow (CI runs it); kept out of make test's 5-minute budget
 def test_demo_smoke(tmp_path):
     from daftrl.demo import DemoArgs, run_demo
 
