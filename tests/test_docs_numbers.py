@@ -89,6 +89,7 @@ STUDY_QUOTES = {  # (task, cell): the mean final return docs/assumptions.md quot
     ("walker-no-right-thigh", "ft-a"): "2,752", ("walker-no-right-thigh", "daft-a"): "2,793",
     ("walker-no-right-thigh", "ft-d"): "958", ("walker-no-right-thigh", "ft-c"): "2,536",
     ("walker-no-right-thigh", "daft-c"): "1,244", ("walker-no-right-thigh", "sgft-h1"): "152",
+    ("walker-no-right-thigh", "sgft-hinf"): "321",
 }
 
 
