@@ -122,18 +122,9 @@ def evaluate(argv: list[str]) -> int:
     import json
 
     args = tyro.cli(EvalArgs, args=argv, prog="daftrl eval")
-    from daftrl.envs.factory import resolve_env
-    from daftrl.evaluate import evaluate
-    from daftrl.policy import load_policy
+    from daftrl.evaluate import evaluate_checkpoint
 
-    policy, trained_env = load_policy(args.checkpoint)
-    domain = args.domain or (policy.trained_domain if args.task in (None, trained_env) else "source")
-    handle = resolve_env(args.task or trained_env, domain)
-    if (handle.obs_dim, handle.act_dim) != (policy.obs_dim, policy.act_dim):
-        raise ValueError(f"the policy expects obs/act sizes {policy.obs_dim}/{policy.act_dim} but {handle.name} "
-                         f"has {handle.obs_dim}/{handle.act_dim}")
-    res = evaluate(policy.deterministic, handle.make, args.episodes, args.seed, handle.robot)
-    print(json.dumps({"env": handle.name, "domain": handle.domain, **res.as_dict()}, indent=2))
+    print(json.dumps(evaluate_checkpoint(**dataclasses.asdict(args)), indent=2))
     return 0
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from daftrl.checkpoint import daftrl_home, describe, flatten_tree, unflatten_like
-from daftrl.runs import LoopCounter, Run, RunDir, check_counts, config_from_dict, json_ready, releases_run_locks
+from daftrl.runs import LoopCounter, Run, check_counts, config_from_dict, json_ready, releases_run_locks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,20 +63,23 @@ class CotrainRunConfig:
     def total_source_steps(self) -> int:
         return (self.steps or 0) * self.target_every
 
-    def resolved(self) -> CotrainRunConfig:
-        """--source-steps turned into --steps (target steps), with clear errors for inconsistent input."""
+    def resolved(self, saved: CotrainRunConfig | None = None) -> CotrainRunConfig:
+        """--source-steps turned into --steps (target steps), with clear errors for inconsistent input. On resume
+        `saved` is the run's saved config: the source steps are counted with its --target-every. `daftrl.runs.Run`
+        calls this before it fixes the budget."""
         if self.target_every < 1:
             raise ValueError(f"--target-every must be >= 1, got {self.target_every}")
         if self.source_steps is None:
             return self
-        if self.source_steps < self.target_every or self.source_steps % self.target_every:
+        every = (saved or self).target_every
+        if self.source_steps < every or self.source_steps % every:
             raise ValueError(f"--source-steps {self.source_steps:,} must be a positive multiple of --target-every "
-                             f"{self.target_every}")
-        steps = self.source_steps // self.target_every
+                             f"{every}")
+        steps = self.source_steps // every
         if self.steps is not None and self.steps != steps:
             raise ValueError(f"--steps {self.steps:,} (target) and --source-steps {self.source_steps:,} disagree "
-                             f"with --target-every {self.target_every}: give only one of them")
-        return dataclasses.replace(self, steps=steps, source_steps=None)
+                             f"with --target-every {every}: give only one of them")
+        return dataclasses.replace(self, steps=steps, source_steps=None, target_every=every)
 
     def default_run_dir(self) -> Path:
         return daftrl_home() / "runs" / "cotrain" / self.task / f"{self.method}-s{self.seed}"
@@ -96,12 +99,7 @@ def cotrain(cfg: CotrainRunConfig, method_config=None, source=None, target=None,
 
     if method_config is None:  # task-dependent defaults (PAR's beta per robot, VGDF's termination rule)
         method_config = method_spec(cfg.method, "cotrain").default_config(cfg.task)
-    if cfg.resume and cfg.source_steps is not None:  # count --source-steps with the run's own --target-every
-        path = Path(cfg.run_dir or cfg.default_run_dir()).expanduser()
-        if (path / "config.json").is_file():
-            saved_every = RunDir(path).read_config().get("target_every", cfg.target_every)
-            cfg = dataclasses.replace(cfg, target_every=saved_every)
-    run = Run(cfg.resolved(), "cotrain", 100_000,
+    run = Run(cfg, "cotrain", 100_000,
               {"method_config": json_ready(dataclasses.asdict(method_config))})
     cfg = run.cfg
     spec = method_spec(cfg.method, "cotrain")  # on resume: the saved run's method

@@ -89,3 +89,24 @@ def evaluate(
         for env in envs:
             env.close()
     return EvalResult([float(r) for r in returns], [int(n) for n in lengths], robot, time.perf_counter() - t0)
+
+
+def evaluate_checkpoint(checkpoint: str, task: str | None = None, domain: str | None = None, episodes: int = 10,
+                        seed: int = 0) -> dict:
+    """`daftrl eval`: a run directory, checkpoint or actor file evaluated with this protocol.
+
+    The env defaults to the one the policy was trained on, in the domain it was trained in (the target for
+    adapt and cotrain runs) when `task` is omitted or is that env; another `task` is evaluated in its source
+    domain unless `domain` says otherwise. Sizes that do not match are refused before anything runs.
+    """
+    from daftrl.envs.factory import resolve_env
+    from daftrl.policy import load_policy
+
+    policy, trained_env = load_policy(checkpoint)
+    domain = domain or (policy.trained_domain if task in (None, trained_env) else "source")
+    handle = resolve_env(task or trained_env, domain)
+    if (handle.obs_dim, handle.act_dim) != (policy.obs_dim, policy.act_dim):
+        raise ValueError(f"the policy expects obs/act sizes {policy.obs_dim}/{policy.act_dim} but {handle.name} "
+                         f"has {handle.obs_dim}/{handle.act_dim}")
+    res = evaluate(policy.deterministic, handle.make, episodes, seed, handle.robot)
+    return {"env": handle.name, "domain": handle.domain, **res.as_dict()}

@@ -583,6 +583,13 @@ class LoopCounter(NamedTuple):
     per_step: int = 1
 
 
+def resolve_budget(cfg, saved=None):
+    """`cfg.resolved(saved)` where a run config turns its own budget flags into `steps` (cotrain's --source-steps,
+    counted with the saved run's --target-every on resume); the config itself otherwise."""
+    resolve = getattr(cfg, "resolved", None)
+    return resolve(saved) if resolve else cfg
+
+
 class Run:
     """The skeleton of a training loop: run directory, resume, schedule, checkpoints, monitor and stop.
 
@@ -617,6 +624,7 @@ class Run:
         self.it, self.saved_at, self._meta = 0, None, None
         if not self.resumed:
             check_writable(self.path)
+            cfg = resolve_budget(cfg)
             self.cfg = dataclasses.replace(cfg, steps=cfg.steps if cfg.steps is not None else default_steps,
                                            run_dir=str(self.path))
             self.config = {**config_to_dict(self.cfg), **(extra_config or {})}
@@ -635,6 +643,7 @@ class Run:
             raise CheckpointError(f"{self.dir.config_path} does not match the {kind} options of this daftrl version "
                                   f"({type(e).__name__}: {e}); resume with the version that started the run (its "
                                   "commit is under provenance in that file)") from None
+        cfg = resolve_budget(cfg, saved)
         steps = cfg.steps if cfg.steps is not None else saved.steps
         self.cfg = dataclasses.replace(saved, steps=steps, resume=True, run_dir=str(self.path),
                                        tensorboard=cfg.tensorboard)

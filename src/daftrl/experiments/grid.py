@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from daftrl.experiments import store
+from daftrl.runs import resolve_budget
 
 KINDS = ("adapt", "cotrain")
 BLOCK_KEYS = {"campaign", "kind", "tasks", "methods", "seeds", "label", "options", "steps"}
@@ -185,8 +186,7 @@ def build_configs(kind: str, run_config: dict, method_options: dict, where: str 
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     try:
         run_cfg = RunConfig(**{k: v for k, v in run_config.items() if k in fields})
-        if kind == "cotrain":
-            run_cfg = run_cfg.resolved()
+        run_cfg = resolve_budget(run_cfg)
         method_cfg = dataclasses.replace(base, **{k: _tuple_lists(v) for k, v in method_options.items()})
     except (TypeError, ValueError) as e:
         raise GridError(f"{where}: {e}") from None
