@@ -128,6 +128,13 @@ def evaluate(argv: list[str]) -> int:
     return 0
 
 
+def dataset(argv: list[str]) -> int:
+    """offline datasets: `dataset build --robot R`, `dataset list`, `dataset show NAME`"""
+    from daftrl.datasets import command
+
+    return command.run(tyro.cli(command.DatasetArgs, args=argv, prog="daftrl dataset"))
+
+
 def grid(argv: list[str]) -> int:
     """run an experiment grid (serial, local processes or Ray): `grid run GRID.toml --executor local`"""
     from daftrl.experiments import grid_command
@@ -229,7 +236,7 @@ def demo(argv: list[str]) -> int:
 
 # ----------------------------------------------------------------------------- main
 COMMANDS = {"tasks": tasks, "pretrain": pretrain, "adapt": adapt, "cotrain": cotrain, "eval": evaluate,
-            "grid": grid, "report": report, "bench": bench, "zoo": zoo, "demo": demo}
+            "dataset": dataset, "grid": grid, "report": report, "bench": bench, "zoo": zoo, "demo": demo}
 """The commands in `daftrl --help` order: tyro parses the name, the function the rest of the command line."""
 
 
