@@ -85,11 +85,13 @@ STUDY_QUOTES = {  # (task, cell): the mean final return docs/assumptions.md quot
     ("halfcheetah-broken-back-thigh", "ft-a"): "5,778", ("halfcheetah-broken-back-thigh", "daft-a"): "5,692",
     ("halfcheetah-broken-back-thigh", "ft-d"): "4,205", ("halfcheetah-broken-back-thigh", "ft-c"): "5,671",
     ("halfcheetah-broken-back-thigh", "daft-c"): "5,651", ("halfcheetah-broken-back-thigh", "sgft-h1"): "4,854",
-    ("halfcheetah-broken-back-thigh", "sgft-hinf"): "5,346",
+    ("halfcheetah-broken-back-thigh", "sgft-hinf"): "5,368",
+    ("halfcheetah-broken-back-thigh", "ft-b"): "5,735", ("halfcheetah-broken-back-thigh", "daft-b"): "5,661",
     ("walker-no-right-thigh", "ft-a"): "2,752", ("walker-no-right-thigh", "daft-a"): "2,793",
     ("walker-no-right-thigh", "ft-d"): "958", ("walker-no-right-thigh", "ft-c"): "2,536",
     ("walker-no-right-thigh", "daft-c"): "1,244", ("walker-no-right-thigh", "sgft-h1"): "152",
-    ("walker-no-right-thigh", "sgft-hinf"): "321",
+    ("walker-no-right-thigh", "sgft-hinf"): "449",
+    ("walker-no-right-thigh", "ft-b"): "3,140", ("walker-no-right-thigh", "daft-b"): "3,224",
 }
 
 
