@@ -27,7 +27,7 @@ def exit_code(result: dict) -> int:
     return 128 + int(getattr(signal, result.get("signal") or "", signal.SIGTERM))
 
 
-# ----------------------------------------------------------------------------- pretrain, adapt, cotrain
+# ----------------------------------------------------------------------------- the training commands
 def _start(kind: str, cpus: str | None, train) -> int:
     """Pin the process (JAX has not started a thread pool yet), run `train()`, print how it ended; the exit code."""
     from daftrl.run_summary import finished_line
@@ -48,25 +48,34 @@ def pretrain(argv: list[str]) -> int:
     return _start("pretrain", job.cpus, lambda: loops.pretrain(job.run))
 
 
+def _method_command(kind: str, argv: list[str], run_cls, loop) -> int:
+    """`daftrl KIND METHOD ...` for a kind of the method registry: parse (the saved run's options on --resume), run."""
+    from daftrl import run_options
+
+    job = run_options.parse(kind, argv, run_options.method_subcommands(kind, run_cls))
+    run = run_options.as_config(run_cls, job.run)
+    return _start(kind, job.cpus, lambda: loop(run, job.method_config))
+
+
 def adapt(argv: list[str]) -> int:
     """adapt an expert in a target domain: `adapt METHOD --task T` (`adapt --help` lists the methods)"""
-    from daftrl import loops, run_options
+    from daftrl import loops
 
-    methods = run_options.method_subcommands("adapt", loops.AdaptRunConfig)
-    job = run_options.parse("adapt", argv, methods)
-    run = run_options.as_config(loops.AdaptRunConfig, job.run)
-    return _start("adapt", job.cpus, lambda: loops.adapt(run, job.method_config))
+    return _method_command("adapt", argv, loops.AdaptRunConfig, loops.adapt)
 
 
 def cotrain(argv: list[str]) -> int:
     """co-train a simulator baseline from scratch: `cotrain METHOD --task T` (`cotrain --help` lists the methods)"""
     import daftrl.cotrain as loop
-    from daftrl import run_options
 
-    methods = run_options.method_subcommands("cotrain", loop.CotrainRunConfig)
-    job = run_options.parse("cotrain", argv, methods)
-    run = run_options.as_config(loop.CotrainRunConfig, job.run)
-    return _start("cotrain", job.cpus, lambda: loop.cotrain(run, job.method_config))
+    return _method_command("cotrain", argv, loop.CotrainRunConfig, loop.cotrain)
+
+
+def offline(argv: list[str]) -> int:
+    """train on a fixed dataset and export an expert: `offline METHOD --dataset D` (`offline --help`: the methods)"""
+    import daftrl.offline as loop
+
+    return _method_command("offline", argv, loop.OfflineRunConfig, loop.offline)
 
 
 # ----------------------------------------------------------------------------- the other commands
@@ -235,8 +244,9 @@ def demo(argv: list[str]) -> int:
 
 
 # ----------------------------------------------------------------------------- main
-COMMANDS = {"tasks": tasks, "pretrain": pretrain, "adapt": adapt, "cotrain": cotrain, "eval": evaluate,
-            "dataset": dataset, "grid": grid, "report": report, "bench": bench, "zoo": zoo, "demo": demo}
+COMMANDS = {"tasks": tasks, "pretrain": pretrain, "adapt": adapt, "cotrain": cotrain, "dataset": dataset,
+            "offline": offline, "eval": evaluate, "grid": grid, "report": report, "bench": bench, "zoo": zoo,
+            "demo": demo}
 """The commands in `daftrl --help` order: tyro parses the name, the function the rest of the command line."""
 
 

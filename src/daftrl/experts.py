@@ -2,7 +2,8 @@
 
 An expert comes from the bundled zoo (`daftrl zoo list`), from a pretraining run (its directory or
 checkpoint: D_src is the tail of its replay buffer), or from an expert file written by
-`save_expert`. Everything goes through the safe checkpoint code (safetensors, checksums).
+`save_expert` (an offline run, `daftrl.offline`, writes one into its directory). Everything goes
+through the safe checkpoint code (safetensors, checksums).
 """
 
 from __future__ import annotations
@@ -121,12 +122,15 @@ def load_expert(spec: str | Path, source_size: int | None = 100_000) -> Expert:
     if isinstance(spec, str) and zoo.has(spec):
         return load_expert(zoo.expert_path(spec), source_size)
     path = Path(spec)
-    if path.is_dir():
-        path = path / "checkpoint.safetensors"
+    if path.is_dir():  # an offline run directory holds its exported expert next to its checkpoint
+        path = path / ("expert.safetensors" if (path / "expert.safetensors").is_file() else "checkpoint.safetensors")
     if not path.exists():
         raise ValueError(f"no expert {str(spec)!r}: give a zoo name ({', '.join(zoo.names()) or 'none bundled'}), "
-                         "an expert .safetensors file or a pretraining run directory")
+                         "an expert .safetensors file or a pretraining or offline run directory")
     kind = checkpoint_kind(path)
+    if kind == "offline":
+        raise CheckpointError(f"{path} is an offline run's checkpoint: export it first (daftrl.offline.export_expert; "
+                              "a finished run writes expert.safetensors beside it) and give that file")
     if kind not in EXPERT_KINDS:
         raise CheckpointError(f"{path} holds a {kind!r} checkpoint, not an expert file or a pretraining checkpoint")
     model, layout = read_spec(path), LAYOUTS[kind]

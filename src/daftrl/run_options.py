@@ -18,6 +18,8 @@ M = TypeVar("M")
 
 RESUME_MAY_CHANGE = frozenset({"steps", "source_steps", "resume", "run_dir", "cpus", "tensorboard"})
 """Options a --resume may give a new value: the budget and how this process runs; everything else is the run's."""
+SAVED_BESIDE_OPTIONS = ("method_config", "dataset_record")
+"""What a run's config.json holds beside its options: the method's, and an offline run's dataset (name, checksum)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,8 +147,8 @@ def method_subcommands(kind: str, run_cls):
     specs = method_specs(kind)
 
     def command(first: MethodJob | None, saved: dict | None):
-        run = None if saved is None else config_from_dict(run_cls, _kept(saved), extra=("method_config",))
-        task = run.task if run else first.run.task if first else run_cls.task
+        run = None if saved is None else config_from_dict(run_cls, _kept(saved), extra=SAVED_BESIDE_OPTIONS)
+        task = getattr(run or (first.run if first else run_cls), "task", None)  # offline runs have no task
         default = run.method if run and run.method in [s.name for s in specs] else run_cls.method
         options = []
         for spec in specs:
@@ -156,6 +158,8 @@ def method_subcommands(kind: str, run_cls):
             options.append(Annotated[MethodJob[run_type, spec.config_cls], tyro.conf.subcommand(
                 spec.name, default=MethodJob(run_options, method_config=method_config), description=spec.summary,
                 is_default=spec.name == default)])
+        if len(options) == 1:  # a Union of one type is that type, without subcommand: a hidden second keeps it
+            options.append(Annotated[None, tyro.conf.subcommand("none", default=None), tyro.conf.Suppress])
         return Union[tuple(options)], None  # noqa: UP007 - a Union built at run time
 
     return command
@@ -190,5 +194,15 @@ Checkpoints (both replay buffers, both envs mid-episode, RNGs) every --checkpoin
 on Ctrl-C/SIGTERM (exit code 130/143); --resume continues bit-exactly (`--resume --run-dir D` alone: method,
 task and options come from D; other flags must agree with them, except --steps/--source-steps). --cpus 0
 (or 0,1) pins the run to those cores.""",
+    "offline": """Train a policy on a fixed dataset, no environment steps: `daftrl offline METHOD --dataset D`
+(without METHOD, the default one below); `daftrl offline METHOD --help` lists a method's options.
+
+--steps counts gradient updates (default 1e6). The dataset goes to memory once and every update draws its
+minibatch there; evaluation of the deterministic policy on fresh envs of the dataset's robot (or --env) every
+--eval-every updates. Checkpoints (the train state; the dataset is recorded by its checksum, not copied) every
+--checkpoint-every updates and on Ctrl-C/SIGTERM (exit code 130/143); --resume continues bit-exactly and refuses
+another dataset. A finished run writes expert.safetensors (actor, critics, temperature, D_src from the dataset)
+into its directory: `daftrl adapt ft|daft|zero-shot --expert RUN_DIR/expert.safetensors` adapts it.
+--cpus 0 (or 0,1) pins the run to those cores.""",
 }
-"""The description `daftrl pretrain|adapt|cotrain --help` shows."""
+"""The description `daftrl pretrain|adapt|cotrain|offline --help` shows."""

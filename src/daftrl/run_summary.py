@@ -1,4 +1,4 @@
-"""The line `daftrl pretrain|adapt|cotrain` prints when a run finishes, from the result dict its loop returns."""
+"""The line `daftrl pretrain|adapt|cotrain|offline` prints when a run finishes, from the result dict of its loop."""
 
 from __future__ import annotations
 
@@ -12,5 +12,9 @@ def finished_line(kind: str, result: dict) -> str:
     if kind == "adapt":
         return (f"done: {result['method']} on {result['task']}: zero-shot {result['zero_shot']:,.1f} -> {final} "
                 f"after {result['steps']:,} target steps ({minutes:.1f} min); run dir {run_dir}")
+    if kind == "offline":
+        expert = f"; expert {result['expert']}" if result.get("expert") else ""
+        return (f"done: {result['method']} on {result['dataset']}: {final} in {result['env']} after "
+                f"{result['steps']:,} updates ({minutes:.1f} min); run dir {run_dir}{expert}")
     return (f"done: {result['method']} on {result['task']}: {final} after {result['steps']:,} target + "
             f"{result['source_steps']:,} source steps ({minutes:.1f} min); run dir {run_dir}")

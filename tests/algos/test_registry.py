@@ -15,6 +15,7 @@ import pytest
 import daftrl.algos
 from conftest import random_expert
 from daftrl.algos import (
+    CQL,
     FT,
     KINDS,
     REGISTRY,
@@ -29,7 +30,7 @@ from daftrl.sac import SAC
 
 ALGOS = Path(daftrl.algos.__file__).parent
 ROOT = Path(__file__).resolve().parents[2]
-BASE_OF_KIND = {"adapt": FT, "cotrain": SACMix}
+BASE_OF_KIND = {"adapt": FT, "cotrain": SACMix, "offline": CQL}
 
 
 def method_classes() -> dict[str, type]:
@@ -69,7 +70,7 @@ def test_kinds():
         assert issubclass(spec.method_cls, BASE_OF_KIND[spec.kind]), spec
     for kind, base in BASE_OF_KIND.items():
         assert {s.name for s in method_specs(kind)} == {n for n, c in method_classes().items() if issubclass(c, base)}
-    assert method_specs("offline") == ()
+    assert method_names("offline") == ("cql",)
     assert method_specs() == tuple(REGISTRY.values())
     with pytest.raises(ValueError, match="unknown method kind 'online'"):
         method_specs("online")

@@ -7,7 +7,8 @@ benchmarks and the docs tests then pick it up. Method names are typed only in th
 
 - "adapt": `cls(config, expert)`, starts from a source expert (`daftrl adapt`, `Adapter`);
 - "cotrain": `cls(config, obs_dim, act_dim)`, learns from scratch with source simulator + target (`daftrl cotrain`);
-- "offline": reserved for the offline loop.
+- "offline": `cls(config, obs_dim, act_dim)`, learns from a fixed dataset only, no environment steps (`daftrl offline`,
+  `daftrl.offline.offline`); its result is exported as an expert for the "adapt" methods.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from daftrl.algos.ablations import RewardShaping, RewardShapingConfig, SingleCritic, SingleCriticConfig
+from daftrl.algos.cql import CQL, CQLConfig
 from daftrl.algos.daft import DAFT, DAFTConfig
 from daftrl.algos.darc import DARC, SACIW, DARCConfig, SACIWConfig
 from daftrl.algos.ft import FT, FTConfig, ZeroShot
@@ -102,6 +104,9 @@ _register(VGDF, VGDFConfig, "cotrain",
 _register(DARC, DARCConfig, "cotrain", "DARC: SAC on source data with r + lambda dr from two domain classifiers")
 _register(SACIW, SACIWConfig, "cotrain", "SAC-IW: source Bellman errors weighted by clip(exp(dr)) (DARC's classifiers)")
 _register(SACMix, SACMixConfig, "cotrain", "SAC on the concatenated source and target batches, no correction")
+# Offline methods (a fixed dataset, no environment interaction).
+_register(CQL, CQLConfig, "offline",
+          "CQL(H): SAC on a dataset + alpha_cql x (logsumexp_a Q(s, a) - Q(s, a_data)) per critic (Kumar et al. 2020)")
 
 
 def method_specs(kind: Kind | None = None) -> tuple[MethodSpec, ...]:
@@ -140,4 +145,4 @@ __all__ = ["KINDS", "REGISTRY", "MethodSpec", "method_spec", "method_specs", "me
            "robot_of_task",
            "FT", "FTConfig", "ZeroShot", "DAFT", "DAFTConfig", "SGFT", "SGFTConfig", "SingleCritic",
            "SingleCriticConfig", "RewardShaping", "RewardShapingConfig", "SACMix", "SACMixConfig", "PAR",
-           "PARConfig", "VGDF", "VGDFConfig", "DARC", "DARCConfig", "SACIW", "SACIWConfig"]
+           "PARConfig", "VGDF", "VGDFConfig", "DARC", "DARCConfig", "SACIW", "SACIWConfig", "CQL", "CQLConfig"]
