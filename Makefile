@@ -8,6 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 TASK   ?= halfcheetah-broken-back-thigh
 METHOD ?= daft
 PYTEST_ARGS ?=
+TEST_WORKERS ?= auto
 
 .PHONY: demo test test-slow lint results-doc render-deps clean-venv
 
@@ -20,11 +21,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/daftrl demo --task $(TASK) --method $(METHOD)
 
+# one pytest worker per core (pytest-xdist); TEST_WORKERS=0 runs in this process (e.g. for --pdb)
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test-slow: $(STAMP)
-	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+	$(PY) -m pytest -m slow -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # docs/results.md and its figures from the committed results store (a test checks the committed file is current)
 results-doc: $(STAMP)
