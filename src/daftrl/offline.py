@@ -29,7 +29,9 @@ from daftrl.runs import Run, RunDir, check_counts, config_from_dict, json_ready,
 
 DEFAULT_STEPS = 1_000_000
 """Gradient updates of a run unless --steps says otherwise: CORL's CQL and VGDF's "Offline only" baseline (DAFT's
-Table 1 quotes the original launcher's 2000 epochs x 1000 steps = 2e6, its text 200 epochs = 2e5)."""
+Table 1 quotes the original launcher's 2000 epochs x 1000 steps = 2e6, its text 200 epochs = 2e5). Costly: a CQL
+update is 23x a SAC update (3 x 256 networks, batch 256), ~5 updates/s on 2 busy cores, so 1e6 take one to two days
+(docs/assumptions.md, "CQL and the offline loop")."""
 _SAMPLE_STREAM = 0xDA7A
 
 
@@ -42,16 +44,17 @@ class OfflineRunConfig:
     method: str = "cql"
     """cql"""
     steps: int | None = None
-    """Gradient updates (default 1e6, as CORL; on --resume, the saved total unless given)."""
+    """Gradient updates (default 1e6, as CORL: 1-2 days of CQL on 2 cores; on --resume, the saved total unless
+    given)."""
     seed: int = 0
     eval_every: int = 10_000
     """Evaluate every this many updates (and after the last)."""
     eval_episodes: int = 10
     checkpoint_every: int = 25_000
     log_every: int = 1000
-    updates_per_call: int = 100
+    updates_per_call: int = 50
     """Updates per compiled call (speed only: the results are the same for every value; a Ctrl-C waits for the call
-    in progress)."""
+    in progress, ~10 s for CQL's 50 on 2 cores)."""
     env: str | None = None
     """Env to evaluate in (robot, gymnasium id, or task in its source domain); default: the dataset's robot."""
     source_size: int = 100_000
@@ -215,7 +218,6 @@ def offline(cfg: OfflineRunConfig, method_config=None, dataset=None, quiet: bool
     def train_fields() -> dict:
         return {"epoch": run.step * method_config.batch_size / len(buffer)}  # passes over the dataset
 
-    info = None
     with run.start(f"{cfg.method} {dataset.name}", cfg.steps, save, evaluate_now, learner="state/", quiet=quiet):
         step = run.step
         while step < cfg.steps and not run.stop:
