@@ -1,5 +1,6 @@
 # Two entry points for a fresh machine: `make demo` and `make test`.
-# Both create .venv and install daftrl (editable, with the dev and ray extras: the tests run a grid on Ray) when
+# Both create .venv and install daftrl (editable, with the dev, ray, sb3, tensorboard and wandb extras: the tests run
+# a grid on Ray, import an SB3 expert and log to TensorBoard and W&B offline) when
 # it is missing or pyproject.toml changed; nothing is reinstalled when nothing changed.
 PYTHON ?= python3
 VENV   := .venv
@@ -15,7 +16,7 @@ TEST_WORKERS ?= auto
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev,ray]"
+	$(PY) -m pip install -q -e ".[dev,ray,sb3,tensorboard,wandb]"
 	@touch $(STAMP)
 
 demo: $(STAMP)

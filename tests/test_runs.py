@@ -127,7 +127,7 @@ def _adapt_run_dir(tmp_path):
     from daftrl.runs import json_ready
 
     config_cls = method_spec("ft").config_cls
-    cfg = {**config_to_dict(AdaptRunConfig(method="ft", steps=100, seed=0, tensorboard=True)),
+    cfg = {**config_to_dict(AdaptRunConfig(method="ft", steps=100, seed=0, logger=("tensorboard",))),
            "method_config": json_ready(dataclasses.asdict(config_cls()))}
     RunDir(tmp_path).write_config(cfg)
     return str(tmp_path)
@@ -140,7 +140,7 @@ def test_resume_refuses_flags_that_contradict_the_saved_run(tmp_path, capsys):
     assert "--seed 7 (the run has 0); --actor-lr 0.1 (the run has 0.0003)" in err and "drop those flags" in err
     # the same flags as the saved run, a new budget and no TensorBoard are fine: the loop then looks for the
     # checkpoint
-    assert main(["adapt", "ft", "--resume", "--run-dir", d, "--seed", "0", "--steps", "500", "--no-tensorboard"]) == 2
+    assert main(["adapt", "ft", "--resume", "--run-dir", d, "--seed", "0", "--steps", "500", "--logger"]) == 2
     err = capsys.readouterr().err
     assert "checkpoint.safetensors does not exist" in err and "the run has" not in err
 

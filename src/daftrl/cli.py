@@ -111,28 +111,13 @@ def tasks(argv: list[str]) -> int:
     return 0
 
 
-@dataclasses.dataclass
-class EvalArgs:
-    """Evaluate a checkpoint or actor file with the daftrl protocol (fresh env, tanh(mean))."""
-
-    checkpoint: Positional[str]
-    """A run directory, checkpoint.safetensors or an actor .safetensors file."""
-    task: str | None = None
-    """Task, robot or gymnasium id (default: the env the checkpoint was trained on)."""
-    domain: str | None = None
-    """source | target (default: the domain it was trained in - the target for adapt and cotrain runs - when
-    --task is omitted or is its own task; else source)."""
-    episodes: int = 10
-    seed: int = 0
-
-
 def evaluate(argv: list[str]) -> int:
     """evaluate a checkpoint: `eval CHECKPOINT --task T --domain target`"""
     import json
 
-    args = tyro.cli(EvalArgs, args=argv, prog="daftrl eval")
-    from daftrl.evaluate import evaluate_checkpoint
+    from daftrl.evaluate import EvalArgs, evaluate_checkpoint
 
+    args = tyro.cli(EvalArgs, args=argv, prog="daftrl eval")
     print(json.dumps(evaluate_checkpoint(**dataclasses.asdict(args)), indent=2))
     return 0
 

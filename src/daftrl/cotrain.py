@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from daftrl.checkpoint import daftrl_home, describe, flatten_tree, unflatten_like
-from daftrl.runs import LoopCounter, Run, check_counts, config_from_dict, json_ready, releases_run_locks
+from daftrl.runs import LoopCounter, Run, Tracker, check_counts, config_from_dict, json_ready, releases_run_locks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +53,8 @@ class CotrainRunConfig:
     run_dir: str | None = None
     """Default: $DAFTRL_HOME/runs/cotrain/<task>/<method>-s<seed>."""
     resume: bool = False
-    tensorboard: bool = False
+    logger: tuple[Tracker, ...] = ()
+    """Also log to these trackers (docs/training.md, "Logging"); metrics.jsonl and eval.csv are always written."""
 
     def __post_init__(self):
         check_counts(self, "steps", "source_steps", "target_every", "eval_every", "eval_episodes",

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np
+from tyro.conf import Positional
 
 EVAL_SEED_OFFSET = 100
 
@@ -32,6 +33,21 @@ def normalized_score(robot: str | None, value: float) -> float | None:
         return None
     lo, hi = D4RL_REFERENCE[robot]
     return 100.0 * (value - lo) / (hi - lo)
+
+
+@dataclasses.dataclass
+class EvalArgs:
+    """Evaluate a checkpoint or actor file with the daftrl protocol (fresh env, tanh(mean))."""
+
+    checkpoint: Positional[str]
+    """A run directory, checkpoint.safetensors or an actor .safetensors file."""
+    task: str | None = None
+    """Task, robot or gymnasium id (default: the env the checkpoint was trained on)."""
+    domain: str | None = None
+    """source | target (default: the domain it was trained in - the target for adapt and cotrain runs - when
+    --task is omitted or is its own task; else source)."""
+    episodes: int = 10
+    seed: int = 0
 
 
 @dataclasses.dataclass

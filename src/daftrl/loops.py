@@ -20,7 +20,7 @@ from typing import Literal
 import numpy as np
 
 from daftrl.checkpoint import daftrl_home, describe, flatten_tree, save_arrays, unflatten_like
-from daftrl.runs import Run, check_counts, config_from_dict, config_to_dict, json_ready, releases_run_locks
+from daftrl.runs import Run, Tracker, check_counts, config_from_dict, config_to_dict, json_ready, releases_run_locks
 from daftrl.sac import PRESETS, SACConfig
 
 
@@ -53,7 +53,8 @@ class PretrainConfig:
     """Default: $DAFTRL_HOME/runs/pretrain/<env>-<preset>-s<seed>."""
     resume: bool = False
     """Continue the run in run_dir from its checkpoint (its saved config is used)."""
-    tensorboard: bool = False
+    logger: tuple[Tracker, ...] = ()
+    """Also log to these trackers (docs/training.md, "Logging"); metrics.jsonl and eval.csv are always written."""
 
     def __post_init__(self):
         check_counts(self, "steps", "eval_every", "eval_episodes", "checkpoint_every", "log_every", "update_every",
@@ -156,7 +157,8 @@ class AdaptRunConfig:
     run_dir: str | None = None
     """Default: $DAFTRL_HOME/runs/adapt/<task>/<method>-s<seed>."""
     resume: bool = False
-    tensorboard: bool = False
+    logger: tuple[Tracker, ...] = ()
+    """Also log to these trackers (docs/training.md, "Logging"); metrics.jsonl and eval.csv are always written."""
 
     def __post_init__(self):
         check_counts(self, "eval_every", "eval_episodes", "checkpoint_every", "log_every", "source_size")

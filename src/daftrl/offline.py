@@ -25,7 +25,7 @@ from functools import partial
 from pathlib import Path
 
 from daftrl.checkpoint import CheckpointError, daftrl_home, describe, flatten_tree, load_arrays, unflatten_like
-from daftrl.runs import Run, RunDir, check_counts, config_from_dict, json_ready, releases_run_locks
+from daftrl.runs import Run, RunDir, Tracker, check_counts, config_from_dict, json_ready, releases_run_locks
 
 DEFAULT_STEPS = 1_000_000
 """Gradient updates of a run unless --steps says otherwise: CORL's CQL and VGDF's "Offline only" baseline (DAFT's
@@ -65,7 +65,8 @@ class OfflineRunConfig:
     run_dir: str | None = None
     """Default: $DAFTRL_HOME/runs/offline/<dataset-name>/<method>-s<seed>."""
     resume: bool = False
-    tensorboard: bool = False
+    logger: tuple[Tracker, ...] = ()
+    """Also log to these trackers (docs/training.md, "Logging"); metrics.jsonl and eval.csv are always written."""
 
     def __post_init__(self):
         check_counts(self, "steps", "eval_every", "eval_episodes", "checkpoint_every", "log_every",

@@ -16,7 +16,7 @@ import tyro
 R = TypeVar("R")
 M = TypeVar("M")
 
-RESUME_MAY_CHANGE = frozenset({"steps", "source_steps", "resume", "run_dir", "cpus", "tensorboard"})
+RESUME_MAY_CHANGE = frozenset({"steps", "source_steps", "resume", "run_dir", "cpus", "logger"})
 """Options a --resume may give a new value: the budget and how this process runs; everything else is the run's."""
 SAVED_BESIDE_OPTIONS = ("method_config", "dataset_record")
 """What a run's config.json holds beside its options: the method's, and an offline run's dataset (name, checksum)."""
@@ -94,7 +94,7 @@ def refuse_changes(job: Job, saved: dict) -> None:
     if clashes:
         raise ValueError("--resume continues the saved run with its own configuration, but "
                          f"{'; '.join(clashes)}: drop {'that flag' if len(clashes) == 1 else 'those flags'} (only "
-                         "--steps/--source-steps, --cpus and --tensorboard may change on resume), or start a new run "
+                         "--steps/--source-steps, --cpus and --logger may change on resume), or start a new run "
                          "with another --run-dir")
 
 

@@ -36,7 +36,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from daftrl.checkpoint import (
     CheckpointError,
@@ -49,6 +49,10 @@ from daftrl.checkpoint import (
 )
 
 EVAL_FIELDS = ("step", "return_mean", "return_std", "normalized_score", "wall_time")
+Tracker = Literal["tensorboard", "wandb"]
+"""An experiment tracker a loop can also log to (`--logger`); metrics.jsonl and eval.csv are always written."""
+RENAMED_OPTIONS = {"tensorboard": lambda on: {"logger": ["tensorboard"] if on else []}}
+"""Run options of earlier daftrl versions -> what they are now, so their runs still resume (`config_from_dict`)."""
 
 
 def git_commit() -> str:
@@ -137,8 +141,13 @@ def config_from_dict(cls, d: dict, extra: Iterable[str] = ()):
     """Rebuild a config dataclass saved as JSON by `config_to_dict` (a run's or a method's): nested config
     dataclasses are rebuilt and lists become tuples where the field's default is a tuple (JSON has no tuples).
     TypeError for a key that is neither a field nor in `extra` (what config.json holds beside the run options,
-    e.g. "method_config"): an option of another daftrl version must not be dropped silently."""
-    unknown = set(d) - {f.name for f in dataclasses.fields(cls)} - set(extra)
+    e.g. "method_config"): an option of another daftrl version must not be dropped silently. Options renamed since
+    (RENAMED_OPTIONS) are read under their new name."""
+    fields = {f.name for f in dataclasses.fields(cls)}
+    for old, new in RENAMED_OPTIONS.items():
+        if old in d and old not in fields:
+            d = {**{k: v for k, v in d.items() if k != old}, **new(d[old])}
+    unknown = set(d) - fields - set(extra)
     if unknown:
         raise TypeError(f"unknown option(s) {', '.join(sorted(unknown))}")
     defaults = cls()
@@ -477,7 +486,7 @@ class Monitor:
     """Progress bar, throughput, metrics rows, best evaluation and TensorBoard for one loop."""
 
     def __init__(self, run: RunDir, description: str, total: int, step: int, wall_before: float,
-                 best: dict | None, tensorboard: bool, quiet: bool):
+                 best: dict | None, loggers: tuple[str, ...], quiet: bool):
         import time
 
         self.run, self.description, self.total, self.quiet = run, description, total, quiet
@@ -486,11 +495,13 @@ class Monitor:
         self._rate_step = step
         self.progress, self.task = progress_bar(description, total, step)
         self.writer = None
-        if tensorboard:
+        if "wandb" in loggers:
+            raise NotImplementedError("--logger wandb is not available yet")
+        if "tensorboard" in loggers:
             try:
                 from tensorboardX import SummaryWriter
             except ImportError as e:
-                raise ImportError("--tensorboard needs tensorboardX: pip install 'daftrl[tensorboard]'") from e
+                raise ImportError("--logger tensorboard needs tensorboardX: pip install 'daftrl[tensorboard]'") from e
             # purge_step: TensorBoard hides the scalars a stopped run logged past its checkpoint (logged again now)
             self.writer = SummaryWriter(str(run.path / "tb"), purge_step=step or None)
 
@@ -646,7 +657,7 @@ class Run:
         cfg = resolve_budget(cfg, saved)
         steps = cfg.steps if cfg.steps is not None else saved.steps
         self.cfg = dataclasses.replace(saved, steps=steps, resume=True, run_dir=str(self.path),
-                                       tensorboard=cfg.tensorboard)
+                                       logger=cfg.logger)
         self.config = {**saved_dict, "steps": steps}
 
     def checkpoint_data(self) -> tuple[dict, dict]:
@@ -693,7 +704,7 @@ class Run:
             self.dir.record_resume(self.config)
         else:
             self.create()
-        self.monitor = Monitor(self.dir, description, total, self.step, wall_before, best, self.cfg.tensorboard,
+        self.monitor = Monitor(self.dir, description, total, self.step, wall_before, best, self.cfg.logger,
                                quiet)
         return self
 

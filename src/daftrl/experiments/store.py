@@ -29,7 +29,7 @@ FINAL_FRACTION = 0.9
 
 ALWAYS_IN_ID = ("kind", "task", "method", "seed", "steps")
 """Run options that are part of the run id whatever their value; other options enter only when not default."""
-NOT_IN_ID = frozenset({"run_dir", "resume", "tensorboard", "checkpoint_every", "log_every", "cpus"})
+NOT_IN_ID = frozenset({"run_dir", "resume", "tensorboard", "logger", "checkpoint_every", "log_every", "cpus"})
 """Run options that do not change a run's result (resuming is bit-exact), so they never enter its id."""
 
 REQUIRED = {
