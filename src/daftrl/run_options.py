@@ -78,9 +78,15 @@ def saved_config(first: Job, kind: str) -> dict | None:
     return RunDir(path).read_config() if (path / "config.json").is_file() else None
 
 
+RESUME_KEEPS_UNLESS_GIVEN = frozenset({"logger"})
+"""Options of RESUME_MAY_CHANGE whose saved value is still a resume's default: `--resume` alone goes on logging to
+the run's trackers (`--logger` without a value turns them off)."""
+
+
 def _kept(saved: dict) -> dict:
-    """The saved options a resume keeps: all but RESUME_MAY_CHANGE, whose defaults stay the usual ones."""
-    return {k: v for k, v in saved.items() if k not in RESUME_MAY_CHANGE}
+    """The saved options a resume keeps as its defaults: all but RESUME_MAY_CHANGE (RESUME_KEEPS_UNLESS_GIVEN
+    aside), whose defaults stay the usual ones."""
+    return {k: v for k, v in saved.items() if k not in RESUME_MAY_CHANGE - RESUME_KEEPS_UNLESS_GIVEN}
 
 
 def refuse_changes(job: Job, saved: dict) -> None:

@@ -11,6 +11,9 @@ Shared by every loop (pretrain, adapt, cotrain). A run directory holds
                         removed when a run resumes, so it never describes an older point of the run
     .lock               held (fcntl.lockf) by the process writing the run: a second one is refused
     actors/             (pretrain) the actor of every evaluation
+    tb/                 (--logger tensorboard) TensorBoard event files
+    wandb.json          (--logger wandb) the id of the run's W&B run, which a resume continues; W&B's local
+                        files go to wandb/ (or $WANDB_DIR)
 
 `Run` is the skeleton every loop runs on: it resolves a run (a new one, or the saved config of a resumed one)
 without writing anything, lets the loop build and restore its state, then creates or reopens the directory and
@@ -34,10 +37,11 @@ import sys
 import warnings
 import weakref
 from collections.abc import Callable, Iterable
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
+from daftrl import trackers
 from daftrl.checkpoint import (
     CheckpointError,
     atomic_write_bytes,
@@ -47,10 +51,9 @@ from daftrl.checkpoint import (
     load_arrays,
     save_arrays,
 )
+from daftrl.trackers import Tracker  # noqa: F401 - the type of the run configs' `logger` option
 
 EVAL_FIELDS = ("step", "return_mean", "return_std", "normalized_score", "wall_time")
-Tracker = Literal["tensorboard", "wandb"]
-"""An experiment tracker a loop can also log to (`--logger`); metrics.jsonl and eval.csv are always written."""
 RENAMED_OPTIONS = {"tensorboard": lambda on: {"logger": ["tensorboard"] if on else []}}
 """Run options of earlier daftrl versions -> what they are now, so their runs still resume (`config_from_dict`)."""
 
@@ -293,8 +296,9 @@ class RunDir:
             return False
 
     def partial_files(self) -> list[str]:
-        """Names of an earlier run's outputs here (logs, result, actors/, tb/), the checkpoint excepted."""
-        names = ("metrics.jsonl", "eval.csv", "result.json", "actors", "tb")
+        """Names of an earlier run's outputs here (logs, result, actors/, tb/, its W&B run), the checkpoint excepted.
+        (W&B's local files in wandb/ are W&B's: a run that never started its W&B run may leave its debug logs there.)"""
+        names = ("metrics.jsonl", "eval.csv", "result.json", "actors", "tb", trackers.WANDB_RUN_FILE)
         return [n for n in names if (self.path / n).exists()]
 
     def discard_partial(self) -> None:
@@ -483,10 +487,11 @@ def check_finite_state(arrays: dict, prefix: str, where: str) -> None:
 
 
 class Monitor:
-    """Progress bar, throughput, metrics rows, best evaluation and TensorBoard for one loop."""
+    """Progress bar, throughput, metrics rows, best evaluation and the experiment trackers (`--logger`,
+    `daftrl.trackers`) of one `kind` loop; `step` is where it starts (0, or the checkpoint's step)."""
 
     def __init__(self, run: RunDir, description: str, total: int, step: int, wall_before: float,
-                 best: dict | None, loggers: tuple[str, ...], quiet: bool):
+                 best: dict | None, loggers: tuple[str, ...], quiet: bool, kind: str):
         import time
 
         self.run, self.description, self.total, self.quiet = run, description, total, quiet
@@ -494,16 +499,13 @@ class Monitor:
         self.t0 = self._rate_t = time.perf_counter()
         self._rate_step = step
         self.progress, self.task = progress_bar(description, total, step)
-        self.writer = None
-        if "wandb" in loggers:
-            raise NotImplementedError("--logger wandb is not available yet")
-        if "tensorboard" in loggers:
-            try:
-                from tensorboardX import SummaryWriter
-            except ImportError as e:
-                raise ImportError("--logger tensorboard needs tensorboardX: pip install 'daftrl[tensorboard]'") from e
-            # purge_step: TensorBoard hides the scalars a stopped run logged past its checkpoint (logged again now)
-            self.writer = SummaryWriter(str(run.path / "tb"), purge_step=step or None)
+        self.trackers = trackers.open_trackers(loggers, run.path, kind, step, self.tracker_config(kind), quiet)
+
+    def tracker_config(self, kind: str) -> dict:
+        """What config.json holds (run options, method options, provenance of the start and of every resume), as
+        the config of a tracker's run."""
+        first, resumes = self.run.read_provenance()
+        return {"kind": kind, **self.run.read_config(), "provenance": first, "resumes": resumes}
 
     def __enter__(self):
         self.progress.__enter__()
@@ -511,8 +513,12 @@ class Monitor:
 
     def __exit__(self, *exc):
         self.progress.__exit__(*exc)
-        if self.writer:
-            self.writer.close()
+        for tracker in self.trackers:
+            try:
+                tracker.close(failed=exc[0] is not None)
+            except Exception as e:  # noqa: BLE001 - the run's own files are complete: report it, end as planned
+                self._tracker_failed(tracker, e, "while closing")
+        self.trackers = []
 
     def wall_time(self) -> float:
         import time
@@ -532,7 +538,7 @@ class Monitor:
         if info is not None:
             row.update({k: float(v) for k, v in jax.device_get(info).items()})
         self.run.log(row)
-        self._scalars("train", row, step)
+        self._track("train", row, step)
         bad = diverged_metrics(row)
         if bad:
             raise TrainingDiverged(
@@ -549,7 +555,7 @@ class Monitor:
         row = {"kind": "eval", "step": step, "wall_time": self.wall_time(), **result.as_dict(),
                "eval_seconds": result.seconds, **fields}
         self.run.log(row)
-        self._scalars("eval", {"return": result.mean}, step)
+        self._track("eval", row, step)
         self.last_eval = result.mean
         if self.best is None or result.mean > self.best["return_mean"]:
             self.best = {"step": step, "return_mean": result.mean, "return_std": result.std}
@@ -559,11 +565,22 @@ class Monitor:
                   f"{result.std:,.1f}  ({self.wall_time() / 60:.1f} min)", flush=True)
         return row
 
-    def _scalars(self, prefix: str, row: dict, step: int) -> None:
-        if self.writer:
-            for k, v in row.items():
-                if isinstance(v, float):
-                    self.writer.add_scalar(f"{prefix}/{k}", v, step)
+    def _track(self, kind: str, row: dict, step: int) -> None:
+        """Copy a row, already in metrics.jsonl, to the trackers. One that fails is reported and dropped; the run
+        goes on (its checkpoints and logs do not depend on a tracker)."""
+        values = trackers.scalars(row)
+        for tracker in list(self.trackers):
+            try:
+                tracker.log(kind, values, step)
+            except Exception as e:  # noqa: BLE001 - whatever a tracker raises must not stop the run
+                self.trackers.remove(tracker)
+                self._tracker_failed(tracker, e, f"at step {step:,}; it is off for the rest of this run")
+                with suppress(Exception):  # release what it holds (a writer thread, W&B's service)
+                    tracker.close(failed=True)
+
+    def _tracker_failed(self, tracker, error: Exception, when: str) -> None:
+        warnings.warn(f"--logger {tracker.name} failed {when} ({type(error).__name__}: {error}); every row is in "
+                      f"{self.run.metrics_path}", RuntimeWarning, stacklevel=3)
 
     def stopped(self, signal_name: str, step: int) -> dict:
         """A Ctrl-C/SIGTERM stop after the checkpoint was written: result.json says so (status "interrupted")."""
@@ -624,10 +641,12 @@ class Run:
     the checkpoint already holds that point). `evaluate(step)` returns (EvalResult, extra row fields)."""
 
     def __init__(self, cfg, kind: str, default_steps: int, extra_config: dict | None = None):
-        """Resolve the run, writing nothing: with --resume, lock the directory, check that its checkpoint is a
-        `kind` run (`daftrl {kind}`) and take its saved config (the budget `steps` may change); otherwise only
-        check that the directory can be created. `cfg.run_dir` defaults to `cfg.default_run_dir()`; the keys of
+        """Resolve the run, writing nothing: check that the trackers of `cfg.logger` are installed; with --resume,
+        lock the directory, check that its checkpoint is a `kind` run (`daftrl {kind}`) and take its saved config
+        (the budget `steps` and the trackers `logger` may change); otherwise only check that the directory can be
+        created. `cfg.run_dir` defaults to `cfg.default_run_dir()`; the keys of
         `extra_config` are stored in config.json beside the run options (e.g. "method_config")."""
+        trackers.require(cfg.logger, bool(cfg.resume))  # not installed: name the extra, before writing anything
         self.kind = kind
         self.path = Path(cfg.run_dir or cfg.default_run_dir()).expanduser()
         self.resumed = bool(cfg.resume)
@@ -658,7 +677,10 @@ class Run:
         steps = cfg.steps if cfg.steps is not None else saved.steps
         self.cfg = dataclasses.replace(saved, steps=steps, resume=True, run_dir=str(self.path),
                                        logger=cfg.logger)
-        self.config = {**saved_dict, "steps": steps}
+        # config.json keeps the budget and trackers of the latest start (a `--resume` alone logs to them again),
+        # under their current names
+        self.config = {**{k: v for k, v in saved_dict.items() if k not in RENAMED_OPTIONS}, "steps": steps,
+                       "logger": list(cfg.logger)}
 
     def checkpoint_data(self) -> tuple[dict, dict]:
         """(arrays, meta) of the checkpoint a resumed run continues from, verified."""
@@ -705,7 +727,7 @@ class Run:
         else:
             self.create()
         self.monitor = Monitor(self.dir, description, total, self.step, wall_before, best, self.cfg.logger,
-                               quiet)
+                               quiet, self.kind)
         return self
 
     def __enter__(self) -> Run:
