@@ -67,6 +67,11 @@ def test_short_run_logs_evaluates_and_exports(tmp_path):
     assert res["expert"] == str(tmp_path / "expert.safetensors") and (tmp_path / "expert.safetensors").is_file()
     saved = run.read_config()["dataset_record"]
     assert (saved["name"], saved["checksum"], saved["size"]) == ("pendulum-random", DATA.checksum, 600)
+    # `daftrl eval RUN_DIR` evaluates the run's policy in the env it was trained on
+    from daftrl.evaluate import evaluate_checkpoint
+
+    evaluated = evaluate_checkpoint(str(tmp_path), episodes=1)
+    assert (evaluated["env"], evaluated["domain"], len(evaluated["returns"])) == ("Pendulum-v1", "source", 1)
 
 
 def test_resume_equals_no_stop(tmp_path):

@@ -142,5 +142,5 @@ def test_pretrain_run_actor_and_expert_files(tmp_path):
 def test_unknown_kind_names_the_supported_ones(tmp_path):
     save_arrays(tmp_path / "x.safetensors", {"a": np.zeros(2)}, kind="replay", meta={})
     with pytest.raises(CheckpointError, match="holds a 'replay' checkpoint; a policy loads from pretrain, adapt, "
-                                              "cotrain, adapter, actor, expert checkpoints"):
+                                              "cotrain, adapter, offline, actor, expert checkpoints"):
         load_policy(tmp_path / "x.safetensors")

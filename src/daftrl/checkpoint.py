@@ -20,7 +20,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -230,6 +230,7 @@ LAYOUTS = {
                                                Legacy("adapter.expert.env"))),
     "cotrain": Layout("state/actor", legacy_env=(Legacy("task", "target", in_run_config=True),)),
     "adapter": Layout("state/actor", legacy_env=(Legacy("expert.env"),)),  # it does not know its target
+    "offline": Layout("state/actor"),  # an offline run's expert (with critics, D_src) is its expert.safetensors
     "actor": Layout("actor"),  # actor and expert files have always recorded their env and sizes
     "expert": Layout("actor", "critic", "log_alpha"),
 }
@@ -289,12 +290,17 @@ def _at(d: Any, dotted: str) -> Any:
     return d
 
 
+def kernel_names(names: Iterable[str], prefix: str) -> list[str]:
+    """The array names of the dense kernels under `prefix`, input layer first: flax numbers layers in order
+    (Dense_0, Dense_1, ...), so names are sorted with their numbers compared as numbers. A layer's bias is its
+    kernel name with `kernel` replaced by `bias`."""
+    found = [n for n in names if n.startswith(prefix + "/") and n.endswith("/kernel")]
+    return sorted(found, key=lambda n: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", n)])
+
+
 def layer_shapes(shapes: Mapping[str, Sequence[int]], prefix: str) -> list[tuple[int, ...]]:
-    """Kernel shapes of the dense layers under `prefix` (array name -> shape), input layer first: flax numbers
-    layers in order (Dense_0, Dense_1, ...), so names are sorted with their numbers compared as numbers."""
-    names = [n for n in shapes if n.startswith(prefix + "/") and n.endswith("/kernel")]
-    return [tuple(shapes[n]) for n in sorted(names, key=lambda n: [int(t) if t.isdigit() else t
-                                                                    for t in re.split(r"(\d+)", n)])]
+    """Kernel shapes of the dense layers under `prefix` (array name -> shape), input layer first."""
+    return [tuple(shapes[n]) for n in kernel_names(shapes, prefix)]
 
 
 def actor_sizes(shapes: Mapping[str, Sequence[int]], prefix: str, source: str = "") -> tuple[int, int, tuple[int, ...]]:

@@ -141,8 +141,11 @@ def _check_sizes(arrays: dict[str, np.ndarray], source: str, robot: str | None, 
 
 def episode_ends(buffer_or_arrays: ReplayBuffer | dict[str, np.ndarray]) -> np.ndarray:
     """Indices (in collection order) of the transitions that end an episode (terminated or truncated)."""
-    a = canonical(buffer_or_arrays) if isinstance(buffer_or_arrays, ReplayBuffer) else buffer_or_arrays
-    return np.flatnonzero(np.asarray(a["terminated"], bool) | np.asarray(a["truncated"], bool))
+    a = buffer_or_arrays
+    if isinstance(a, ReplayBuffer):  # only the two flag columns, in insertion order (no copy of the rest)
+        order = a.insertion_order()
+        a = {k: a.data[k][order] for k in FLAGS}
+    return np.flatnonzero(np.asarray(a["terminated"], bool).reshape(-1) | np.asarray(a["truncated"], bool).reshape(-1))
 
 
 def episode_returns(arrays: dict[str, np.ndarray]) -> np.ndarray:
@@ -158,16 +161,16 @@ def sample_source(dataset: Dataset | ReplayBuffer, n: int) -> ReplayBuffer:
     buffer = dataset.buffer if isinstance(dataset, Dataset) else dataset
     if n <= 0:
         raise ValueError(f"sample_source needs a positive number of transitions, got {n}")
-    arrays = canonical(buffer)
     total = len(buffer)
-    starts = np.concatenate([[0], episode_ends(arrays) + 1])
+    starts = np.concatenate([[0], episode_ends(buffer) + 1])
     starts = starts[(starts >= total - n) & (starts < total)]
     if len(starts) == 0:
         name = dataset.name if isinstance(dataset, Dataset) else "the buffer"
         raise ValueError(f"{name}: its last episode is longer than {n} transitions; ask for more transitions")
     start = int(starts[0])
+    tail = buffer.insertion_order()[start:]  # only these rows are copied, not the whole dataset
     out = ReplayBuffer(buffer.obs_dim, buffer.act_dim, total - start)
-    out.add_many(**{k: v[start:] for k, v in arrays.items()})
+    out.add_many(**canonical({k: buffer.data[k][tail] for k in FIELDS}))
     return out
 
 

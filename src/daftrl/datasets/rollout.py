@@ -63,15 +63,18 @@ class NumpyActor:
     @classmethod
     def from_file(cls, path) -> NumpyActor:
         """The actor of any daftrl file holding a policy (`daftrl.policy.KINDS`), read with the checkpoint loader."""
-        from daftrl.checkpoint import CheckpointError, load_arrays, read_spec
+        from daftrl.checkpoint import CheckpointError, kernel_names, load_arrays, read_spec
 
-        spec = read_spec(path)
+        spec = read_spec(path)  # checks the actor's kernel shapes chain from obs_dim to 2 * act_dim
         arrays, _ = load_arrays(path, kind=spec.kind)
-        prefix = f"{spec.layout.actor}/params/MLP_0/Dense_"
+        kernels = kernel_names(arrays, spec.layout.actor)
         try:
-            layers = [(arrays[f"{prefix}{i}/kernel"], arrays[f"{prefix}{i}/bias"]) for i in range(len(spec.hidden) + 1)]
+            layers = [(arrays[k], arrays[k[: -len("kernel")] + "bias"]) for k in kernels]
         except KeyError as e:
             raise CheckpointError(f"{path} holds no tanh-Gaussian actor under {spec.layout.actor}/ ({e})") from None
+        if len(layers) != len(spec.hidden) + 1:
+            raise CheckpointError(f"{path}: {len(layers)} dense layers under {spec.layout.actor}/, expected "
+                                  f"{len(spec.hidden) + 1}")
         return cls(layers, spec.act_dim)
 
     def mean_log_std(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
