@@ -36,11 +36,14 @@ results-doc: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests
 
-# Headless rendering for `daftrl tasks render`: EGL with Mesa (MUJOCO_GL=egl, the default daftrl picks).
-# Debian packages; needs root or sudo. OSMesa (libosmesa6, MUJOCO_GL=osmesa) is the fallback.
+# Headless rendering for `daftrl tasks render`, `daftrl eval --video` and `daftrl demo --video`: EGL with Mesa's
+# software renderer (MUJOCO_GL=egl, the default daftrl picks). Debian/Ubuntu packages; needs root or sudo. OSMesa
+# (libosmesa6, MUJOCO_GL=osmesa) is the fallback. The MP4 encoder (ffmpeg) comes with the imageio-ffmpeg wheel.
+# Installed packages are not upgraded (--no-upgrade). The last line renders a frame: the target fails unless that works.
 render-deps: $(STAMP)
 	@command -v apt-get >/dev/null || { echo "apt-get not found: install libegl1 libegl-mesa0 libgl1-mesa-dri libopengl0"; exit 1; }
-	$$(command -v sudo || true) apt-get install -y -q libegl1 libegl-mesa0 libgl1-mesa-dri libopengl0 >/dev/null
+	$$(command -v sudo || true) apt-get install -y -q --no-upgrade libegl1 libegl-mesa0 libgl1-mesa-dri libopengl0 >/dev/null
+	$(PY) -c "from daftrl.envs.render import check_headless_gl; print('headless rendering works: MUJOCO_GL=' + check_headless_gl())"
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,7 +1,8 @@
 """`daftrl demo` / `make demo`: adapt a bundled expert to a broken robot in a few minutes.
 
 Writes `runs/demo/` (in the current directory): the run's logs, `learning_curve.png` and
-`summary.md`, and prints the zero-shot and adapted returns. A second demo replaces an earlier demo's
+`summary.md` (with `--video`, also `zero-shot-vs-adapted.mp4`: the expert before and after adaptation, side by side
+in the target domain), and prints the zero-shot and adapted returns. A second demo replaces an earlier demo's
 directory; any other existing, non-empty `--out` is refused (nothing is deleted).
 """
 
@@ -25,7 +26,12 @@ class DemoArgs:
     seed: int = 0
     out: str = "runs/demo"
     """Output directory: new, empty, or an earlier demo's (which is replaced)."""
+    video: bool = False
+    """Also film the expert before (zero-shot) and after adaptation side by side in the target domain, from the
+    same start, into zero-shot-vs-adapted.mp4 (10 s; headless: needs EGL or OSMesa, `make render-deps`)."""
 
+
+VIDEO = "zero-shot-vs-adapted.mp4"
 
 MARKER = ".daftrl-demo"
 """Written first into the demo's directory: only a directory holding it (or an empty one) is replaced."""
@@ -54,6 +60,10 @@ def run_demo(args: DemoArgs) -> dict:
         raise ValueError(f"no bundled expert for {robot!r} yet (bundled: {', '.join(zoo.names()) or 'none'}); "
                          f"pick a task of a bundled robot, or pretrain one: docs/zoo.md")
     method_spec(args.method, "adapt")  # an unknown method fails here, before anything on disk changes
+    if args.video:
+        from daftrl.envs.render import check_headless_gl
+
+        check_headless_gl()  # and so does a machine that cannot film
     cfg = AdaptRunConfig(task=args.task, method=args.method, expert=robot, steps=args.steps, seed=args.seed,
                          eval_every=args.eval_every, eval_episodes=args.eval_episodes, run_dir=args.out)
     out = Path(args.out)
@@ -72,6 +82,7 @@ def run_demo(args: DemoArgs) -> dict:
                      [r["return_mean"] for r in rows], [r["return_std"] for r in rows])
     zero, final = rows[0]["return_mean"], rows[-1]["return_mean"]
     src = zoo.card(robot)["source_return"]
+    video_flag = " --video" if args.video else ""
     summary = f"""# daftrl demo: {args.method} on {args.task}
 
 | | return (mean ± std over {args.eval_episodes} episodes) |
@@ -81,11 +92,37 @@ def run_demo(args: DemoArgs) -> dict:
 | after {args.steps:,} target steps of {args.method} | {final:,.1f} ± {rows[-1]['return_std']:,.1f} |
 
 Wall time {result['wall_time'] / 60:.1f} min. Learning curve: `learning_curve.png`; logs: `metrics.jsonl`,
-`eval.csv`. Reproduce: `daftrl demo --task {args.task} --method {args.method} --steps {args.steps}`.
+`eval.csv`. Reproduce: `daftrl demo --task {args.task} --method {args.method} --steps {args.steps}{video_flag}`.
 """
-    (out / "summary.md").write_text(summary)
+    (out / "summary.md").write_text(summary)  # first without the video, so a failed recording loses nothing
+    video = record_before_after(args, out / VIDEO) if args.video else None
+    if video:
+        (out / "summary.md").write_text(
+            f"{summary}\nVideo: [{VIDEO}]({VIDEO}), the zero-shot expert (left) and the adapted policy (right) from "
+            f"the same start in the target domain ({video['frames']} frames, {video['fps']:g} fps).\n")
     return {"status": "finished", "zero_shot": zero, "adapted": final, "out": str(out),
-            "wall_time": result["wall_time"]}
+            "wall_time": result["wall_time"], **({"video": video} if video else {})}
+
+
+def record_before_after(args: DemoArgs, path: Path) -> dict:
+    """The demo's video: the bundled expert (zero-shot) and the adapted policy of the run in `args.out`, side by
+    side in the task's target domain from the first evaluation episode's start (`daftrl.video.record`)."""
+    from daftrl import zoo
+    from daftrl.envs import get_task
+    from daftrl.envs.render import caption, render_env
+    from daftrl.policy import load_policy
+    from daftrl.video import Panel, record
+
+    task = get_task(args.task)
+    expert, _ = load_policy(zoo.expert_path(task.robot))
+    adapted, _ = load_policy(args.out)
+
+    def target():
+        return render_env(task, "target", 320, 240)
+
+    panels = [Panel("zero-shot expert", target, expert.deterministic),
+              Panel(f"{args.method}, {args.steps:,} target steps", target, adapted.deterministic)]
+    return record(panels, path, caption(task), args.seed, batch=args.eval_episodes)
 
 
 def outcome(res: dict, args: DemoArgs) -> str:
@@ -93,6 +130,7 @@ def outcome(res: dict, args: DemoArgs) -> str:
     if res["status"] != "finished":
         return (f"demo interrupted at step {res['step']:,}: continue it with `daftrl adapt --resume --run-dir "
                 f"{res['out']}`, or run the demo again to start over")
+    where = (f"learning curve, summary and video in {res['out']}/ (learning_curve.png, summary.md, {VIDEO})"
+             if "video" in res else f"learning curve and summary in {res['out']}/ (learning_curve.png, summary.md)")
     return (f"\nzero-shot return {res['zero_shot']:,.1f} -> adapted {res['adapted']:,.1f} ({args.method}, "
-            f"{args.steps:,} target steps, {res['wall_time'] / 60:.1f} min)\n"
-            f"learning curve and summary in {res['out']}/ (learning_curve.png, summary.md)")
+            f"{args.steps:,} target steps, {res['wall_time'] / 60:.1f} min)\n{where}")

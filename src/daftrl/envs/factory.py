@@ -47,6 +47,14 @@ def _unit_box(env: gym.Env) -> gym.Env:
     return gym.wrappers.RescaleAction(env, -ones, ones)
 
 
+def _quiet_make(gym_id: str) -> gym.Env:
+    """gym.make without MuJoCo's settotalmass deprecation warning of the stock HalfCheetah XML."""
+    from daftrl.envs.make import quiet_settotalmass
+
+    with quiet_settotalmass():
+        return gym.make(gym_id)
+
+
 def resolve_env(name: str, domain: str = "source") -> EnvHandle:
     """An EnvHandle for a robot, a daftrl task or a gymnasium id."""
     if domain not in ("source", "target"):
@@ -59,7 +67,7 @@ def resolve_env(name: str, domain: str = "source") -> EnvHandle:
     elif name in gym.registry:
         if domain != "source":
             raise ValueError(f"{name!r} is a gymnasium id; it has no separate target domain")
-        factory, robot = (lambda: _unit_box(gym.make(name))), ROBOT_OF_GYM_ID.get(name)
+        factory, robot = (lambda: _unit_box(_quiet_make(name))), ROBOT_OF_GYM_ID.get(name)
     else:
         try:
             task = get_task(name)

@@ -9,6 +9,8 @@ source robot (docs/tasks.md, "How targets are built").
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import warnings
 
 import gymnasium as gym
@@ -26,6 +28,36 @@ from daftrl.envs.tasks import TASKS, Task, get_task
 
 MAX_EPISODE_STEPS = 1000  # every reference uses TimeLimit(1000) (docs/tasks.md)
 
+SETTOTALMASS = "compiler attribute 'settotalmass' is deprecated"
+"""MuJoCo's warning about the stock half_cheetah.xml (`<compiler settotalmass="14">`), whose physics daftrl keeps."""
+
+
+@contextlib.contextmanager
+def quiet_settotalmass():
+    """Compile the stock models without MuJoCo's settotalmass deprecation warning; every other warning stays.
+
+    `MjSpec.compile` reports it as a Python UserWarning; `MjModel.from_xml_path` (Gymnasium's source envs) through
+    MuJoCo's C-level warning handler, which prints it to stderr and appends it to MUJOCO_LOG.TXT in the working
+    directory. For the duration, a handler drops exactly that message and passes any other one on (to the handler
+    set before, else to stderr as MuJoCo prints it)."""
+    previous = mujoco.get_mju_user_warning()
+
+    def handler(message: str) -> None:
+        if SETTOTALMASS in message:
+            return
+        if previous is not None:
+            previous(message)
+        else:
+            print(f"WARNING: {message}\n", file=sys.stderr)
+
+    mujoco.set_mju_user_warning(handler)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=f".*{SETTOTALMASS}", category=UserWarning)
+            yield
+    finally:
+        mujoco.set_mju_user_warning(previous)
+
 
 def compile_model(robot: Robot | str, shifts: tuple[Shift, ...] = ()) -> mujoco.MjModel:
     """The robot's stock v5 model with `shifts` applied: spec edits, one compile (no XML round trip), model edits."""
@@ -33,8 +65,7 @@ def compile_model(robot: Robot | str, shifts: tuple[Shift, ...] = ()) -> mujoco.
     spec = mujoco.MjSpec.from_file(robot.xml_path)
     for shift in shifts:
         shift.apply_spec(spec)
-    with warnings.catch_warnings():  # gymnasium's half_cheetah.xml uses MuJoCo's deprecated settotalmass
-        warnings.filterwarnings("ignore", message=".*settotalmass", category=UserWarning)
+    with quiet_settotalmass():  # gymnasium's half_cheetah.xml uses MuJoCo's deprecated settotalmass
         model = spec.compile()
     for shift in shifts:
         shift.apply_model(model)
@@ -114,10 +145,11 @@ def make_env(task: str | Task, domain: str = "source", seed: int | None = None, 
         raise ValueError(f"domain must be 'source' or 'target', got {domain!r}")
     robot = ROBOTS[task.robot]
     gym_kwargs.setdefault("max_episode_steps", MAX_EPISODE_STEPS)
-    if domain == "source":
-        env = gym.make(robot.gym_id, **{**dict(robot.kwargs), **gym_kwargs})
-    else:
-        env = gym.make(target_spec(task), **gym_kwargs)
+    with quiet_settotalmass():  # the stock XML of a HalfCheetah source
+        if domain == "source":
+            env = gym.make(robot.gym_id, **{**dict(robot.kwargs), **gym_kwargs})
+        else:
+            env = gym.make(target_spec(task), **gym_kwargs)
     if seed is not None:
         # what Env.reset(seed=seed) does before drawing the initial state (the public setter would lose the seed)
         env.unwrapped._np_random, env.unwrapped._np_random_seed = seeding.np_random(seed)
