@@ -1,11 +1,15 @@
 """Build, describe and verify the bundled experts (`daftrl zoo export | list | show | verify`).
 
-A zoo entry `src/daftrl/zoo/<robot>/` holds:
+A zoo entry `src/daftrl/zoo/<robot>/` (a pretraining run's expert) holds:
 - `expert.safetensors`: actor, twin critics, temperature, and the latest 1e5 transitions of the
   expert's replay buffer as D_src (float16 observations/actions/rewards);
 - `medium_actor.safetensors`: an actor from the same run at about a third of the expert's return;
 - `card.json`: training steps, wall time, hyperparameters, git commit, source return, zero-shot
   return on each of the robot's target tasks (all families), and the SHA-256 of every file.
+
+An offline run's expert (e.g. CQL on a medium dataset) is the entry `src/daftrl/zoo/<robot>-<method>/`: its
+`expert.safetensors` (D_src: the dataset's latest whole episodes) and `card.json`, which also names the dataset
+and its checksum (`export_offline`).
 """
 
 from __future__ import annotations
@@ -84,25 +88,40 @@ def _snapshot(run_dir: Path):
         yield snap
 
 
-def _check_export(run_dir: Path, robot: str) -> None:
-    """Refuse, before anything is written, a robot daftrl does not know or a run that is not a pretraining run."""
+def _run_kind(run_dir: Path) -> str:
+    """The kind of the run in `run_dir` (pretrain or offline); ValueError for anything else."""
     from daftrl.checkpoint import checkpoint_kind
+
+    if not ((run_dir / "checkpoint.safetensors").is_file() and (run_dir / "config.json").is_file()):
+        raise ValueError(f"{run_dir} is not a run directory (no checkpoint.safetensors and config.json); give --run "
+                         "the directory of a `daftrl pretrain` or `daftrl offline` run")
+    kind = checkpoint_kind(run_dir / "checkpoint.safetensors")
+    if kind not in ("pretrain", "offline"):
+        raise ValueError(f"{run_dir} holds a {kind!r} run, not a pretraining or offline run")
+    return kind
+
+
+def _check_name(name: str, kind: str, method: str | None = None) -> str:
+    """The robot of a zoo entry `name`: a robot for a pretraining run's expert, ROBOT-METHOD (e.g. hopper-cql) for
+    an offline run's; ValueError otherwise, before anything is written."""
     from daftrl.envs.factory import ROBOTS
 
-    if robot not in ROBOTS:
-        raise ValueError(f"unknown robot {robot!r}; a zoo entry is one of {', '.join(ROBOTS)}")
-    if not ((run_dir / "checkpoint.safetensors").is_file() and (run_dir / "config.json").is_file()):
-        raise ValueError(f"{run_dir} is not a pretraining run directory (no checkpoint.safetensors and config.json); "
-                         "give --run the directory of a `daftrl pretrain` run")
-    kind = checkpoint_kind(run_dir / "checkpoint.safetensors")
-    if kind != "pretrain":
-        raise ValueError(f"{run_dir} holds a {kind!r} run, not a pretraining run")
+    if kind == "pretrain":
+        if name not in ROBOTS:
+            raise ValueError(f"unknown robot {name!r}; a pretraining run's zoo entry is one of {', '.join(ROBOTS)}")
+        return name
+    robot, _, suffix = name.rpartition("-")
+    if robot not in ROBOTS or suffix != method:
+        raise ValueError(f"an offline {method} run's zoo entry is named ROBOT-{method} (e.g. hopper-{method}), got "
+                         f"{name!r}")
+    return robot
 
 
 def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_fraction: float = 1 / 3,
            episodes: int = 10, out_dir: Path | None = None, note: str | None = None) -> dict:
-    """Turn a finished (or checkpointed) pretraining run into a zoo entry; returns the card. The entry's
-    directory is created only when its first file is written, after every evaluation."""
+    """Turn a finished (or checkpointed) pretraining run into a zoo entry named `robot`, or an offline run into one
+    named ROBOT-METHOD (`export_offline`); returns the card. The entry's directory is created only when its first
+    file is written, after every evaluation."""
     from daftrl.checkpoint import atomic_write_bytes, atomic_write_json, load_arrays
     from daftrl.envs.factory import resolve_env
     from daftrl.evaluate import evaluate
@@ -111,7 +130,9 @@ def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_f
     from daftrl.runs import RunDir, provenance
 
     run_dir = Path(run_dir)
-    _check_export(run_dir, robot)
+    if _run_kind(run_dir) == "offline":
+        return export_offline(run_dir, robot, episodes=episodes, out_dir=out_dir, note=note)
+    _check_name(robot, "pretrain")
     out = Path(out_dir or ZOO_DIR / robot)
     with _snapshot(run_dir) as snap:  # a running pretraining may replace its checkpoint meanwhile
         expert = load_expert(snap, source_size)
@@ -152,6 +173,74 @@ def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_f
     return card
 
 
+def export_offline(run_dir: str | Path, name: str, episodes: int = 10, out_dir: Path | None = None,
+                   note: str | None = None) -> dict:
+    """Turn an offline run (`daftrl offline`, e.g. CQL on a medium dataset) into the zoo entry `name` =
+    ROBOT-METHOD: its expert file (actor, critics, temperature, D_src = the dataset's latest whole episodes; the run's
+    own `expert.safetensors`, re-exported from its checkpoint when missing) and a card with the dataset's identity,
+    the source return and the zero-shot return on every target task of the robot. Returns the card."""
+    import tempfile
+
+    from daftrl.checkpoint import atomic_write_json, load_arrays
+    from daftrl.envs.factory import resolve_env
+    from daftrl.evaluate import evaluate
+    from daftrl.experts import load_expert, save_expert
+    from daftrl.offline import export_expert
+    from daftrl.runs import RunDir, provenance
+
+    run_dir = Path(run_dir)
+    if _run_kind(run_dir) != "offline":
+        raise ValueError(f"{run_dir} is not an offline run")
+    robot = _check_name(name, "offline", RunDir(run_dir).read_config()["method"])
+    with _snapshot(run_dir) as snap:
+        _, ckpt_meta = load_arrays(snap / "checkpoint.safetensors", kind="offline")
+        config = RunDir(snap).read_config()
+        started, resumes = RunDir(snap).read_provenance()
+        file = run_dir / "expert.safetensors"
+        if not file.is_file() or load_arrays(file, kind="expert")[1].get("steps") != ckpt_meta["step"]:
+            file = export_expert(run_dir, out=Path(tempfile.mkdtemp(dir=snap)) / "expert.safetensors")
+        expert = load_expert(file)
+    expert.name, expert.env = name, robot
+    source = resolve_env(robot, "source")
+    expert.check_compatible(source.obs_dim, source.act_dim, f"robot {robot!r}")
+    policy = expert.policy()
+    src_eval = evaluate(policy.deterministic, source.make, episodes, 0, robot)
+    zero_shot = zero_shot_returns(policy, robot, episodes)
+    out = Path(out_dir or ZOO_DIR / name)
+    save_expert(out / "expert.safetensors", expert)
+    card = {
+        "name": name,
+        "robot": robot,
+        "source_env": robot,
+        "method": config["method"],
+        "obs_dim": expert.obs_dim,
+        "act_dim": expert.act_dim,
+        "steps": ckpt_meta["step"],
+        "steps_are": "updates on the dataset",
+        "wall_time_hours": ckpt_meta["wall_time"] / 3600,
+        "dataset": config["dataset_record"],
+        "hyperparameters": config,
+        "trained_with": started,
+        "resumed_with": resumes,
+        "source_return": src_eval.as_dict(),
+        "zero_shot_return": zero_shot,
+        "source_data": {"transitions": len(expert.source), "dtype": "float16",
+                        "what": "the latest whole episodes of the dataset"},
+        "exported_by": provenance(),
+        "note": note,
+        "sha256": {"expert.safetensors": sha256(out / "expert.safetensors")},
+    }
+    atomic_write_json(out / "card.json", card)
+    return card
+
+
+def robot_of(name: str) -> str:
+    """The robot of a zoo entry: its card's (offline experts are named ROBOT-METHOD), else the name itself."""
+    from daftrl.zoo import card
+
+    return card(name).get("robot", name)
+
+
 def rescore(robot: str, episodes: int = 10, prov: dict | None = None) -> dict:
     """Recompute a bundled expert's zero-shot returns on every target task of its robot (e.g. after
     tasks were added) and rewrite its card; the weight files and their checksums are untouched.
@@ -165,7 +254,7 @@ def rescore(robot: str, episodes: int = 10, prov: dict | None = None) -> dict:
     c = card(robot)
     expert = load_expert(robot)
     policy = expert.policy()
-    c["zero_shot_return"] = zero_shot_returns(policy, robot, episodes)
+    c["zero_shot_return"] = zero_shot_returns(policy, robot_of(robot), episodes)
     c["zero_shot_by"] = prov or provenance()
     atomic_write_json(ZOO_DIR / robot / "card.json", c)
     return c
@@ -181,23 +270,26 @@ def verify(robot: str, episodes: int = 3) -> list[str]:
 
     problems = []
     c = card(robot)
-    for f in FILES:
-        if sha256(ZOO_DIR / robot / f) != c["sha256"][f]:
-            problems.append(f"{robot}/{f}: checksum differs from card.json")
-    expert = load_expert(robot)
-    medium, _ = load_policy(ZOO_DIR / robot / "medium_actor.safetensors")
+    name, robot = robot, robot_of(robot)  # an offline expert's entry is named ROBOT-METHOD
+    for f, digest in c["sha256"].items():
+        if sha256(ZOO_DIR / name / f) != digest:
+            problems.append(f"{name}/{f}: checksum differs from card.json")
+    policies = [("expert", load_expert(name))]
+    if (ZOO_DIR / name / "medium_actor.safetensors").is_file():
+        policies.append(("medium", load_policy(ZOO_DIR / name / "medium_actor.safetensors")[0]))
+    expert = policies[0][1]
     for task in [robot, *robot_tasks(robot)]:
         h = resolve_env(task, "source" if task == robot else "target")
-        for what, p in (("expert", expert), ("medium", medium)):
+        for what, p in policies:
             o, a = p.obs_dim, p.act_dim
             if (o, a) != (h.obs_dim, h.act_dim):
-                problems.append(f"{robot} {what} sizes {o}/{a} do not match {task} ({h.obs_dim}/{h.act_dim})")
+                problems.append(f"{name} {what} sizes {o}/{a} do not match {task} ({h.obs_dim}/{h.act_dim})")
     if not problems:
         policy = expert.policy()
         ret = evaluate(policy.deterministic, resolve_env(robot).make, episodes, 0, robot).mean
         ref = c["source_return"]["return_mean"]
         if ret < 0.8 * ref - 100:
-            problems.append(f"{robot}: source return {ret:,.0f} far below the card's {ref:,.0f}")
+            problems.append(f"{name}: source return {ret:,.0f} far below the card's {ref:,.0f}")
     return problems
 
 
@@ -208,10 +300,10 @@ def print_zoo() -> None:
 
     from daftrl import zoo
 
-    table = Table("robot", "steps", "source return", "zero-shot returns", title="daftrl zoo")
+    table = Table("expert", "steps", "source return", "zero-shot returns", title="daftrl zoo")
     for name in zoo.names():
         c = zoo.card(name)
-        shown = [t for t in robot_tasks(name, HEADLINE_FAMILIES) if t in c["zero_shot_return"]]
+        shown = [t for t in robot_tasks(c.get("robot", name), HEADLINE_FAMILIES) if t in c["zero_shot_return"]]
         returns = ", ".join(f"{t}: {c['zero_shot_return'][t]['return_mean']:,.0f}" for t in shown)
         more = len(c["zero_shot_return"]) - len(shown)
         table.add_row(name, f"{c['steps']:,}", f"{c['source_return']['return_mean']:,.0f}",
