@@ -176,7 +176,7 @@ HELP = {
 
 Resumable: a checkpoint (params, optimiser states, replay buffer, RNG and env state) is written every
 --checkpoint-every steps and on Ctrl-C/SIGTERM (exit code 130/143); `--resume` continues bit-exactly
-(the saved configuration runs: other flags must agree with it, except --steps). Presets: paper
+(the saved configuration runs: other flags must agree with it, except --steps, --cpus and --logger). Presets: paper
 (DAFT Table 1), expert (Tianshou MuJoCo SAC, batch 256, lr 1e-3), sb3 (learned alpha). Use
 --cpus 0 / --cpus 1 to pin two runs to one core each.""",
     "adapt": """Adapt a pretrained source expert in a task's target domain: `daftrl adapt METHOD [OPTIONS]`
@@ -186,7 +186,7 @@ The expert acts from the first target step (no random warm-up); one gradient upd
 once the target buffer holds a batch; evaluation on a freshly built target env at step 0 (zero-shot)
 and every --eval-every steps. Checkpoints every --checkpoint-every steps and on Ctrl-C/SIGTERM (exit code
 130/143); --resume continues bit-exactly (`--resume --run-dir D` alone: the method and options come from D;
-other flags must agree with them, except --steps). Results:
+other flags must agree with them, except --steps, --cpus and --logger). Results:
 metrics.jsonl, eval.csv, result.json in the run dir. --cpus 0 (or 0,1) pins the run to those cores.""",
     "cotrain": """Co-train a policy from scratch with the task's source simulator and its target domain
 (the protocol of PAR, VGDF and ODRL: one update per source step, one target step every --target-every
@@ -198,8 +198,8 @@ the default one below); `daftrl cotrain METHOD --help` lists a method's options,
 Evaluation of the deterministic policy on fresh target envs at step 0 and every --eval-every target steps.
 Checkpoints (both replay buffers, both envs mid-episode, RNGs) every --checkpoint-every target steps and
 on Ctrl-C/SIGTERM (exit code 130/143); --resume continues bit-exactly (`--resume --run-dir D` alone: method,
-task and options come from D; other flags must agree with them, except --steps/--source-steps). --cpus 0
-(or 0,1) pins the run to those cores.""",
+task and options come from D; other flags must agree with them, except --steps/--source-steps, --cpus and
+--logger). --cpus 0 (or 0,1) pins the run to those cores.""",
     "offline": """Train a policy on a fixed dataset, no environment steps: `daftrl offline METHOD --dataset D`
 (without METHOD, the default one below); `daftrl offline METHOD --help` lists a method's options.
 
@@ -208,7 +208,8 @@ minibatch there; evaluation of the deterministic policy on fresh envs of the dat
 --eval-every updates. Checkpoints (the train state; the dataset is recorded by its checksum, not copied) every
 --checkpoint-every updates and on Ctrl-C/SIGTERM (exit code 130/143); --resume continues bit-exactly and refuses
 another dataset. A finished run writes expert.safetensors (actor, critics, temperature, D_src from the dataset)
-into its directory: `daftrl adapt ft|daft|zero-shot --expert RUN_DIR/expert.safetensors` adapts it.
+into its directory: `daftrl adapt ft|daft|zero-shot --expert RUN_DIR` adapts it, and
+`daftrl zoo export ROBOT-METHOD --run RUN_DIR` (maintainers) bundles it.
 --cpus 0 (or 0,1) pins the run to those cores.""",
 }
 """The description `daftrl pretrain|adapt|cotrain|offline --help` shows."""
