@@ -75,6 +75,20 @@ class Adapter:
         return cls(load_expert(spec), method, **kwargs)
 
     @classmethod
+    def from_sb3(cls, path: str | Path, env: str, method: str = "daft", *, source: str = "auto",
+                 replay_buffer: str | Path | None = None, vec_normalize: str | Path | None = None,
+                 source_size: int = 100_000, **kwargs) -> Adapter:
+        """Start from a Stable-Baselines3 or SBX SAC save (`model.save()`'s zip) trained in `env` (a gymnasium id,
+        robot or task): imported as `daftrl expert import` does (docs/adaptation.md, "Bring your own expert"),
+        without writing files or measuring its return. D_src is the replay buffer saved beside the zip (or
+        `replay_buffer`), else `source_size` transitions of the policy rolled out with the adapter's seed."""
+        from daftrl.importers import import_sb3
+
+        imported = import_sb3(path, env, source=source, replay_buffer=replay_buffer, vec_normalize=vec_normalize,
+                              source_size=source_size, seed=kwargs.get("seed", 0), eval_episodes=0, quiet=True)
+        return cls(imported.expert, method, **kwargs)
+
+    @classmethod
     def from_checkpoint(cls, path: str | Path) -> Adapter:
         """Restore an adapter written by `save` (self-contained: no expert file needed), or the adapter of a
         `daftrl adapt` run (its directory or checkpoint), e.g. to deploy what a simulated adaptation learnt."""

@@ -218,6 +218,13 @@ def zoo(argv: list[str]) -> int:
     return 0
 
 
+def expert(argv: list[str]) -> int:
+    """bring your own expert: `expert import --sb3 MODEL.zip --env ENV` (a Stable-Baselines3 / SBX SAC save)"""
+    from daftrl.importers.command import ExpertArgs, run
+
+    return run(tyro.cli(ExpertArgs, args=argv, prog="daftrl expert"))
+
+
 def demo(argv: list[str]) -> int:
     """adapt a bundled expert to a broken robot in a few minutes (make demo)"""
     from daftrl.demo import DemoArgs, outcome, run_demo
@@ -231,7 +238,7 @@ def demo(argv: list[str]) -> int:
 # ----------------------------------------------------------------------------- main
 COMMANDS = {"tasks": tasks, "pretrain": pretrain, "adapt": adapt, "cotrain": cotrain, "dataset": dataset,
             "offline": offline, "eval": evaluate, "grid": grid, "report": report, "bench": bench, "zoo": zoo,
-            "demo": demo}
+            "expert": expert, "demo": demo}
 """The commands in `daftrl --help` order: tyro parses the name, the function the rest of the command line."""
 
 
