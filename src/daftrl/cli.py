@@ -164,12 +164,13 @@ def report(argv: list[str]) -> int:
 
 
 def bench(argv: list[str]) -> int:
-    """measure speed: `bench sac` (vs SB3/SBX), `bench adapt`, `bench cotrain`, `bench grid`"""
-    from daftrl.experiments import bench, bench_cotrain, bench_grid
+    """measure speed: `bench sac` (vs SB3/SBX), `bench adapt`, `bench cotrain`, `bench offline`, `bench grid`"""
+    from daftrl.experiments import bench, bench_cotrain, bench_grid, bench_offline
 
     benchmarks = {"sac": (bench.BenchArgs, bench.run_bench, bench.sac_summary),
                   "adapt": (bench.AdaptBenchArgs, bench.run_adapt_bench, bench.adapt_summary),
                   "cotrain": (bench_cotrain.CotrainBenchArgs, bench_cotrain.run_cotrain_bench, bench_cotrain.summary),
+                  "offline": (bench_offline.OfflineBenchArgs, bench_offline.run_offline_bench, bench_offline.summary),
                   "grid": (bench_grid.GridBenchArgs, bench_grid.run_grid_bench, bench_grid.summary)}
     args = tyro.extras.subcommand_cli_from_dict({name: b[0] for name, b in benchmarks.items()}, args=argv,
                                                 prog="daftrl bench", description="Measure speed; results go to "

@@ -152,15 +152,12 @@ def _fmt(a: np.ndarray) -> str:
 
 def to_expert(sac: ForeignSAC, name: str, env: str, source=None, meta: dict | None = None):
     """A daftrl `Expert` holding the agent's networks (checked against daftrl's templates, names and shapes)."""
-    import jax
 
     from daftrl.checkpoint import unflatten_like
     from daftrl.experts import Expert
     from daftrl.nn import param_templates
 
-    # the templates' shapes only: tracing the initialisers is ~50x cheaper than running them
-    shapes = jax.eval_shape(lambda: param_templates(sac.obs_dim, sac.act_dim, sac.hidden))
-    actor_t, critic_t = jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)
+    actor_t, critic_t = param_templates(sac.obs_dim, sac.act_dim, sac.hidden)
     arrays = {}
     for prefix, module, layers in (("actor", "MLP_0", sac.actor), ("critic", "VmapMLP_0", sac.critic)):
         for i, (kernel, bias) in enumerate(layers):
