@@ -139,6 +139,22 @@ def test_pretrain_run_actor_and_expert_files(tmp_path):
     assert (back.obs_dim, back.act_dim, back.hidden, back.meta) == (3, 2, (16, 12, 8), {})
 
 
+def test_an_imported_expert_loads_by_its_name(tmp_path, monkeypatch):
+    """`daftrl expert import` writes $DAFTRL_HOME/experts/NAME/: `--expert NAME` finds it; a path of that name in
+    the working directory is a path, and an unknown name is refused naming what an expert can be."""
+    from daftrl.checkpoint import daftrl_home
+
+    expert = random_expert(hidden=(8,))
+    save_expert(daftrl_home() / "experts" / "mine" / "expert.safetensors", expert)
+    monkeypatch.chdir(tmp_path)
+    assert load_expert("mine").hidden == (8,)
+    (tmp_path / "mine").mkdir()  # ./mine exists and holds no expert: it is what the user meant
+    with pytest.raises((ValueError, CheckpointError)):
+        load_expert("mine")
+    with pytest.raises(ValueError, match="an imported expert's name"):
+        load_expert("theirs")
+
+
 def test_unknown_kind_names_the_supported_ones(tmp_path):
     save_arrays(tmp_path / "x.safetensors", {"a": np.zeros(2)}, kind="replay", meta={})
     with pytest.raises(CheckpointError, match="holds a 'replay' checkpoint; a policy loads from pretrain, adapt, "

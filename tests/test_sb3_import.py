@@ -347,8 +347,8 @@ def test_documented_import_and_adapt_run_as_written(hopper, tmp_path, monkeypatc
     section = _doc_section()
     python = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     compile(python, "adaptation.md", "exec")
-    commands = [shlex.split(line) for line in re.search(r"```bash\n(.*?)```", section, re.S).group(1).splitlines()
-                if line.startswith("daftrl ")]
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    commands = [shlex.split(line, comments=True) for line in block.splitlines() if line.startswith("daftrl ")]
     assert [c[1] for c in commands] == ["expert", "adapt"]
     zip_name = commands[0][commands[0].index("--sb3") + 1]
     assert f'model.save("{Path(zip_name).stem}")' in python

@@ -19,6 +19,7 @@ from daftrl.checkpoint import (
     SPEC_FIELDS,
     CheckpointError,
     checkpoint_kind,
+    daftrl_home,
     describe,
     flatten_tree,
     layer_shapes,
@@ -115,18 +116,24 @@ def _source_from(arrays: dict, prefix: str) -> ReplayBuffer | None:
 
 
 def load_expert(spec: str | Path, source_size: int | None = 100_000) -> Expert:
-    """An expert from a zoo name, an expert file, or a pretraining run directory / checkpoint."""
+    """An expert from a zoo name, the name of an imported expert (`daftrl expert import`: $DAFTRL_HOME/experts/NAME),
+    an expert file, or a pretraining or offline run directory / checkpoint."""
     from daftrl import zoo
     from daftrl.nn import param_templates
 
     if isinstance(spec, str) and zoo.has(spec):
         return load_expert(zoo.expert_path(spec), source_size)
+    if isinstance(spec, str) and "/" not in spec and not Path(spec).exists():
+        imported = daftrl_home() / "experts" / spec / "expert.safetensors"  # `daftrl expert import` writes there
+        if imported.is_file():
+            return load_expert(imported, source_size)
     path = Path(spec)
     if path.is_dir():  # an offline run directory holds its exported expert next to its checkpoint
         path = path / ("expert.safetensors" if (path / "expert.safetensors").is_file() else "checkpoint.safetensors")
     if not path.exists():
         raise ValueError(f"no expert {str(spec)!r}: give a zoo name ({', '.join(zoo.names()) or 'none bundled'}), "
-                         "an expert .safetensors file or a pretraining or offline run directory")
+                         "an imported expert's name, an expert .safetensors file or a pretraining or offline run "
+                         "directory")
     kind = checkpoint_kind(path)
     if kind == "offline":
         raise CheckpointError(f"{path} is an offline run's checkpoint: export it first (daftrl.offline.export_expert; "
