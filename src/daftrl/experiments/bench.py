@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -210,11 +209,9 @@ def run_bench(args: BenchArgs) -> dict:
     e2e = end_to_end(args)
     result = {"benchmark": "sac", "matmul_gflops": peak, "update": updates, "end_to_end": e2e,
               "provenance": provenance()}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     from daftrl.checkpoint import atomic_write_json
 
-    atomic_write_json(out, result)
+    atomic_write_json(args.out, result)  # parent directories included
     return result
 
 
@@ -331,9 +328,7 @@ def run_adapt_bench(args: AdaptBenchArgs) -> dict:
                         expert=_halfcheetah_expert(), quiet=True)
             result["full_run"] = {"steps": args.full_steps, "wall_time_s": res["wall_time"],
                                   "note": "includes evaluation every 1e3 steps (10 episodes)"}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out, result)
+    atomic_write_json(args.out, result)  # parent directories included
     return result
 
 

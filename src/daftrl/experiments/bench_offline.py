@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -112,9 +111,7 @@ def run_offline_bench(args: OfflineBenchArgs) -> dict:
         print(f"offline updates, hidden {hidden} (round-robin with SAC) ...", flush=True)
         sizes.append(measure(hidden, args, peak["peak"]))
     result = {"benchmark": "offline", "matmul_gflops": peak, "sizes": sizes, "provenance": provenance()}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out, result)
+    atomic_write_json(args.out, result)  # parent directories included
     return result
 
 

@@ -139,12 +139,8 @@ def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_f
         _, ckpt_meta = load_arrays(snap / "checkpoint.safetensors", kind="pretrain")
         config = RunDir(snap).read_config()  # the config and provenance that go with that checkpoint
         started, resumes = RunDir(snap).read_provenance()
-    expert.name, expert.env = robot, robot
+    src_eval, zero_shot = _score(expert, robot, robot, episodes)
     source = resolve_env(robot, "source")
-    expert.check_compatible(source.obs_dim, source.act_dim, f"robot {robot!r}")
-    policy = expert.policy()
-    src_eval = evaluate(policy.deterministic, source.make, episodes, 0, robot)
-    zero_shot = zero_shot_returns(policy, robot, episodes)
     medium_path = pick_medium(run_dir, src_eval.mean, medium_fraction)
     medium, _ = load_policy(medium_path)
     medium_eval = evaluate(medium.deterministic, source.make, episodes, 0, robot)
@@ -173,6 +169,19 @@ def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_f
     return card
 
 
+def _score(expert, name: str, robot: str, episodes: int):
+    """Name the expert for its zoo entry, check its sizes against the robot, and measure (source return, zero-shot
+    returns on every target task of the robot) as its card records them."""
+    from daftrl.envs.factory import resolve_env
+    from daftrl.evaluate import evaluate
+
+    expert.name, expert.env = name, robot
+    source = resolve_env(robot, "source")
+    expert.check_compatible(source.obs_dim, source.act_dim, f"robot {robot!r}")
+    policy = expert.policy()
+    return evaluate(policy.deterministic, source.make, episodes, 0, robot), zero_shot_returns(policy, robot, episodes)
+
+
 def export_offline(run_dir: str | Path, name: str, episodes: int = 10, out_dir: Path | None = None,
                    note: str | None = None) -> dict:
     """Turn an offline run (`daftrl offline`, e.g. CQL on a medium dataset) into the zoo entry `name` =
@@ -182,8 +191,6 @@ def export_offline(run_dir: str | Path, name: str, episodes: int = 10, out_dir: 
     import tempfile
 
     from daftrl.checkpoint import atomic_write_json, load_arrays
-    from daftrl.envs.factory import resolve_env
-    from daftrl.evaluate import evaluate
     from daftrl.experts import load_expert, save_expert
     from daftrl.offline import export_expert
     from daftrl.runs import RunDir, provenance
@@ -200,12 +207,7 @@ def export_offline(run_dir: str | Path, name: str, episodes: int = 10, out_dir: 
         if not file.is_file() or load_arrays(file, kind="expert")[1].get("steps") != ckpt_meta["step"]:
             file = export_expert(run_dir, out=Path(tempfile.mkdtemp(dir=snap)) / "expert.safetensors")
         expert = load_expert(file)
-    expert.name, expert.env = name, robot
-    source = resolve_env(robot, "source")
-    expert.check_compatible(source.obs_dim, source.act_dim, f"robot {robot!r}")
-    policy = expert.policy()
-    src_eval = evaluate(policy.deterministic, source.make, episodes, 0, robot)
-    zero_shot = zero_shot_returns(policy, robot, episodes)
+    src_eval, zero_shot = _score(expert, name, robot, episodes)
     out = Path(out_dir or ZOO_DIR / name)
     save_expert(out / "expert.safetensors", expert)
     card = {
