@@ -180,8 +180,8 @@ def test_write_report_on_a_small_store(tmp_path):
     out = tmp_path / "docs" / "results.md"
     text = report.write_report(tmp_path / "results", out, reps=200)
     assert out.read_text() == text
-    for heading in ["# Results", "## main", "## pilot", "### Cells", "### Per task", "#### hopper-x",
-                    "### Across tasks", "### Runtime"]:
+    for heading in ["# Results", "## main", "## pilot", "### Cells", "### At a glance", "### Per task",
+                    "#### hopper-x", "### Across tasks", "### Runtime"]:
         assert f"\n{heading}\n" in f"\n{text}"
     main, pilot = text.split("## pilot")
     assert "### Across tasks" not in pilot  # one task, one label
@@ -190,6 +190,13 @@ def test_write_report_on_a_small_store(tmp_path):
     assert "| `ft` | adapt (9) | ft (9) | `fresh_critics=true` | 3 | 3 | 3 | finished (9) |" in main
     assert "| `sgft` | adapt (6) | sgft (6) | none | 3 | 0 | 3 | finished (6) |" in main
     assert "curve is the mean over seeds" in main
+    # at a glance: finished seeds only (daft's partial s3 is left out), a dash where a cell has none
+    glance = main.split("### At a glance")[1].split("### Per task")[0]
+    assert "| task | `daft` | `ft` | `par` | `sgft` |" in glance.replace("`zero-shot` |", "")
+    cheetah_row = next(line for line in glance.splitlines() if line.startswith("| `halfcheetah-broken-back-thigh`"))
+    assert cheetah_row.startswith("| `halfcheetah-broken-back-thigh` | 1,100 (3) |")
+    assert "| `hopper-x` |" in glance and "— |" in next(line for line in glance.splitlines()
+                                                     if line.startswith("| `walker-no-right-thigh`"))
     # per task: t-interval (t_{0.975,2} = 4.3027 x 100 / sqrt 3 = 248.4), early phase, AUC, train return, falls
     walker = main.split("#### walker-no-right-thigh")[1].split("####")[0]
     assert ("| `daft` | 3 | 1,100 | [852, 1,348] | s0: 1,000, s1: 1,100, s2: 1,200 | 200 | 300 | 600 | 5 | 10.0 |"

@@ -471,6 +471,22 @@ def _cells_section(ctx: _Context) -> list[str]:
     return out + ([""] if notes else [])
 
 
+def _glance_section(ctx: _Context) -> list[str]:
+    """Task x label: the mean final return of the finished runs and their number; the intervals, curves and partial
+    runs are in the per-task sections."""
+    labels = sorted({r["label"] for r in ctx.records})
+    rows = []
+    for task in ctx.tasks():
+        finished = {row.label: row for row in final_table(ctx.of_task(task)) if not row.partial}
+        rows.append([f"`{task}`", *(f"{finished[label].mean:,.0f} ({len(finished[label].runs)})"
+                                     if label in finished else "—" for label in labels)])
+    out = ["### At a glance", "",
+           "Final return of each cell: mean over its finished seeds (their number in brackets; — none yet). The "
+           "95 % intervals, curves and partial runs are under \"Per task\", the aggregates under \"Across tasks\".",
+           ""]
+    return out + _table(["task", *(f"`{label}`" for label in labels)], rows)
+
+
 def _task_figure(ctx: _Context, task: str, records: Sequence[Mapping], zero_shot: float | None) -> Path:
     from daftrl.experiments import plots
 
@@ -642,7 +658,7 @@ def build_report(records: Sequence[Mapping], out_dir: Path, figures: Path, reps:
         labels = sorted({r["label"] for r in mine})
         ctx = _Context(campaign, mine, {label: f"C{i % 10}" for i, label in enumerate(labels)}, figures / campaign,
                        out_dir, reps, seed)
-        out += [f"## {campaign}", ""] + _cells_section(ctx)
+        out += [f"## {campaign}", ""] + _cells_section(ctx) + _glance_section(ctx)
         out += ["### Per task", ""] + _task_notes()
         for task in ctx.tasks():
             out += _task_section(ctx, task)
