@@ -82,7 +82,7 @@ def test_resume_counts_source_steps_with_the_runs_own_target_every(tmp_path):
 def test_unknown_method_is_refused_with_suggestion():
     with pytest.raises(ValueError, match="did you mean par"):
         method_spec("parr", "cotrain")
-    assert set(method_names("cotrain")) == {"par", "vgdf", "darc", "sac-iw", "sac-mix"}
+    assert set(method_names("cotrain")) == {"par", "vgdf", "darc", "sac-iw", "sac-mix", "h2o", "bc-vgdf", "bc-par"}
 
 
 def test_mismatched_source_and_target_are_refused(tmp_path):

@@ -28,8 +28,9 @@ SOLVED = -400.0
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", method_names("cotrain"))
+@pytest.mark.parametrize("method", [m for m in method_names("cotrain") if not method_spec(m).needs_dataset])
 def test_cotraining_learns(method, tmp_path):
+    """The simulator-source methods (the offline-source ones learn in tests/test_cotrain_dataset.py)."""
     config = dataclasses.replace(method_spec(method).config_cls(), hidden=(64, 64), batch_size=64, actor_lr=1e-3,
                                  critic_lr=1e-3, **CHANGES.get(method, {}))
     run_cotrain(tmp_path, method, config, steps=STEPS, target_every=TARGET_EVERY, eval_every=500,

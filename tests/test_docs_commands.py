@@ -65,7 +65,7 @@ def _help(argv: list[str], capsys, monkeypatch) -> str:
 def _actions(help_text: str) -> list[str]:
     """The sub-actions or subcommands the usage line of a --help offers (`[{list,show,render}]`, `{sac,adapt,...}`);
     [] for a command without any."""
-    usage = re.search(r"usage: daftrl[^{\n]*\{([a-z][a-z,-]*)\}", help_text)
+    usage = re.search(r"usage: daftrl[^{\n]*\{([a-z][a-z0-9,-]*)\}", help_text)
     return usage.group(1).split(",") if usage else []
 
 

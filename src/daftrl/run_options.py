@@ -199,7 +199,11 @@ Evaluation of the deterministic policy on fresh target envs at step 0 and every 
 Checkpoints (both replay buffers, both envs mid-episode, RNGs) every --checkpoint-every target steps and
 on Ctrl-C/SIGTERM (exit code 130/143); --resume continues bit-exactly (`--resume --run-dir D` alone: method,
 task and options come from D; other flags must agree with them, except --steps/--source-steps, --cpus and
---logger). --cpus 0 (or 0,1) pins the run to those cores.""",
+--logger). --cpus 0 (or 0,1) pins the run to those cores.
+
+Offline source (the paper's Table 2; h2o, bc-par and bc-vgdf need it): --dataset D (a dataset id or file, as for
+`daftrl offline`) replaces the source simulator; every target step is followed by --updates-per-step updates (10 by
+default) on a target and a dataset minibatch; the dataset is checked by its checksum on --resume.""",
     "offline": """Train a policy on a fixed dataset, no environment steps: `daftrl offline METHOD --dataset D`
 (without METHOD, the default one below); `daftrl offline METHOD --help` lists a method's options.
 

@@ -16,5 +16,9 @@ def finished_line(kind: str, result: dict) -> str:
         expert = f"; expert {result['expert']}" if result.get("expert") else ""
         return (f"done: {result['method']} on {result['dataset']}: {final} in {result['env']} after "
                 f"{result['steps']:,} updates ({minutes:.1f} min); run dir {run_dir}{expert}")
+    if result.get("dataset"):  # co-training from an offline source
+        return (f"done: {result['method']} on {result['task']} from {result['dataset']}: {final} after "
+                f"{result['steps']:,} target steps and {result['updates']:,} updates ({minutes:.1f} min); run dir "
+                f"{run_dir}")
     return (f"done: {result['method']} on {result['task']}: {final} after {result['steps']:,} target + "
             f"{result['source_steps']:,} source steps ({minutes:.1f} min); run dir {run_dir}")

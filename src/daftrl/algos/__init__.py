@@ -6,7 +6,8 @@ benchmarks and the docs tests then pick it up. Method names are typed only in th
 `name` class attribute). Kinds and their constructors:
 
 - "adapt": `cls(config, expert)`, starts from a source expert (`daftrl adapt`, `Adapter`);
-- "cotrain": `cls(config, obs_dim, act_dim)`, learns from scratch with source simulator + target (`daftrl cotrain`);
+- "cotrain": `cls(config, obs_dim, act_dim)`, learns from scratch with source simulator + target (`daftrl cotrain`),
+  or with a fixed source dataset + target (`daftrl cotrain METHOD --dataset D`; required where `needs_dataset`);
 - "offline": `cls(config, obs_dim, act_dim)`, learns from a fixed dataset only, no environment steps (`daftrl offline`,
   `daftrl.offline.offline`); its result is exported as an expert for the "adapt" methods.
 """
@@ -19,10 +20,13 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from daftrl.algos.ablations import RewardShaping, RewardShapingConfig, SingleCritic, SingleCriticConfig
+from daftrl.algos.bc_par import BCPAR, BCPARConfig
+from daftrl.algos.bc_vgdf import BCVGDF, BCVGDFConfig
 from daftrl.algos.cql import CQL, CQLConfig
 from daftrl.algos.daft import DAFT, DAFTConfig
 from daftrl.algos.darc import DARC, SACIW, DARCConfig, SACIWConfig
 from daftrl.algos.ft import FT, FTConfig, ZeroShot
+from daftrl.algos.h2o import H2O, H2OConfig
 from daftrl.algos.mix import SACMix, SACMixConfig
 from daftrl.algos.par import PAR, RECOMMENDED_BETA, PARConfig
 from daftrl.algos.sgft import SGFT, SGFTConfig
@@ -44,6 +48,11 @@ class MethodSpec:
     """One line for `--help` and the docs."""
     robot_defaults: Callable[[str | None], dict[str, Any]] | None = None
     """Config fields to change from the class defaults for a task's robot (None: same defaults on every task)."""
+    needs_dataset: bool = False
+    """A "cotrain" method that learns from an offline source dataset: `daftrl cotrain` refuses it without --dataset."""
+    dataset_updates_per_step: int = 10
+    """With --dataset: updates after each target step unless --updates-per-step says otherwise (ODRL's offline-online
+    loop, BC-VGDF and BC-PAR: a target step every 10 updates)."""
 
     def default_config(self, task: str | None = None) -> Any:
         """The config a run on `task` starts from: the class defaults, with this method's per-robot defaults
@@ -57,11 +66,11 @@ REGISTRY: dict[str, MethodSpec] = {}
 """name -> spec, in registration order (the order of `--help` and of error messages)."""
 
 
-def _register(method_cls: type, config_cls: type, kind: Kind, summary: str, robot_defaults=None) -> None:
+def _register(method_cls: type, config_cls: type, kind: Kind, summary: str, robot_defaults=None, **options) -> None:
     name = method_cls.name
     if name in REGISTRY:
         raise ValueError(f"method {name!r} registered twice")
-    REGISTRY[name] = MethodSpec(name, kind, method_cls, config_cls, summary, robot_defaults)
+    REGISTRY[name] = MethodSpec(name, kind, method_cls, config_cls, summary, robot_defaults, **options)
 
 
 def robot_of_task(task: str) -> str | None:
@@ -104,6 +113,16 @@ _register(VGDF, VGDFConfig, "cotrain",
 _register(DARC, DARCConfig, "cotrain", "DARC: SAC on source data with r + lambda dr from two domain classifiers")
 _register(SACIW, SACIWConfig, "cotrain", "SAC-IW: source Bellman errors weighted by clip(exp(dr)) (DARC's classifiers)")
 _register(SACMix, SACMixConfig, "cotrain", "SAC on the concatenated source and target batches, no correction")
+# Offline-source baselines (a fixed source dataset + the target domain; DAFT Table 2).
+_register(H2O, H2OConfig, "cotrain",
+          "H2O: target SAC + dataset TD and CQL(H) terms weighted per row by clip(exp(dr)) (needs --dataset)",
+          needs_dataset=True)
+_register(BCVGDF, BCVGDFConfig, "cotrain",
+          "BC-VGDF: VGDF's filtered critic; actor 5/mean|Q| x SAC loss + MSE to dataset actions (needs --dataset)",
+          _vgdf_terminal, needs_dataset=True)
+_register(BCPAR, BCPARConfig, "cotrain",
+          "BC-PAR: PAR's penalised critic; actor 5/mean|Q| x SAC loss + MSE to dataset actions (needs --dataset)",
+          needs_dataset=True)
 # Offline methods (a fixed dataset, no environment interaction).
 _register(CQL, CQLConfig, "offline",
           "CQL(H): SAC on a dataset + alpha_cql x (logsumexp_a Q(s, a) - Q(s, a_data)) per critic (Kumar et al. 2020)")
@@ -145,4 +164,5 @@ __all__ = ["KINDS", "REGISTRY", "MethodSpec", "method_spec", "method_specs", "me
            "robot_of_task",
            "FT", "FTConfig", "ZeroShot", "DAFT", "DAFTConfig", "SGFT", "SGFTConfig", "SingleCritic",
            "SingleCriticConfig", "RewardShaping", "RewardShapingConfig", "SACMix", "SACMixConfig", "PAR",
-           "PARConfig", "VGDF", "VGDFConfig", "DARC", "DARCConfig", "SACIW", "SACIWConfig", "CQL", "CQLConfig"]
+           "PARConfig", "VGDF", "VGDFConfig", "DARC", "DARCConfig", "SACIW", "SACIWConfig", "CQL", "CQLConfig", "H2O",
+           "H2OConfig", "BCPAR", "BCPARConfig", "BCVGDF", "BCVGDFConfig"]

@@ -126,34 +126,16 @@ class CQL(SAC):
 
     # ------------------------------------------------------------------ the conservative term
     def ood_actions(self, state: SACState, batch: Batch, key: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """The 3N proposal actions per state, (3N, B, |A|), and their log-densities (3N, B): N uniform actions in
-        [-1, 1]^|A| (log-density |A| log 0.5), N samples of pi(.|s) and N of pi(.|s') (log pi). One actor pass on
-        [s; s'] gives both policies; the N samples reuse its mean and std."""
-        n, b = self.method_config.num_actions, batch.obs.shape[0]
-        k_uniform, k_pi = jax.random.split(key)
-        uniform = jax.random.uniform(k_uniform, (n, b, self.act_dim), minval=-1.0, maxval=1.0)
-        mean, log_std = self.actor_net.apply(state.actor, jnp.concatenate([batch.obs, batch.next_obs], axis=0))
-        u = mean + jnp.exp(log_std) * jax.random.normal(k_pi, (n, *mean.shape), mean.dtype)
-        pi_act, pi_log_prob = jnp.tanh(u), tanh_gaussian_log_prob(u, mean, log_std)  # (N, 2B, |A|), (N, 2B)
-        actions = jnp.concatenate([uniform, pi_act[:, :b], pi_act[:, b:]], axis=0)
-        log_density = jnp.concatenate([jnp.full((n, b), self.act_dim * np.log(0.5), jnp.float32),
-                                       pi_log_prob[:, :b], pi_log_prob[:, b:]], axis=0)
-        return jax.lax.stop_gradient(actions), jax.lax.stop_gradient(log_density)
+        """The 3N proposal actions per state and their log-densities (`ood_actions` below)."""
+        return ood_actions(self.actor_net, state.actor, batch.obs, batch.next_obs, key, self.method_config.num_actions)
 
     def conservative_gap(self, critic, obs: jax.Array, act: jax.Array, ood: jax.Array, log_density: jax.Array):
         """(Q_j(s, a_data) of shape (M, B), the per-member gap E_s[T logsumexp_a(Q_j(s, a)/T) - Q_j(s, a_data)] of
-        shape (M,)). One critic pass evaluates the data actions and the 3N proposals at the batch states."""
+        shape (M,)), from the per-state gaps of `conservative_terms`."""
         cfg = self.method_config
-        k, b = ood.shape[0], obs.shape[0]
-        acts = jnp.concatenate([act[None], ood], axis=0)  # (1 + 3N, B, |A|)
-        states = jnp.broadcast_to(obs, (k + 1, *obs.shape))
-        q = self.critic_net.apply(critic, states.reshape(-1, obs.shape[-1]), acts.reshape(-1, acts.shape[-1]))
-        q = q.reshape(q.shape[0], k + 1, b)
-        q_data = q[:, 0]
-        terms = q[:, 1:] - log_density[None] if cfg.importance_sample else q
-        t = cfg.cql_temperature
-        soft_max = t * jax.nn.logsumexp(terms / t, axis=1)  # (M, B)
-        return q_data, jnp.mean(soft_max - q_data, axis=-1)
+        q_data, gap = conservative_terms(self.critic_net, critic, obs, act, ood, log_density, cfg.importance_sample,
+                                         cfg.cql_temperature)
+        return q_data, jnp.mean(gap, axis=-1)
 
     # ------------------------------------------------------------------ losses
     def td_target(self, state: SACState, batch: Batch, key: jax.Array) -> jax.Array:
@@ -223,3 +205,38 @@ class CQL(SAC):
             return sac_loss(actor, state, batch, key, aux)
         return jax.lax.cond(state.step < start, lambda p: self.bc_actor_loss(p, state, batch, key),
                             lambda p: sac_loss(p, state, batch, key, aux), actor)
+
+
+# ---------------------------------------------------------------------- the conservative term (shared with H2O)
+def ood_actions(actor_net, actor, obs: jax.Array, next_obs: jax.Array, key: jax.Array,
+                n: int) -> tuple[jax.Array, jax.Array]:
+    """The 3N proposal actions per state, (3N, B, |A|), and their log-densities (3N, B): N uniform actions in
+    [-1, 1]^|A| (log-density |A| log 0.5), N samples of pi(.|s) and N of pi(.|s') (log pi), no gradient. One actor
+    pass on [s; s'] gives both policies; the N samples reuse its mean and std."""
+    b, act_dim = obs.shape[0], actor_net.act_dim
+    k_uniform, k_pi = jax.random.split(key)
+    uniform = jax.random.uniform(k_uniform, (n, b, act_dim), minval=-1.0, maxval=1.0)
+    mean, log_std = actor_net.apply(actor, jnp.concatenate([obs, next_obs], axis=0))
+    u = mean + jnp.exp(log_std) * jax.random.normal(k_pi, (n, *mean.shape), mean.dtype)
+    pi_act, pi_log_prob = jnp.tanh(u), tanh_gaussian_log_prob(u, mean, log_std)  # (N, 2B, |A|), (N, 2B)
+    actions = jnp.concatenate([uniform, pi_act[:, :b], pi_act[:, b:]], axis=0)
+    log_density = jnp.concatenate([jnp.full((n, b), act_dim * np.log(0.5), jnp.float32),
+                                   pi_log_prob[:, :b], pi_log_prob[:, b:]], axis=0)
+    return jax.lax.stop_gradient(actions), jax.lax.stop_gradient(log_density)
+
+
+def conservative_terms(critic_net, critic, obs: jax.Array, act: jax.Array, ood: jax.Array, log_density: jax.Array,
+                       importance_sample: bool, temperature: float) -> tuple[jax.Array, jax.Array]:
+    """(Q_j(s, a_data), the per-state gap T logsumexp_a(Q_j(s, a)/T) - Q_j(s, a_data)), both of shape (M, B): the
+    CQL(H) regulariser before its mean over states. One critic pass evaluates the data actions and the proposals
+    `ood` (K, B, |A|) at the batch states; with `importance_sample` each proposal's Q is reduced by its log-density
+    and the data action stays out of the log-sum-exp, otherwise the plain Q values of all of them enter it."""
+    k, b = ood.shape[0], obs.shape[0]
+    acts = jnp.concatenate([act[None], ood], axis=0)  # (1 + K, B, |A|)
+    states = jnp.broadcast_to(obs, (k + 1, *obs.shape))
+    q = critic_net.apply(critic, states.reshape(-1, obs.shape[-1]), acts.reshape(-1, acts.shape[-1]))
+    q = q.reshape(q.shape[0], k + 1, b)
+    q_data = q[:, 0]
+    terms = q[:, 1:] - log_density[None] if importance_sample else q
+    soft_max = temperature * jax.nn.logsumexp(terms / temperature, axis=1)  # (M, B)
+    return q_data, soft_max - q_data

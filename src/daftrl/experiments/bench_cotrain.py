@@ -14,7 +14,9 @@ whole protocol run (the fewest model epochs its early stopping allows), which bo
 implementation can reach relative to SAC-mix.
 
 The buffers hold real transitions of the task (random actions in both domains); the target buffer is
-`target_size` transitions, i.e. the point of a run at which the model refit is timed.
+`target_size` transitions, i.e. the point of a run at which the model refit is timed. For the offline-source
+methods (H2O, BC-PAR, BC-VGDF: `MethodSpec.needs_dataset`) the source buffer stands for the dataset: their update
+is timed exactly as in `daftrl cotrain METHOD --dataset D`, where each target step is followed by 10 of them.
 """
 
 from __future__ import annotations

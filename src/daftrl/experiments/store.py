@@ -276,6 +276,8 @@ def record_from_run(run_dir: str | os.PathLike, campaign: str, label: str | None
     if kind == "adapt":  # one update per target step once the buffer holds a batch
         start = max(int(method_config.get("learning_starts", 0)), int(method_config.get("batch_size", 1)))
         updates = max(0, int(result["steps"]) - start + 1) if config["method"] != "zero-shot" else 0
+    elif result.get("updates") is not None:  # an offline source (--dataset): the loop counts its updates
+        updates = int(result["updates"])
     else:  # one update per source step
         updates = int(result.get("source_steps") or 0)
     expert = result.get("expert") or {}
