@@ -83,6 +83,18 @@ def test_default_updates_per_step_is_the_methods(tmp_path):
     res = run(tmp_path, "bc-par", steps=20, updates_per_step=None)
     assert res["updates_per_step"] == method_spec("bc-par").dataset_updates_per_step == 10
     assert res["updates"] == 10 * (20 - 16 + 1)
+    # written into the run's config at the start: a later change of the default cannot alter a resume
+    assert RunDir(tmp_path).read_config()["updates_per_step"] == 10
+
+
+def test_a_grid_refuses_an_offline_source_method_without_a_dataset():
+    from daftrl.experiments.grid import GridError, expand
+
+    block = {"kind": "cotrain", "tasks": ["hopper-big-head"], "methods": ["h2o"], "seeds": [0], "steps": 100}
+    with pytest.raises(GridError, match="h2o adapts from an offline source dataset: give --dataset"):
+        expand({"campaign": "t", "block": [block]})
+    ok = expand({"campaign": "t", "block": [{**block, "options": {"dataset": "daftrl/hopper/medium-v0"}}]})
+    assert ok[0].identity["options"] == {"dataset": "daftrl/hopper/medium-v0", "updates_per_step": 10}
 
 
 @pytest.mark.parametrize("method", OFFLINE_METHODS)

@@ -43,7 +43,7 @@ class CotrainRunConfig:
     task: str = "halfcheetah-broken-back-thigh"
     """Task whose source and target domains are co-trained on (`daftrl tasks`)."""
     method: str = "par"
-    """par | vgdf | darc | sac-iw | sac-mix"""
+    """A co-training method (`daftrl cotrain --help` lists them)."""
     steps: int | None = None
     """Target environment steps (default 1e5 = 1e6 source steps with --target-every 10; on --resume,
     the saved total unless given)."""
@@ -110,6 +110,11 @@ class CotrainRunConfig:
         if saved is None and self.target_every != CotrainRunConfig.target_every:
             raise ValueError("--target-every paces a source simulator; with --dataset every iteration is one target "
                              "step followed by --updates-per-step updates")
+        if self.updates_per_step is None and saved is None:  # the method's default, frozen into the run's config
+            from daftrl.algos import method_spec
+
+            return dataclasses.replace(self, updates_per_step=method_spec(self.method,
+                                                                          "cotrain").dataset_updates_per_step)
         return self
 
     def default_run_dir(self) -> Path:

@@ -65,6 +65,11 @@ def test_cql_term_weights_each_row_not_the_batch_mean():
     np.testing.assert_allclose(weighted, (np.asarray(w)[None] * np.asarray(gap)).mean(-1), rtol=1e-5)
     broadcast = np.asarray(w).mean() * np.asarray(gap).mean(-1)
     assert not np.allclose(weighted, broadcast, rtol=1e-3)
+    # --cql-weighting batch_mean computes what ODRL's broadcast does (to compare with ODRL/PAR-era numbers)
+    m_odrl = H2O(dataclasses.replace(m.method_config, cql_weighting="batch_mean"), m.obs_dim, m.act_dim)
+    _, weighted_odrl, gap_odrl = m_odrl.weighted_conservative_gap(state.critic, state, src, w, KEY)
+    np.testing.assert_allclose(gap_odrl, gap, rtol=1e-6)
+    np.testing.assert_allclose(weighted_odrl, broadcast, rtol=1e-5)
 
 
 def test_critic_loss_terms():

@@ -23,7 +23,7 @@ differences from the reference code: docs/assumptions.md ("Offline source: H2O, 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -58,6 +58,11 @@ class H2OConfig(SACIWConfig):
     """Clip of each row's gap logsumexp - Q(s, a_data) before weighting (ODRL `cql_clip_diff_min/max`)."""
     backup_entropy: bool = True
     """Subtract alpha log pi(a'|s') in the TD targets (ODRL; H2O's own code does not)."""
+    cql_weighting: Literal["row", "batch_mean"] = "row"
+    """How w weights the CQL gap: "row" = mean_i w_i gap_i (each source row by its own weight: rows the target
+    dynamics find unlikely get little TD loss and little conservatism); "batch_mean" = mean_i w_i x mean_i gap_i,
+    what ODRL's (B, 1) x (B,) broadcast computes, i.e. the same conservatism on every row (to compare with
+    ODRL/PAR-era numbers)."""
 
     def __post_init__(self):
         if self.num_actions < 1 or not self.cql_temperature > 0 or self.alpha_cql < 0:
@@ -89,6 +94,8 @@ class H2O(SACIW):
         q_src, gap = conservative_terms(self.critic_net, critic, src.obs, src.act, ood, log_density,
                                         cfg.importance_sample, cfg.cql_temperature)
         gap = jnp.clip(gap, *cfg.gap_clip)
+        if cfg.cql_weighting == "batch_mean":
+            return q_src, jnp.mean(w) * jnp.mean(gap, axis=-1), gap
         return q_src, jnp.mean(w[None] * gap, axis=-1), gap
 
     def critic_loss(self, critic, state: SACState, batch: Batch, key, aux: Any = None):

@@ -186,6 +186,10 @@ def build_configs(kind: str, run_config: dict, method_options: dict, where: str 
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     try:
         run_cfg = RunConfig(**{k: v for k, v in run_config.items() if k in fields})
+        if kind == "cotrain":  # h2o, bc-par, bc-vgdf without a dataset: refused here, not in every worker
+            from daftrl.cotrain import check_source
+
+            check_source(method_spec(run_config["method"], kind), run_cfg)
         run_cfg = resolve_budget(run_cfg)
         method_cfg = dataclasses.replace(base, **{k: _tuple_lists(v) for k, v in method_options.items()})
     except (TypeError, ValueError) as e:

@@ -290,6 +290,8 @@ def record_from_run(run_dir: str | os.PathLike, campaign: str, label: str | None
                    if k not in NOT_IN_ID},
         "method_config": method_config, "overrides": overrides,
         "expert": expert_identity(config.get("expert") or (expert.get("name") if kind == "adapt" else None)),
+        "dataset": ({"name": str(result["dataset"]), "checksum": str(result.get("dataset_checksum"))}
+                    if result.get("dataset") else None),
         "curve": curve, "zero_shot": curve[0]["return_mean"] if curve[0]["step"] == 0 else None,
         "final_return": final_return(curve, budget) if evals or budget == 0 else curve[-1]["return_mean"],
         "wall_time_s": wall, "eval_time_s": eval_time, "train_time_s": train_time,
