@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from daftrl.experiments.grid import Job, check_paths, job_state, run_job, stored_records
+from daftrl.experiments.grid import Job, check_paths, job_state, run_job, start_times, stored_records
 
 EXECUTORS = ("serial", "local", "ray")
 
@@ -39,10 +39,12 @@ def _stop_requests(on_stop=None):
             signal.signal(s, h)
 
 
-def serial(jobs: list[Job], workers: int = 1, cpus: str | None = None, root: Path | None = None) -> Iterator[dict]:
+def serial(jobs: list[Job], workers: int = 1, cpus: str | None = None, root: Path | None = None,
+           start_by: dict | None = None) -> Iterator[dict]:
     """One job after the other in this process; a stop (the job's own checkpoint-and-stop) ends the grid."""
+    start_by = start_by or {}
     for job in jobs:
-        outcome = run_job(job, cpus, root)
+        outcome = run_job(job, cpus, root, start_by.get(job.run_id))
         yield outcome
         if outcome["status"] == "interrupted":
             return
@@ -67,14 +69,14 @@ def _pin_worker(cores, stop_event) -> None:
 _STOP_EVENT = None
 
 
-def _pool_job(job: Job, root: Path | None) -> dict:
+def _pool_job(job: Job, root: Path | None, start_by: float | None) -> dict:
     if _STOP_EVENT is not None and _STOP_EVENT.is_set():
         return {"status": "interrupted", "job": job.name()}
-    return run_job(job, root=root)
+    return run_job(job, root=root, start_by=start_by)
 
 
 def local(jobs: list[Job], workers: int | None = None, cpus: str | None = None,
-          root: Path | None = None) -> Iterator[dict]:
+          root: Path | None = None, start_by: dict | None = None) -> Iterator[dict]:
     """A pool of `workers` processes (default: one per usable core), worker i pinned to the i-th usable core."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -97,7 +99,8 @@ def local(jobs: list[Job], workers: int | None = None, cpus: str | None = None,
 
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_pin_worker, initargs=(cores, stop_event)) as pool:
         with _stop_requests(forward_stop) as stop:
-            pending = {pool.submit(_pool_job, job, root) for job in jobs}
+            start_by = start_by or {}
+            pending = {pool.submit(_pool_job, job, root, start_by.get(job.run_id)) for job in jobs}
             while pending:
                 done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -111,7 +114,7 @@ def local(jobs: list[Job], workers: int | None = None, cpus: str | None = None,
 
 
 def ray(jobs: list[Job], workers: int | None = None, cpus: str | None = None,
-        root: Path | None = None) -> Iterator[dict]:
+        root: Path | None = None, start_by: dict | None = None) -> Iterator[dict]:
     """One Ray task per job (num_cpus=1) on the cluster at RAY_ADDRESS, or on a local Ray instance with
     `workers` CPUs. The driver needs only the returned records (`root` is not read: workers may not see it)."""
     try:
@@ -127,7 +130,8 @@ def ray(jobs: list[Job], workers: int | None = None, cpus: str | None = None,
     remote = ray_lib.remote(num_cpus=1, max_retries=0)(run_job)
     try:
         with _stop_requests() as stop:
-            pending = {remote.remote(job): job for job in jobs}
+            start_by = start_by or {}
+            pending = {remote.remote(job, start_by=start_by.get(job.run_id)): job for job in jobs}
             cancelled = False
             while pending:
                 ready, _ = ray_lib.wait(list(pending), num_returns=1, timeout=1.0)
@@ -148,9 +152,11 @@ def ray(jobs: list[Job], workers: int | None = None, cpus: str | None = None,
 
 
 def run_grid(jobs: list[Job], root: str | Path, executor: str = "serial", workers: int | None = None,
-             cpus: str | None = None, quiet: bool = False) -> dict:
+             cpus: str | None = None, quiet: bool = False, deadline: float | None = None) -> dict:
     """Run the jobs not yet in the store at `root` and store each record as it arrives. Returns counts per
-    outcome: done (stored now), skipped (already stored), identical, interrupted, busy, failed (with errors)."""
+    outcome: done (stored now), skipped (already stored), identical, interrupted, busy, deferred (not started:
+    it would end after `deadline`, a Unix time, at its estimated run time; see `grid.start_times`), failed
+    (with errors)."""
     from daftrl.experiments import store
 
     if executor not in EXECUTORS:
@@ -159,12 +165,13 @@ def run_grid(jobs: list[Job], root: str | Path, executor: str = "serial", worker
     check_paths(jobs, root, stored)
     todo = [j for j in jobs if job_state(j, stored) != "done"]
     summary = {"skipped": len(jobs) - len(todo), "done": 0, "identical": 0, "interrupted": 0, "busy": 0,
-               "failed": 0, "errors": []}
+               "deferred": 0, "failed": 0, "errors": []}
+    start_by = start_times(todo, deadline, stored.values())
     t0 = time.perf_counter()
     runner = {"serial": serial, "local": local, "ray": ray}[executor]
     bar = _Progress(len(todo), quiet)
     with bar:
-        for outcome in runner(todo, workers, cpus, Path(root)):
+        for outcome in runner(todo, workers, cpus, Path(root), start_by):
             status = outcome["status"]
             if status == "done":
                 record = outcome["record"]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import time
 import tomllib
 import traceback
 from pathlib import Path
@@ -263,6 +264,16 @@ def status(jobs: list[Job], root: str | Path) -> list[dict]:
     return sorted(rows.values(), key=lambda r: (r["campaign"], r["task"], r["label"]))
 
 
+def start_times(jobs: list[Job], deadline: float | None, records) -> dict[str, float | None]:
+    """run id -> the latest Unix time at which the job may start and still end before `deadline`: the deadline
+    minus its estimated run time (`_estimate_hours`, from the store's measured wall times), or the deadline
+    itself when nothing comparable has finished yet. All None without a deadline."""
+    if deadline is None:
+        return {j.run_id: None for j in jobs}
+    records = list(records)
+    return {j.run_id: deadline - 3600 * (_estimate_hours(j, records) or 0.0) for j in jobs}
+
+
 def _estimate_hours(job: Job, records) -> float | None:
     import statistics
 
@@ -286,17 +297,22 @@ def _failure(job: Job) -> str:
 
 
 # ----------------------------------------------------------------------------- running one job
-def run_job(job: Job, cpus: str | None = None, root: str | Path | None = None) -> dict:
+def run_job(job: Job, cpus: str | None = None, root: str | Path | None = None,
+            start_by: float | None = None) -> dict:
     """Run (or resume, or just collect) one job in this process; returns {"status": "done", "record": ...},
     {"status": "skipped"} (`root`, a store this process can read, got its record meanwhile, e.g. from another
-    grid process), {"status": "interrupted"}, {"status": "busy"} or {"status": "failed", "error": ...}. Never
-    raises: a failure is written to the run dir's failed.json and returned, so other jobs go on."""
+    grid process), {"status": "deferred"} (the clock is past `start_by`, a Unix time: the job would not finish
+    before the grid's deadline, so it does not start), {"status": "interrupted"}, {"status": "busy"} or
+    {"status": "failed", "error": ...}. Never raises: a failure is written to the run dir's failed.json and
+    returned, so other jobs go on."""
     from daftrl.runs import RunDir, RunDirBusy
 
     d = job.run_dir()
     try:
         if root is not None and _stored(job, root):
             return {"status": "skipped", "job": job.name()}
+        if start_by is not None and time.time() > start_by and not RunDir(d).finished():
+            return {"status": "deferred", "job": job.name()}
         if cpus:
             from daftrl.runs import apply_cpu_settings
 

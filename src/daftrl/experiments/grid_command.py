@@ -41,6 +41,10 @@ class GridArgs:
     """Cell name in the store (without a spec; with store: default the run's method)."""
     option: list[str] = dataclasses.field(default_factory=list)
     """Run or method option name=value (repeatable), e.g. --option learning_starts=10000."""
+    deadline: str | None = None
+    """run: start no job that would end after this time at its estimated run time (the store's measured wall
+    times, as `grid status` estimates them), e.g. when the machine will be reclaimed. HH:MM (local, the next
+    such time), +DURATION (+2h, +90m, +1h30m) or an ISO date and time. Running jobs are not stopped."""
 
 
 def run(args: GridArgs) -> int:
@@ -70,16 +74,43 @@ def run(args: GridArgs) -> int:
         return 0
     from daftrl.experiments.executors import run_grid
 
-    res = run_grid(jobs, args.results, args.executor, args.workers, args.cpus)
+    deadline = parse_deadline(args.deadline) if args.deadline else None
+    res = run_grid(jobs, args.results, args.executor, args.workers, args.cpus, deadline=deadline)
     print(f"grid: {res['done']} stored, {res['skipped']} already stored, {res['identical']} identical, "
-          f"{res['interrupted']} interrupted, {res['busy']} running elsewhere, {res['failed']} failed "
-          f"({res['wall_time_s'] / 60:.1f} min); records in {args.results}/")
+          f"{res['interrupted']} interrupted, {res['busy']} running elsewhere, {res['failed']} failed, "
+          f"{res['deferred']} not started before the deadline ({res['wall_time_s'] / 60:.1f} min); records in "
+          f"{args.results}/")
     for error in res["errors"]:
         print(f"  {error}", file=sys.stderr)
     if res["interrupted"]:
         print("interrupted runs resume when the same command runs again", file=sys.stderr)
         return 143
     return 1 if res["failed"] else 0
+
+
+def parse_deadline(text: str, now: float | None = None) -> float:
+    """`--deadline` as a Unix time: HH:MM (local time; tomorrow if that time has passed today), +DURATION
+    (e.g. +2h, +90m, +1h30m) or an ISO 8601 date and time (local unless it names its offset)."""
+    import datetime as dt
+    import re
+    import time
+
+    now = time.time() if now is None else now
+    text = text.strip()
+    rel = re.fullmatch(r"\+(?:(\d+)h)?(?:(\d+)m)?", text)
+    if rel and any(rel.groups()):
+        return now + 3600 * int(rel[1] or 0) + 60 * int(rel[2] or 0)
+    clock = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
+    if clock and int(clock[1]) < 24 and int(clock[2]) < 60:
+        today = dt.datetime.fromtimestamp(now).replace(hour=int(clock[1]), minute=int(clock[2]), second=0,
+                                                       microsecond=0)
+        t = today.timestamp()
+        return t if t > now else (today + dt.timedelta(days=1)).timestamp()
+    try:
+        return dt.datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        raise ValueError(f"--deadline {text!r}: give HH:MM, +DURATION (e.g. +2h30m) or an ISO date and time "
+                         "(e.g. 2026-12-05T23:40)") from None
 
 
 def print_status(rows: list[dict]) -> None:
