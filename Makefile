@@ -22,12 +22,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/daftrl demo --task $(TASK) --method $(METHOD)
 
-# one pytest worker per core (pytest-xdist); TEST_WORKERS=0 runs in this process (e.g. for --pdb)
+# one pytest worker per core (pytest-xdist); an idle worker takes tests queued for a busy one (worksteal), so a few
+# long tests at the end do not leave a core idle; TEST_WORKERS=0 runs in this process (e.g. for --pdb)
 test: $(STAMP)
-	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 test-slow: $(STAMP)
-	$(PY) -m pytest -m slow -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest -m slow -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # docs/results.md and its figures from the committed results store (a test checks the committed file is current)
 results-doc: $(STAMP)

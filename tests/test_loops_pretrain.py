@@ -96,6 +96,7 @@ def test_sigterm_checkpoints_and_resume_matches(tmp_path):
     assert same_training_state(f"{run}/checkpoint.safetensors", f"{tmp_path}/straight/checkpoint.safetensors") == []
 
 
+@pytest.mark.slow  # trains an expert for ~30 s: make test-slow (CI runs it)
 def test_sac_learns_pendulum(pendulum_expert):
     """A random policy scores about -1200 on Pendulum-v1; SAC gets above -400 in 6000 steps (10 episodes)."""
     run, result = pendulum_expert

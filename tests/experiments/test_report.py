@@ -121,6 +121,20 @@ def test_iqm_and_mean_of_a_known_matrix():
         assert lo <= point <= hi
 
 
+@pytest.mark.parametrize("shape_x, shape_y", [((5, 3), (5, 3)), ((4, 2), (6, 2)), ((1, 8), (3, 8)), ((7, 1), (2, 1))])
+def test_iqm_and_improvement_probability_equal_rliables(shape_x, shape_y):
+    from rliable import metrics
+
+    rng = np.random.default_rng(sum(shape_x + shape_y))
+    x = rng.integers(0, 4, size=shape_x).astype(float)  # small integers: many ties within and across labels
+    y = rng.integers(0, 4, size=shape_y).astype(float)
+    for m in (x, y, rng.normal(size=shape_x)):
+        assert report.iqm(m) == float(metrics.aggregate_iqm(m))
+    assert report.mean_improvement_probability(x, y) == pytest.approx(metrics.probability_of_improvement(x, y),
+                                                                       abs=1e-12)
+    assert report.mean_improvement_probability(x, x) == pytest.approx(0.5)
+
+
 def test_bootstrap_is_seeded_and_leaves_the_global_rng_alone():
     rng = np.random.default_rng(1)
     scores = {"a": rng.normal(size=(5, 3)), "b": rng.normal(size=(5, 3))}
