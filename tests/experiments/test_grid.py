@@ -34,6 +34,18 @@ def test_spec_expands_into_jobs_with_stable_ids():
     assert grid.expand(spec(methods=("ft",), gamma=0.98))[0].run_id != ft.run_id
 
 
+def test_robot_and_task_in_an_option_are_filled_in_per_task():
+    s = spec(methods=("ft",), expert="{robot}-cql")
+    s["block"][0]["tasks"] = [TASK, "walker-no-right-thigh"]
+    jobs = {j.task: j for j in grid.expand(s)}
+    assert jobs[TASK].run_options["expert"] == "hopper-cql"
+    assert jobs["walker-no-right-thigh"].run_options["expert"] == "walker-cql"
+    block = {"kind": "cotrain", "tasks": [TASK], "methods": ["h2o"], "seeds": [0],
+             "options": {"dataset": "daftrl/{robot}/medium-v0"}}
+    h2o = grid.expand({"campaign": "tiny", "block": [block]})
+    assert h2o[0].run_options["dataset"] == "daftrl/hopper/medium-v0"
+
+
 @pytest.mark.parametrize("edit, match", [
     (lambda s: s["defaults"].update(learning_start=5), "no option 'learning_start' \\(did you mean learning_starts"),
     (lambda s: s["block"][0].update(tasks=["hopper-big-hed"]), "hopper-big-hed"),

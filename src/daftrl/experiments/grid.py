@@ -134,6 +134,7 @@ def make_job(campaign: str | None, kind: str, task: str, method: str, seed: int,
     if kind not in KINDS:
         raise GridError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
     _check_task(task, where)
+    options = {k: _per_task(v, task) for k, v in options.items()}
     try:
         run_defaults, method_defaults = store.defaults_for(kind, method, task)
     except ValueError as e:
@@ -161,6 +162,16 @@ def make_job(campaign: str | None, kind: str, task: str, method: str, seed: int,
     if not store._NAME.match(name):
         raise GridError(f"{where}: label {name!r} is not a plain name (letters, digits, . _ -)")
     return Job(campaign, name, kind, task, method, int(seed), run_opts, method_opts, store.run_id(identity), identity)
+
+
+def _per_task(value: Any, task: str) -> Any:
+    """An option's value for one task: "{robot}" and "{task}" in a string become the task's robot and name (e.g.
+    expert = "{robot}-cql", dataset = "daftrl/{robot}/medium-v0"); other values are kept."""
+    if not isinstance(value, str) or "{" not in value:
+        return value
+    from daftrl.envs import TASKS
+
+    return value.replace("{robot}", TASKS[task].robot).replace("{task}", task)
 
 
 def _check_task(task: str, where: str) -> None:
