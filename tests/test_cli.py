@@ -44,6 +44,16 @@ def test_help_lists_every_command_and_the_version_prints(capsys):
     assert re.fullmatch(r"\d+\.\d+\.\d+\S*\n", capsys.readouterr().out)
 
 
+def test_output_into_a_closed_pipe_ends_quietly():
+    """`daftrl grid list GRID | head -1`: the reader went away; no traceback, exit 141 as for SIGPIPE."""
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-m", "daftrl.cli", "grid", "list", str(root / "grids" / "online.toml")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # gone before the command writes anything: its first write fails
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141 and err == ""
+
+
 def test_a_misspelt_command_is_refused_with_the_commands_listed(capsys):
     with pytest.raises(SystemExit) as e:
         main(["adpat", "--task", "x"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import sys
 from typing import Literal
 
@@ -259,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileExistsError) as e:
         print(f"daftrl {argv[0]}: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`daftrl grid list ... | head`): stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 141
     except Exception as e:
         from daftrl.runs import TrainingDiverged
 
