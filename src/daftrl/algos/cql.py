@@ -142,10 +142,7 @@ class CQL(SAC):
         """SAC's target, without the entropy term unless --backup-entropy (the references' deterministic backup)."""
         if self.method_config.backup_entropy:
             return super().td_target(state, batch, key)
-        k_pi, k_agg = jax.random.split(key)
-        next_act, _ = self.policy(state.actor, batch.next_obs, k_pi)
-        next_q = self.aggregate_target_q(self.critic_net.apply(state.target_critic, batch.next_obs, next_act), k_agg)
-        return batch.rew + self.config.gamma * (1.0 - batch.terminated) * next_q
+        return deterministic_backup(self, state, batch, key)
 
     def critic_loss(self, critic, state: SACState, batch: Batch, key: jax.Array, aux: Any = None):
         """sum_j [mean_B (Q_j - y)^2 + w (gap_j - shift)], w = alpha_cql (alpha_cql alpha' and shift =
@@ -208,6 +205,16 @@ class CQL(SAC):
 
 
 # ---------------------------------------------------------------------- the conservative term (shared with H2O)
+def deterministic_backup(learner: SAC, state: SACState, batch: Batch, key: jax.Array) -> jax.Array:
+    """y = r + gamma (1 - terminated) agg_j Qbar_j(s', a'), a' ~ pi(.|s'): SAC's target without the entropy term,
+    the default backup of CQL's and H2O's reference code (`learner`'s policy, target critics and aggregation)."""
+    k_pi, k_agg = jax.random.split(key)
+    next_act, _ = learner.policy(state.actor, batch.next_obs, k_pi)
+    next_q = learner.aggregate_target_q(learner.critic_net.apply(state.target_critic, batch.next_obs, next_act),
+                                        k_agg)
+    return batch.rew + learner.config.gamma * (1.0 - batch.terminated) * next_q
+
+
 def ood_actions(actor_net, actor, obs: jax.Array, next_obs: jax.Array, key: jax.Array,
                 n: int) -> tuple[jax.Array, jax.Array]:
     """The 3N proposal actions per state, (3N, B, |A|), and their log-densities (3N, B): N uniform actions in

@@ -28,7 +28,7 @@ from typing import Any, Literal
 import jax
 import jax.numpy as jnp
 
-from daftrl.algos.cql import conservative_terms, ood_actions
+from daftrl.algos.cql import conservative_terms, deterministic_backup, ood_actions
 from daftrl.algos.darc import SACIW, SACIWConfig
 from daftrl.algos.mix import SACMix
 from daftrl.replay import Batch
@@ -82,10 +82,7 @@ class H2O(SACIW):
         """SAC's soft target, or without the entropy term unless `backup_entropy`."""
         if self.method_config.backup_entropy:
             return super().td_target(state, batch, key)
-        k_pi, k_agg = jax.random.split(key)
-        next_act, _ = self.policy(state.actor, batch.next_obs, k_pi)
-        next_q = self.aggregate_target_q(self.critic_net.apply(state.target_critic, batch.next_obs, next_act), k_agg)
-        return batch.rew + self.config.gamma * (1.0 - batch.terminated) * next_q
+        return deterministic_backup(self, state, batch, key)
 
     def weighted_conservative_gap(self, critic, state: SACState, src: Batch, w: jax.Array, key: jax.Array):
         """(Q_j(s, a_data) (M, B), the per-member mean_B w_i clip(gap_ij) (M,), the unweighted gaps (M, B))."""
