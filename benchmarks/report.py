@@ -87,6 +87,28 @@ def cotrain_section(r: dict) -> list[str]:
     return out + [""]
 
 
+def offline_section(r: dict) -> list[str]:
+    peak = r["matmul_gflops"]
+    out = [f"### Offline methods (CQL), per-update cost ({_prov(r)})", "",
+           "Updates through the offline loop's own compiled chunk (minibatches drawn on the device from a "
+           "synthetic HalfCheetah-sized dataset), each method round-robin with a SAC update on the same networks and "
+           f"batch, median over rounds; matmul peak in the same run {peak['gemm2048']:.0f} / {peak['chain256']:.0f} "
+           "GFLOP/s (2048^3 GEMM / chained 256-wide). Hours: 1e5 and 1e6 updates at the measured rate.", "",
+           "| networks | batch | method | updates/s | vs SAC | MFLOP per update (XLA) | % of the matmul peak | "
+           "hours per 1e5 / 1e6 updates |", "|---|---|---|---|---|---|---|---|"]
+    for size in r["sizes"]:
+        hidden = " x ".join(str(w) for w in size["hidden"])
+        for name, rate in size["updates_per_s"].items():
+            mflop = size["mflop_per_update"].get(name)
+            frac = size["fraction_of_peak"].get(name)
+            hours = size["hours_on_one_core"].get(name)
+            out.append(f"| {hidden} | {size['batch_size']} | {name} | {rate:,.1f} | {size['cost_vs_sac'][name]:.1f}x | "
+                       + (f"{mflop:,.0f}" if mflop else "-") + " | "
+                       + (f"{100 * frac:.0f} %" if frac is not None else "-") + " | "
+                       + (f"{hours['1e5_updates']:.1f} / {hours['1e6_updates']:.1f}" if hours else "-") + " |")
+    return out + [""]
+
+
 def learning_section(r: dict) -> list[str]:
     out = [f"### SAC learning quality, 1e5 steps, `expert` preset ({_prov(r)})", "",
            "| env | return at 1e5 per seed | mean ± std over seeds | Tianshou SAC at 1e5 (10 seeds) |",
@@ -140,6 +162,8 @@ def main() -> None:
         lines += adapt_section(r)
     if (r := _load("bench_cotrain.json")):
         lines += cotrain_section(r)
+    if (r := _load("bench_offline.json")):
+        lines += offline_section(r)
     if (r := _load("bench_grid.json")):
         lines += grid_section(r)
     if (r := _load("consolidation_before_after.json")):
