@@ -105,6 +105,79 @@ def test_curve_summaries():
     assert report.mean_train_return(bare) is None and report.total_falls(bare) is None
 
 
+def test_welch_interval_matches_the_textbook_formulas_and_scipy():
+    from scipy import stats
+
+    a, b = [1310.0, 1450.0, 1185.0, 1620.0], [905.0, 1280.0]
+    va, vb = np.var(a, ddof=1) / 4, np.var(b, ddof=1) / 2  # squared standard errors of the two means
+    df = (va + vb) ** 2 / (va**2 / 3 + vb**2 / 1)  # Welch-Satterthwaite
+    half = stats.t.ppf(0.975, df) * math.sqrt(va + vb)
+    diff = np.mean(a) - np.mean(b)
+    assert report.welch_df(a, b) == pytest.approx(df, rel=1e-12)
+    got = report.welch_interval(a, b)
+    assert got == pytest.approx((diff, diff - half, diff + half), rel=1e-12)
+    scipy_test = stats.ttest_ind(a, b, equal_var=False)  # an independent implementation
+    assert report.welch_df(a, b) == pytest.approx(scipy_test.df, rel=1e-9)
+    assert got[1:] == pytest.approx(tuple(scipy_test.confidence_interval(0.95)), rel=1e-9)
+    assert report.welch_interval(a, b, 0.9)[2] < got[2]  # a lower confidence, a narrower interval
+    lo, hi = report.welch_interval(b, a)[1:]  # swapping the sides mirrors the interval
+    assert (lo, hi) == pytest.approx((-got[2], -got[1]), rel=1e-12)
+
+
+def test_welch_df_with_equal_variances_and_sizes_is_students():
+    from scipy import stats
+
+    a, b = [1.0, 2.0, 3.0, 4.0], [11.0, 12.0, 13.0, 14.0]  # equal sample variances and sizes
+    assert report.welch_df(a, b) == pytest.approx(4 + 4 - 2)
+    half = stats.t.ppf(0.975, 6) * math.sqrt(2 * np.var(a, ddof=1) / 4)  # pooled Student interval
+    assert report.welch_interval(a, b) == pytest.approx((-10.0, -10.0 - half, -10.0 + half))
+    assert report.welch_df([1.0, 2.0, 3.0], [5.0, 9.0]) < 3  # unequal: fewer than n1 + n2 - 2
+    assert report.welch_df([7.0, 7.0, 7.0], [1.0, 2.0, 3.0]) == pytest.approx(2.0)  # a constant side: n_other - 1
+    diff, lo, hi = report.welch_interval([7.0, 7.0, 7.0], [1.0, 2.0, 3.0])
+    assert diff == pytest.approx(5.0) and hi - diff == pytest.approx(stats.t.ppf(0.975, 2) / math.sqrt(3))
+
+
+def test_verdicts_and_undefined_intervals():
+    assert report.verdict(1.0, 2.0) == "better" and report.verdict(-2.0, -1.0) == "worse"
+    assert report.verdict(-1.0, 1.0) == "level" and report.verdict(0.0, 1.0) == "level"  # 0 included: level
+    assert report.verdict(None, None) == report.DASH
+    for a, b in [([5.0], [1.0, 2.0]), ([1.0, 2.0], [5.0]), ([], [1.0, 2.0])]:  # a side with < 2 runs
+        assert report.welch_interval(a, b)[1:] == (None, None)
+        assert report.verdict(*report.welch_interval(a, b)[1:]) == report.DASH
+    assert report.welch_interval([5.0], [1.0, 2.0])[0] == pytest.approx(3.5)
+    assert report.welch_df([3.0, 3.0], [3.0, 3.0]) is None  # both variances zero: 0/0
+    assert report.welch_interval([3.0, 3.0], [3.0, 3.0]) == (0.0, 0.0, 0.0)  # identical constants
+    assert report.verdict(*report.welch_interval([3.0, 3.0], [3.0, 3.0])[1:]) == "level"
+    assert report.welch_interval([5.0, 5.0], [3.0, 3.0, 3.0]) == (2.0, 2.0, 2.0)  # the limit: a point
+    assert report.verdict(*report.welch_interval([5.0, 5.0], [3.0, 3.0, 3.0])[1:]) == "better"
+
+
+def test_versus_section_task_by_task(tmp_path):
+    finals = {("a", "daft"): [1000.0, 1100.0, 1200.0], ("a", "ft"): [500.0, 600.0, 700.0],  # clearly better
+              ("b", "daft"): [1000.0, 1100.0, 1200.0], ("b", "ft"): [1050.0, 1150.0, 1250.0],  # level
+              ("c", "daft"): [100.0, 110.0, 120.0], ("c", "ft"): [1000.0, 1010.0, 1020.0],  # clearly worse
+              ("a", "expert"): [100.0, 102.0], ("b", "expert"): [100.0]}
+    records = [make_record("c", task, label, seed, final) | ({"method": "zero-shot"} if label == "expert" else {})
+               for (task, label), values in finals.items() for seed, final in enumerate(values)]
+    records.append(make_record("c", "b", "ft", 3, 2000.0, steps=50_000))  # partial: left out
+    records += [make_record("no-daft", "a", "ft", s, 1.0) for s in range(2)]
+    records += [make_record("zero-only", "a", label, s, 1.0) | {"method": label} for label in ("daft", "zero-shot")
+                for s in range(2)]
+    text = report.build_report(records, tmp_path, tmp_path / "img", reps=50)
+    assert text.count("against each label") == 1  # no daft / no other learning label: no section
+    section = text.split("### `daft` against each label, task by task")[1].split("### Per task")[0]
+    # 500 -+ t_{0.975,4} sqrt(2 x 100^2 / 3) = 500 -+ 226.7; the expert (zero-shot) column comes last
+    assert "| task | `ft` | `expert` |" in section
+    assert "| `a` | +500 [+273, +727] better (3 v 3) | +999 [+751, +1,247] better (3 v 2) |" in section
+    assert "| `b` | -50 [-277, +177] level (3 v 3) | — (3 v 1) |" in section
+    assert "| `c` | -900 [-923, -877] worse (3 v 3) |  |" in section  # the expert has no run on c
+    assert ("- `daft` vs `ft`: better on 1, worse on 1, level on 1 of 3 tasks (95 % Welch intervals of the difference "
+            "in final return; — where a side has < 2 seeds: 0 tasks)") in section
+    assert "- `daft` vs `expert`: better on 1, worse on 0, level on 0 of 2 tasks (" in section
+    assert "< 2 seeds: 1 task)" in section
+    assert text.index("### At a glance") < text.index("against each label") < text.index("### Per task")
+
+
 def test_normalised_score_is_0_at_zero_shot_and_100_at_source():
     assert report.normalised_score(200.0, 200.0, 1200.0) == 0.0
     assert report.normalised_score(1200.0, 200.0, 1200.0) == 100.0
@@ -205,12 +278,25 @@ def test_write_report_on_a_small_store(tmp_path):
     assert "| `sgft` | adapt (6) | sgft (6) | none | 3 | 0 | 3 | finished (6) |" in main
     assert "curve is the mean over seeds" in main
     # at a glance: finished seeds only (daft's partial s3 is left out), a dash where a cell has none
-    glance = main.split("### At a glance")[1].split("### Per task")[0]
+    glance = main.split("### At a glance")[1].split("### `daft` against each label")[0]
     assert "| task | `daft` | `ft` | `par` | `sgft` |" in glance.replace("`zero-shot` |", "")
     cheetah_row = next(line for line in glance.splitlines() if line.startswith("| `halfcheetah-broken-back-thigh`"))
     assert cheetah_row.startswith("| `halfcheetah-broken-back-thigh` | 1,100 (3) |")
     assert "| `hopper-x` |" in glance and "— |" in next(line for line in glance.splitlines()
                                                      if line.startswith("| `walker-no-right-thigh`"))
+    # daft against each label: finished runs only (the partial daft s3 is left out), Welch t-interval with df = 4
+    # (equal variances and sizes): 500 -+ 2.7764 x sqrt(2 x 100^2 / 3) = 500 -+ 226.7
+    versus = main.split("### `daft` against each label, task by task")[1].split("### Per task")[0]
+    assert "| task | `ft` | `par` | `sgft` |" in versus
+    assert ("| `halfcheetah-broken-back-thigh` | +500 [+273, +727] better (3 v 3) |  | +750 [+542, +958] better "
+            "(3 v 3) |") in versus  # par never ran there; sgft: df = 2.94 (unequal variances)
+    assert "| `hopper-x` | +500 [+273, +727] better (3 v 3) | — (3 v 1) |  |" in versus  # sgft never ran there
+    assert ("- `daft` vs `ft`: better on 3, worse on 0, level on 0 of 3 tasks (95 % Welch intervals of the difference "
+            "in final return; — where a side has < 2 seeds: 0 tasks)") in versus
+    assert "- `daft` vs `par`: better on 0, worse on 0, level on 0 of 1 task (" in versus
+    assert "< 2 seeds: 1 task)" in versus
+    assert "- `daft` vs `sgft`: better on 2, worse on 0, level on 0 of 2 tasks (" in versus
+    assert "against each label" not in pilot  # daft alone
     # per task: t-interval (t_{0.975,2} = 4.3027 x 100 / sqrt 3 = 248.4), early phase, AUC, train return, falls
     walker = main.split("#### walker-no-right-thigh")[1].split("####")[0]
     assert ("| `daft` | 3 | 1,100 | [852, 1,348] | s0: 1,000, s1: 1,100, s2: 1,200 | 200 | 300 | 600 | 5 | 10.0 |"

@@ -3,12 +3,14 @@
 Per campaign (sorted by name), each section left out when it has no data:
 
 1. cells: the labels, their method, non-default flags, seeds per task and status;
-2. per task (the DAFT paper's Figure 2): learning curves (mean over seeds, 95 % t-interval band), final returns
+2. DAFT against each other label, task by task: the difference of mean final returns with a 95 % Welch
+   t-interval and whether it excludes zero (better / worse / level);
+3. per task (the DAFT paper's Figure 2): learning curves (mean over seeds, 95 % t-interval band), final returns
    with 95 % t-intervals, early-phase returns, the normalised area under the curve, training returns and falls;
-3. across tasks: IQM and mean of normalised scores with stratified-bootstrap 95 % intervals, performance profiles
+4. across tasks: IQM and mean of normalised scores with stratified-bootstrap 95 % intervals, performance profiles
    and the probability of improvement of DAFT over each other label (Agarwal et al. 2021, "Deep reinforcement
    learning at the edge of the statistical precipice", NeurIPS; computed with `rliable`);
-4. runtime (the paper's Figure 3): hours per run for the full budget, measured or projected, per machine.
+5. runtime (the paper's Figure 3): hours per run for the full budget, measured or projected, per machine.
 
 The markdown is byte-for-byte deterministic for the same records: sorted iteration, fixed float formats, a seeded
 bootstrap (rliable draws from numpy's global RNG, which is seeded here and restored afterwards) and no dates, paths
@@ -167,6 +169,53 @@ def mean_curve(curves: Sequence[Curve]) -> tuple[np.ndarray, np.ndarray, np.ndar
     if len(curves) < 2:
         return np.array(steps), mean, None, None
     return np.array(steps), mean, np.array([lo for _, lo, _ in stats]), np.array([hi for _, _, hi in stats])
+
+
+# ------------------------------------------------------------------------------------- reference vs a label, per task
+
+
+def welch_df(a: Sequence[float], b: Sequence[float]) -> float | None:
+    """Welch-Satterthwaite degrees of freedom of the difference of two means with unequal variances:
+    (s_a^2/n_a + s_b^2/n_b)^2 / ((s_a^2/n_a)^2/(n_a-1) + (s_b^2/n_b)^2/(n_b-1)) (Welch 1947, "The generalization
+    of 'Student's' problem when several different population variances are involved", Biometrika 34). It lies
+    between min(n_a, n_b) - 1 and n_a + n_b - 2, the latter when the variances and sizes are equal. None with fewer
+    than 2 values on a side or when both sample variances are zero (0/0)."""
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if x.size < 2 or y.size < 2:
+        return None
+    va, vb = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
+    if va + vb == 0:
+        return None
+    return float((va + vb) ** 2 / (va**2 / (x.size - 1) + vb**2 / (y.size - 1)))
+
+
+def welch_interval(a: Sequence[float], b: Sequence[float], confidence: float = CONFIDENCE,
+                   ) -> tuple[float, float | None, float | None]:
+    """Difference of means mean(a) - mean(b) and its two-sided Welch t-interval (Welch 1947): the difference -+
+    t_{(1+c)/2, df} sqrt(s_a^2/n_a + s_b^2/n_b), sample variances with ddof=1, df = `welch_df` (Welch-Satterthwaite),
+    the quantile from scipy. No interval (None, None) with fewer than 2 values on a side. When both sample variances
+    are zero the standard error is 0 and the interval is the point [difference, difference] (the limit of the
+    interval whatever df in its range), e.g. [0, 0] for identical constant samples."""
+    from scipy import stats
+
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    diff = float(x.mean() - y.mean()) if x.size and y.size else math.nan
+    if x.size < 2 or y.size < 2:
+        return diff, None, None
+    se = math.sqrt(x.var(ddof=1) / x.size + y.var(ddof=1) / y.size)
+    df = welch_df(x, y)
+    if df is None:
+        return diff, diff, diff
+    half = float(stats.t.ppf(0.5 + confidence / 2, df) * se)
+    return diff, diff - half, diff + half
+
+
+def verdict(lo: float | None, hi: float | None) -> str:
+    """The word for an interval of a difference: "better" if it lies entirely above 0, "worse" if entirely below,
+    "level" if it contains 0 (endpoints included), DASH without an interval."""
+    if lo is None or hi is None:
+        return DASH
+    return "better" if lo > 0 else "worse" if hi < 0 else "level"
 
 
 # --------------------------------------------------------------------------------------------- across tasks (rliable)
@@ -501,6 +550,63 @@ def _glance_section(ctx: _Context) -> list[str]:
     return out + _table(["task", *(f"`{label}`" for label in labels)], rows)
 
 
+def _signed(x: float | None, spec: str = "+,.0f") -> str:
+    """`_fmt` with an explicit sign, no sign on a value that rounds to zero."""
+    s = _fmt(x, spec)
+    return s[1:] if s[:1] in "+-" and not any(c in "123456789" for c in s) else s
+
+
+def _tasks(n: int) -> str:
+    return f"{n} task" if n == 1 else f"{n} tasks"
+
+
+def _versus_section(ctx: _Context) -> list[str]:
+    """Task x other label: mean final return of REFERENCE minus the label's over their finished runs (the values of
+    the per-task tables) with a 95 % Welch t-interval and its verdict, then per label the count of tasks on which
+    REFERENCE is better, worse or level. Left out without finished REFERENCE runs or another learning label."""
+    finals = _finals(ctx.records)
+    if not any(label == REFERENCE for label, _ in finals):
+        return []
+    learning: dict[str, bool] = {}  # other label -> does it train (zero-shot labels go last)
+    for r in ctx.records:
+        if r["label"] != REFERENCE:
+            learning[r["label"]] = learning.get(r["label"], False) or r["method"] != "zero-shot"
+    others = sorted(learning, key=lambda label: (not learning[label], label))
+    if not any(learning[label] for label in others):
+        return []
+    present = {(r["label"], r["task"]) for r in ctx.records}
+    counts = {label: dict.fromkeys(("better", "worse", "level", DASH), 0) for label in others}
+    rows = []
+    for task in ctx.tasks():
+        ref = [v for _, v in finals.get((REFERENCE, task), [])]
+        cells = []
+        for label in others:
+            if (label, task) not in present:
+                cells.append("")
+                continue
+            other = [v for _, v in finals.get((label, task), [])]
+            diff, lo, hi = welch_interval(ref, other)
+            word = verdict(lo, hi)
+            counts[label][word] += 1
+            number = f"{_signed(diff)} [{_signed(lo)}, {_signed(hi)}] " if lo is not None else ""
+            cells.append(f"{number}{word} ({len(ref)} v {len(other)})")
+        rows.append([f"`{task}`", *cells])
+    out = [f"### `{REFERENCE}` against each label, task by task", "",
+           f"Mean final return of `{REFERENCE}` minus that of the label, over the finished runs of each (the values of "
+           "the per-task tables), with a 95 % Welch t-interval (unequal variances, Welch-Satterthwaite degrees of "
+           f"freedom; Welch 1947); in brackets the runs of `{REFERENCE}` v the label. Better / worse: the interval "
+           "lies entirely above / below 0; level: it contains 0; — a side has fewer than 2 finished runs; empty: the "
+           "label has no run on the task. Each interval is at 95 % on its own, with no correction for the number of "
+           "tasks.", ""]
+    out += _table(["task", *(f"`{label}`" for label in others)], rows)
+    for label in others:
+        c = counts[label]
+        out.append(f"- `{REFERENCE}` vs `{label}`: better on {c['better']}, worse on {c['worse']}, level on "
+                   f"{c['level']} of {_tasks(sum(c.values()))} (95 % Welch intervals of the difference in final "
+                   f"return; — where a side has < 2 seeds: {_tasks(c[DASH])})")
+    return out + [""]
+
+
 def _task_figure(ctx: _Context, task: str, records: Sequence[Mapping], zero_shot: float | None) -> Path:
     from daftrl.experiments import plots
 
@@ -672,7 +778,7 @@ def build_report(records: Sequence[Mapping], out_dir: Path, figures: Path, reps:
         labels = sorted({r["label"] for r in mine})
         ctx = _Context(campaign, mine, {label: f"C{i % 10}" for i, label in enumerate(labels)}, figures / campaign,
                        out_dir, reps, seed)
-        out += [f"## {campaign}", ""] + _cells_section(ctx) + _glance_section(ctx)
+        out += [f"## {campaign}", ""] + _cells_section(ctx) + _glance_section(ctx) + _versus_section(ctx)
         out += ["### Per task", ""] + _task_notes()
         for task in ctx.tasks():
             out += _task_section(ctx, task)
