@@ -68,7 +68,7 @@ def test_short_run_logs_evaluates_and_exports(tmp_path):
     saved = run.read_config()["dataset_record"]
     assert (saved["name"], saved["checksum"], saved["size"]) == ("pendulum-random", DATA.checksum, 600)
     # `daftrl eval RUN_DIR` evaluates the run's policy in the env it was trained on
-    from daftrl.evaluate import evaluate_checkpoint
+    from daftrl.eval_command import evaluate_checkpoint
 
     evaluated = evaluate_checkpoint(str(tmp_path), episodes=1)
     assert (evaluated["env"], evaluated["domain"], len(evaluated["returns"])) == ("Pendulum-v1", "source", 1)

@@ -50,7 +50,7 @@ def test_eval_films_a_bundled_expert_in_source_and_target(gl, tmp_path, capsys):
 
 
 def test_recording_does_not_change_the_evaluation(gl, tmp_path):
-    from daftrl.evaluate import evaluate_checkpoint
+    from daftrl.eval_command import evaluate_checkpoint
 
     kwargs = dict(task="hopper-big-head", domain="target", episodes=2, seed=3)
     plain = evaluate_checkpoint("hopper", **kwargs)

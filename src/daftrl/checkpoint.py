@@ -64,6 +64,11 @@ def _digest(arrays: Mapping[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes (hex): the checksums of zoo files and dataset builds."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` via a temporary file and rename (readers never see a partial file); the file and
     then its directory are fsynced, so after a power loss the path holds the old or the new bytes."""

@@ -116,7 +116,7 @@ def evaluate(argv: list[str]) -> int:
     """evaluate a checkpoint: `eval CHECKPOINT --task T --domain target`"""
     import json
 
-    from daftrl.evaluate import EvalArgs, evaluate_checkpoint
+    from daftrl.eval_command import EvalArgs, evaluate_checkpoint
 
     args = tyro.cli(EvalArgs, args=argv, prog="daftrl eval")
     print(json.dumps(evaluate_checkpoint(**dataclasses.asdict(args)), indent=2))

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from daftrl import zoo
+from daftrl.checkpoint import file_sha256 as sha256
 from daftrl.envs import TASKS, get_task
-from daftrl.zoo.build import FILES, robot_of, robot_tasks, sha256
+from daftrl.zoo.build import FILES, robot_of, robot_tasks
 
 BUNDLED = zoo.names()
 

@@ -67,10 +67,10 @@ def _check_request(robot: str, level: str, transitions: int) -> None:
 def _actor(robot: str, level: str) -> tuple[Path, str]:
     """The zoo actor file of a level and its SHA-256, refused if it differs from what the zoo card recorded."""
     from daftrl import zoo
-    from daftrl.zoo.build import sha256
+    from daftrl.checkpoint import file_sha256
 
     path = zoo.ZOO_DIR / robot / LEVELS[level]
-    digest, recorded = sha256(path), zoo.card(robot)["sha256"].get(LEVELS[level])
+    digest, recorded = file_sha256(path), zoo.card(robot)["sha256"].get(LEVELS[level])
     if digest != recorded:
         raise ValueError(f"{path} does not match its zoo card's checksum; restore it (`daftrl zoo verify {robot}`)")
     return path, digest

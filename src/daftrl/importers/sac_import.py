@@ -1,7 +1,7 @@
 """Bring your own expert: a Stable-Baselines3 or SBX `SAC` save turned into a daftrl `Expert`
 (docs/adaptation.md, "Bring your own expert").
 
-`import_sb3` reads the save (`zipsave.read_sac`, nothing in it runs), folds in VecNormalize statistics when there are
+`import_sb3` reads the save (`read_sac`, nothing in it runs), folds in VecNormalize statistics when there are
 any, checks sizes and action bounds against the env, and attaches D_src: the save's replay buffer when the user
 saved it (`model.save_replay_buffer`), otherwise transitions of the imported policy rolled out in the env (a ~ pi(.|s),
 deterministic for a seed: `daftrl.datasets.rollout`). `write_expert` stores the result as daftrl stores any expert:
@@ -19,9 +19,10 @@ from typing import Literal
 
 import numpy as np
 
+from daftrl.importers import sb3, sbx
 from daftrl.importers.foreign import ForeignSAC, check_env, fold_observation_statistics, to_expert, unscale_rewards
 from daftrl.importers.sb3_pickles import ObservationStatistics, read_replay_buffer, read_vec_normalize
-from daftrl.importers.zipsave import read_sac
+from daftrl.importers.zipsave import _REFUSED, SAC_POLICIES, SaveFile
 
 Source = Literal["auto", "replay", "rollout"]
 EXPERT_FILE, CARD_FILE = "expert.safetensors", "card.json"
@@ -174,3 +175,19 @@ def write_expert(imported: Imported, out: str | Path | None = None, overwrite: b
     save_expert(directory / EXPERT_FILE, imported.expert)
     atomic_write_json(directory / CARD_FILE, imported.card)
     return directory
+
+
+def read_sac(path: str | Path) -> ForeignSAC:
+    """The SAC agent in an SB3 or SBX save (ValueError, naming what to do, for anything else)."""
+    save = SaveFile.open(path)
+    policy = save.policy_class()
+    library = SAC_POLICIES.get(policy)
+    if library is None:
+        what = _REFUSED.get(policy) or (f"a {policy.rsplit('.', 1)[-1]} policy" if policy else "no policy class")
+        raise ValueError(f"{save.path} holds {what} ({policy or 'unknown'}); daftrl imports SAC agents only (SB3 or "
+                         "SBX `SAC` with an MLP policy on flat observations)")
+    sac = (sb3.read if library == "stable-baselines3" else sbx.read)(save)
+    if sac.obs_dim != len(save.box("observation_space")[0]):
+        raise ValueError(f"{save.path}: the networks take {sac.obs_dim} observations but its observation space has "
+                         f"{len(save.box('observation_space')[0])}")
+    return sac

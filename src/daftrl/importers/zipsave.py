@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from daftrl.importers import safe_pickle
-from daftrl.importers.foreign import ForeignSAC
 
 SAC_POLICIES = {"stable_baselines3.sac.policies.SACPolicy": "stable-baselines3", "sbx.sac.policies.SACPolicy": "sbx"}
 """Policy classes this imports, by the `module.name` a save records -> the library that wrote it."""
@@ -106,21 +105,3 @@ class SaveFile:
         return {"library": library, "file": str(self.path), "sha256": self.sha256, "sb3_version": self.sb3_version,
                 "system_info": self.system_info, "num_timesteps": self.data.get("num_timesteps"),
                 "seed": self.data.get("seed"), "gamma": self.data.get("gamma")}
-
-
-def read_sac(path: str | Path) -> ForeignSAC:
-    """The SAC agent in an SB3 or SBX save (ValueError, naming what to do, for anything else)."""
-    from daftrl.importers import sb3, sbx
-
-    save = SaveFile.open(path)
-    policy = save.policy_class()
-    library = SAC_POLICIES.get(policy)
-    if library is None:
-        what = _REFUSED.get(policy) or (f"a {policy.rsplit('.', 1)[-1]} policy" if policy else "no policy class")
-        raise ValueError(f"{save.path} holds {what} ({policy or 'unknown'}); daftrl imports SAC agents only (SB3 or "
-                         "SBX `SAC` with an MLP policy on flat observations)")
-    sac = (sb3.read if library == "stable-baselines3" else sbx.read)(save)
-    if sac.obs_dim != len(save.box("observation_space")[0]):
-        raise ValueError(f"{save.path}: the networks take {sac.obs_dim} observations but its observation space has "
-                         f"{len(save.box('observation_space')[0])}")
-    return sac

@@ -15,17 +15,15 @@ and its checksum (`export_offline`).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from pathlib import Path
 
+from daftrl.checkpoint import file_sha256
 from daftrl.zoo import ZOO_DIR
 
 FILES = ("expert.safetensors", "medium_actor.safetensors")
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 HEADLINE_FAMILIES = ("paper", "inverted")  # the zero-shot returns `zoo list` shows
@@ -163,7 +161,7 @@ def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_f
                         "what": "the latest transitions of the replay buffer"},
         "exported_by": provenance(),
         "note": note,
-        "sha256": {f: sha256(out / f) for f in FILES},
+        "sha256": {f: file_sha256(out / f) for f in FILES},
     }
     atomic_write_json(out / "card.json", card)
     return card
@@ -230,7 +228,7 @@ def export_offline(run_dir: str | Path, name: str, episodes: int = 10, out_dir: 
                         "what": "the latest whole episodes of the dataset"},
         "exported_by": provenance(),
         "note": note,
-        "sha256": {"expert.safetensors": sha256(out / "expert.safetensors")},
+        "sha256": {"expert.safetensors": file_sha256(out / "expert.safetensors")},
     }
     atomic_write_json(out / "card.json", card)
     return card
@@ -274,7 +272,7 @@ def verify(robot: str, episodes: int = 3) -> list[str]:
     c = card(robot)
     name, robot = robot, robot_of(robot)  # an offline expert's entry is named ROBOT-METHOD
     for f, digest in c["sha256"].items():
-        if sha256(ZOO_DIR / name / f) != digest:
+        if file_sha256(ZOO_DIR / name / f) != digest:
             problems.append(f"{name}/{f}: checksum differs from card.json")
     policies = [("expert", load_expert(name))]
     if (ZOO_DIR / name / "medium_actor.safetensors").is_file():
