@@ -6,9 +6,8 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from daftrl.envs import TASKS, make_env, register_envs
+from daftrl.version import __version__
 
 register_envs()
 

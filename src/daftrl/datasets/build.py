@@ -148,9 +148,9 @@ def _write(tmp: Path, name: str, episodes: list[Episode], source, refs: tuple[fl
     import mujoco
     from minari.namespace import create_namespace
 
-    from daftrl import __version__
     from daftrl.datasets.minari_io import minari_root, write_minari
     from daftrl.runs import git_commit
+    from daftrl.version import __version__
 
     with minari_root(tmp):
         create_namespace("daftrl", description="Offline datasets built by daftrl from its bundled actors "
