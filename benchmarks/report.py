@@ -87,9 +87,9 @@ def cotrain_section(r: dict) -> list[str]:
     return out + [""]
 
 
-def offline_section(r: dict) -> list[str]:
+def offline_section(r: dict, where: str = "") -> list[str]:
     peak = r["matmul_gflops"]
-    out = [f"### Offline methods (CQL), per-update cost ({_prov(r)})", "",
+    out = [f"### Offline methods (CQL), per-update cost{where} ({_prov(r)})", "",
            "Updates through the offline loop's own compiled chunk (minibatches drawn on the device from a "
            "synthetic HalfCheetah-sized dataset), each method round-robin with a SAC update on the same networks and "
            f"batch, median over rounds; matmul peak in the same run {peak['gemm2048']:.0f} / {peak['chain256']:.0f} "
@@ -164,6 +164,8 @@ def main() -> None:
         lines += cotrain_section(r)
     if (r := _load("bench_offline.json")):
         lines += offline_section(r)
+    if (r := _load("bench_offline_1core.json")):  # written under `taskset -c 0`, the other core busy
+        lines += offline_section(r, ", one process pinned to one core while the other core ran another benchmark")
     if (r := _load("bench_grid.json")):
         lines += grid_section(r)
     if (r := _load("consolidation_before_after.json")):
