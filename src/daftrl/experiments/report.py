@@ -3,14 +3,16 @@
 Per campaign (sorted by name), each section left out when it has no data:
 
 1. cells: the labels, their method, non-default flags, seeds per task and status;
-2. DAFT against each other label, task by task: the difference of mean final returns with a 95 % Welch
-   t-interval and whether it excludes zero (better / worse / level);
-3. per task (the DAFT paper's Figure 2): learning curves (mean over seeds, 95 % t-interval band), final returns
+2. for campaign `offline-source` only: our final returns next to the published numbers of the DAFT paper's Table 2
+   (`daftrl.experiments.paper`), with the differences of protocol;
+3. the campaign's reference label (`reference_label`: DAFT) against each other label, task by task: the difference
+   of mean final returns with a 95 % Welch t-interval and whether it excludes zero (better / worse / level);
+4. per task (the DAFT paper's Figure 2): learning curves (mean over seeds, 95 % t-interval band), final returns
    with 95 % t-intervals, early-phase returns, the normalised area under the curve, training returns and falls;
-4. across tasks: IQM and mean of normalised scores with stratified-bootstrap 95 % intervals, performance profiles
-   and the probability of improvement of DAFT over each other label (Agarwal et al. 2021, "Deep reinforcement
-   learning at the edge of the statistical precipice", NeurIPS; computed with `rliable`);
-5. runtime (the paper's Figure 3): hours per run for the full budget, measured or projected, per machine.
+5. across tasks: IQM and mean of normalised scores with stratified-bootstrap 95 % intervals, performance profiles
+   and the probability of improvement of the reference label over each other label (Agarwal et al. 2021, "Deep
+   reinforcement learning at the edge of the statistical precipice", NeurIPS; computed with `rliable`);
+6. runtime (the paper's Figure 3): hours per run for the full budget, measured or projected, per machine.
 
 The markdown is byte-for-byte deterministic for the same records: sorted iteration, fixed float formats, a seeded
 bootstrap (rliable draws from numpy's global RNG, which is seeded here and restored afterwards) and no dates, paths
@@ -30,7 +32,20 @@ from pathlib import Path
 
 import numpy as np
 
-REFERENCE = "daft"  # the label the probabilities of improvement and runtime ratios are taken against
+from daftrl.experiments.paper import (
+    PAPER_TABLE2,
+    PAPER_TABLE2_CAMPAIGN,
+    PAPER_TABLE2_COLUMNS,
+    PAPER_TABLE2_LABELS,
+    PaperCell,
+    paper_table2_cell,
+)
+
+REFERENCE = "daft"  # the label DAFT runs under: the default reference of a campaign (`reference_label`)
+REFERENCES: Mapping[str, str] = {PAPER_TABLE2_CAMPAIGN: "daft-cql"}
+"""Campaigns whose DAFT runs have another label than REFERENCE: campaign -> that label (offline-source: DAFT from
+the CQL expert). A campaign's reference is what its 'against each label' section, its probabilities of improvement
+and its runtime ratios are taken against."""
 EARLY_STEPS = (10_000, 20_000)  # early-phase columns: the return after this many target steps
 CONFIDENCE = 0.95
 PROFILE_POINTS = 101  # thresholds of a performance profile
@@ -38,6 +53,11 @@ DASH = "—"  # missing data
 MIN_POINTS = 3  # evaluations a curve needs for early-phase returns and its area
 
 Curve = Sequence[Mapping]
+
+
+def reference_label(campaign: str) -> str:
+    """The label a campaign's records are compared against: REFERENCES[campaign], REFERENCE ("daft") otherwise."""
+    return REFERENCES.get(campaign, REFERENCE)
 
 
 def iter_records(root: Path) -> list[dict]:
@@ -501,6 +521,10 @@ class _Context:
     reps: int
     seed: int
 
+    @property
+    def reference(self) -> str:
+        return reference_label(self.campaign)
+
     def tasks(self) -> list[str]:
         return sorted({r["task"] for r in self.records})
 
@@ -550,6 +574,51 @@ def _glance_section(ctx: _Context) -> list[str]:
     return out + _table(["task", *(f"`{label}`" for label in labels)], rows)
 
 
+PAPER_CAVEAT = (
+    "The paper's numbers are published reference values, not runs of ours (DAFT paper, appendix C, Table 2: mean "
+    "± the spread it prints over 4 seeds; its H2O, VGDF+BC and PAR+BC columns are quoted there from PAR, Lyu et "
+    "al. 2024). The protocols differ: our source datasets come from daftrl's medium actors on Gymnasium v5 "
+    "(docs/datasets.md), not from D4RL's medium v2 datasets; the `-utd1` baselines run at 1 update per target "
+    "step, a reduced protocol (see docs/assumptions.md); the paper's CQL ran 200 epochs.")
+
+
+def _ours_and_paper(row: FinalRow | None, paper: PaperCell | None) -> str:
+    """A cell of the paper section, "ours: mean [95 % CI] (n) · paper: mean ± spread"; DASH for a missing side."""
+    ours = f"{_fmt(row.mean)} {_ci(row.lo, row.hi)} ({len(row.runs)})" if row is not None else f"{DASH} (0)"
+    published = f"{_fmt(paper.mean)} ± {_fmt(paper.spread)}" if paper is not None else DASH
+    return f"ours: {ours} · paper: {published}"
+
+
+def _paper_order(label: str) -> tuple[int, str]:
+    """Sort key of the paper section's columns: the paper's column order, then labels without a column by name."""
+    column = PAPER_TABLE2_LABELS.get(label)
+    return (PAPER_TABLE2_COLUMNS.index(column) if column else len(PAPER_TABLE2_COLUMNS), label)
+
+
+def _paper_section(ctx: _Context) -> list[str]:
+    """Campaign `offline-source` only: per task of the paper's Table 2 that has a record (the paper's row order),
+    per label of the campaign (the paper's column order, then labels without a column), our final return of the
+    finished runs (the per-task tables' mean and 95 % t-interval) next to the published cell."""
+    if ctx.campaign != PAPER_TABLE2_CAMPAIGN:
+        return []
+    labels = sorted({r["label"] for r in ctx.records}, key=_paper_order)
+    tasks = [task for task in PAPER_TABLE2 if task in ctx.tasks()]
+    rows = []
+    for task in tasks:
+        finished = {row.label: row for row in final_table(ctx.of_task(task)) if not row.partial}
+        rows.append([f"`{task}`", *(_ours_and_paper(finished.get(label), paper_table2_cell(task, label))
+                                    for label in labels)])
+    header = ["task", *(f"`{label}` ({PAPER_TABLE2_LABELS.get(label, 'not in the paper')})" for label in labels)]
+    out = ["### Offline source: ours next to the paper's Table 2", "", PAPER_CAVEAT, "",
+           "Ours: final return of the finished runs (as in the per-task tables), mean, 95 % t-interval and the number "
+           f"of seeds; {DASH} (0): no finished run. Paper: mean ± spread as printed.", ""]
+    out += _table(header, rows)
+    others = sorted(set(ctx.tasks()) - set(PAPER_TABLE2))
+    if others:
+        out += [f"Tasks not in the paper's Table 2: {', '.join(f'`{t}`' for t in others)}.", ""]
+    return out
+
+
 def _signed(x: float | None, spec: str = "+,.0f") -> str:
     """`_fmt` with an explicit sign, no sign on a value that rounds to zero."""
     s = _fmt(x, spec)
@@ -561,15 +630,17 @@ def _tasks(n: int) -> str:
 
 
 def _versus_section(ctx: _Context) -> list[str]:
-    """Task x other label: mean final return of REFERENCE minus the label's over their finished runs (the values of
-    the per-task tables) with a 95 % Welch t-interval and its verdict, then per label the count of tasks on which
-    REFERENCE is better, worse or level. Left out without finished REFERENCE runs or another learning label."""
+    """Task x other label: mean final return of the campaign's reference label (`reference_label`) minus the
+    label's over their finished runs (the values of the per-task tables) with a 95 % Welch t-interval and its
+    verdict, then per label the count of tasks on which the reference is better, worse or level. Left out without
+    finished runs of the reference or another learning label."""
+    reference = ctx.reference
     finals = _finals(ctx.records)
-    if not any(label == REFERENCE for label, _ in finals):
+    if not any(label == reference for label, _ in finals):
         return []
     learning: dict[str, bool] = {}  # other label -> does it train (zero-shot labels go last)
     for r in ctx.records:
-        if r["label"] != REFERENCE:
+        if r["label"] != reference:
             learning[r["label"]] = learning.get(r["label"], False) or r["method"] != "zero-shot"
     others = sorted(learning, key=lambda label: (not learning[label], label))
     if not any(learning[label] for label in others):
@@ -578,7 +649,7 @@ def _versus_section(ctx: _Context) -> list[str]:
     counts = {label: dict.fromkeys(("better", "worse", "level", DASH), 0) for label in others}
     rows = []
     for task in ctx.tasks():
-        ref = [v for _, v in finals.get((REFERENCE, task), [])]
+        ref = [v for _, v in finals.get((reference, task), [])]
         cells = []
         for label in others:
             if (label, task) not in present:
@@ -591,17 +662,17 @@ def _versus_section(ctx: _Context) -> list[str]:
             number = f"{_signed(diff)} [{_signed(lo)}, {_signed(hi)}] " if lo is not None else ""
             cells.append(f"{number}{word} ({len(ref)} v {len(other)})")
         rows.append([f"`{task}`", *cells])
-    out = [f"### `{REFERENCE}` against each label, task by task", "",
-           f"Mean final return of `{REFERENCE}` minus that of the label, over the finished runs of each (the values of "
+    out = [f"### `{reference}` against each label, task by task", "",
+           f"Mean final return of `{reference}` minus that of the label, over the finished runs of each (the values of "
            "the per-task tables), with a 95 % Welch t-interval (unequal variances, Welch-Satterthwaite degrees of "
-           f"freedom; Welch 1947); in brackets the runs of `{REFERENCE}` v the label. Better / worse: the interval "
+           f"freedom; Welch 1947); in brackets the runs of `{reference}` v the label. Better / worse: the interval "
            "lies entirely above / below 0; level: it contains 0; — a side has fewer than 2 finished runs; empty: the "
            "label has no run on the task. Each interval is at 95 % on its own, with no correction for the number of "
            "tasks.", ""]
     out += _table(["task", *(f"`{label}`" for label in others)], rows)
     for label in others:
         c = counts[label]
-        out.append(f"- `{REFERENCE}` vs `{label}`: better on {c['better']}, worse on {c['worse']}, level on "
+        out.append(f"- `{reference}` vs `{label}`: better on {c['better']}, worse on {c['worse']}, level on "
                    f"{c['level']} of {_tasks(sum(c.values()))} (95 % Welch intervals of the difference in final "
                    f"return; — where a side has < 2 seeds: {_tasks(c[DASH])})")
     return out + [""]
@@ -679,7 +750,7 @@ def _across_section(ctx: _Context) -> list[str]:
     coverage: dict[str, set[str]] = {}
     for label, task in finals:
         coverage.setdefault(label, set()).add(task)
-    chosen = select_comparison(coverage)
+    chosen = select_comparison(coverage, ctx.reference)
     if chosen is None:
         return []
     labels, tasks = chosen
@@ -725,22 +796,24 @@ def _across_section(ctx: _Context) -> list[str]:
         png = plots.performance_profiles(ctx.figures / "profiles", panels, ctx.colors)
         out += ["Performance profiles: the fraction of runs x tasks with a score above tau (95 % bootstrap bands).",
                 "", ctx.image("performance profiles", png), ""]
-    if REFERENCE in labels:
+    reference = ctx.reference
+    if reference in labels:
         rows = []
-        for other in (label for label in labels if label != REFERENCE):
-            p, lo, hi = probability_of_improvement(raw[REFERENCE], raw[other], ctx.reps, ctx.seed)
+        for other in (label for label in labels if label != reference):
+            p, lo, hi = probability_of_improvement(raw[reference], raw[other], ctx.reps, ctx.seed)
             rows.append([f"`{other}`", _fmt(p, ".2f"), _ci(lo, hi, ".2f")])
-        out += [f"Probability of improvement of `{REFERENCE}` over each label: P(a `{REFERENCE}` run beats a run of "
+        out += [f"Probability of improvement of `{reference}` over each label: P(a `{reference}` run beats a run of "
                 "the other label on a task), averaged over tasks (Mann-Whitney; computed on final returns, so the "
                 "same for any per-task normalisation).", ""]
-        out += _table(["other label", f"P({REFERENCE} > other)", "95 % CI"], rows)
+        out += _table(["other label", f"P({reference} > other)", "95 % CI"], rows)
     return out
 
 
 def _runtime_section(ctx: _Context) -> list[str]:
     from daftrl.experiments import plots
 
-    rows = runtime_table(ctx.records)
+    reference = ctx.reference
+    rows = runtime_table(ctx.records, reference)
     if not rows:
         return []
     table = []
@@ -760,9 +833,9 @@ def _runtime_section(ctx: _Context) -> list[str]:
     out = ["### Runtime", "",
            "Wall time per run for the full budget (including evaluation), mean over seeds: measured for finished "
            "runs, *projected* for partial ones. Train hours: without evaluation (projected linearly to the budget "
-           f"for partial runs). vs `{REFERENCE}`: hours / `{REFERENCE}`'s hours on the same task and machine; "
+           f"for partial runs). vs `{reference}`: hours / `{reference}`'s hours on the same task and machine; "
            "*across machines*: it was measured on another machine only, so no ratio.", ""]
-    header = ["task", "label", "runs", "budget", "hours per run", "train hours", "updates/s", f"vs {REFERENCE}",
+    header = ["task", "label", "runs", "budget", "hours per run", "train hours", "updates/s", f"vs {reference}",
               "machine"]
     return out + _table(header, table) + [ctx.image("runtime", png), ""]
 
@@ -778,7 +851,8 @@ def build_report(records: Sequence[Mapping], out_dir: Path, figures: Path, reps:
         labels = sorted({r["label"] for r in mine})
         ctx = _Context(campaign, mine, {label: f"C{i % 10}" for i, label in enumerate(labels)}, figures / campaign,
                        out_dir, reps, seed)
-        out += [f"## {campaign}", ""] + _cells_section(ctx) + _glance_section(ctx) + _versus_section(ctx)
+        out += [f"## {campaign}", ""] + _cells_section(ctx) + _glance_section(ctx) + _paper_section(ctx)
+        out += _versus_section(ctx)
         out += ["### Per task", ""] + _task_notes()
         for task in ctx.tasks():
             out += _task_section(ctx, task)

@@ -1,0 +1,61 @@
+"""Published reference numbers, never results of ours: the DAFT paper's Table 2 (offline source), as printed.
+
+Source: DAFT paper, appendix C, Table 2: episode returns in the target domain, "averaged over 4 varied random
+seeds", mean ± the spread the table prints. The source is a D4RL "medium" v2 dataset of the robot (gym v2 MuJoCo
+environments), not a simulator. The paper states that its H2O, VGDF+BC and PAR+BC columns are taken from PAR (Lyu et
+al., 2024, "Cross-domain policy adaptation by capturing representation mismatch", ICML), so those three columns
+are PAR's runs, under PAR's protocol; CQL-0, CQL+SAC and DAFT are the DAFT paper's own. The campaign that
+reproduces the table is `offline-source` (grids/table2.toml); `daftrl report` sets its records next to these
+numbers, with the differences of protocol (our datasets: daftrl's medium actors on Gymnasium v5, docs/datasets.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from types import MappingProxyType
+
+PAPER_TABLE2_CAMPAIGN = "offline-source"
+"""The results-store campaign that reproduces the paper's Table 2 (grids/table2.toml)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PaperCell:
+    """One published cell: the mean episode return and the ± printed next to it, over `n_seeds` seeds."""
+
+    mean: float
+    spread: float
+    n_seeds: int = 4
+
+
+PAPER_TABLE2_COLUMNS: tuple[str, ...] = ("CQL-0", "CQL+SAC", "H2O", "VGDF+BC", "PAR+BC", "DAFT")
+"""The paper's column names, in its order."""
+
+PAPER_TABLE2_LABELS: Mapping[str, str] = MappingProxyType({
+    "cql-0": "CQL-0", "cql-sac": "CQL+SAC", "h2o-utd1": "H2O", "bc-vgdf-utd1": "VGDF+BC", "bc-par-utd1": "PAR+BC",
+    "daft-cql": "DAFT"})
+"""Our label in campaign `offline-source` -> the paper's column it is compared with. The `-utd1` labels run a
+reduced protocol (1 update per target step), so they are comparable with their column only up to that."""
+
+_ROWS: dict[str, tuple[tuple[float, float], ...]] = {  # task -> (mean, ±) per column of PAPER_TABLE2_COLUMNS
+    "halfcheetah-broken-back-thigh": ((1128, 156), (3967, 204), (5450, 194), (4834, 250), (5699, 276), (5600, 133)),
+    "halfcheetah-no-thighs": ((361, 29), (1184, 211), (2863, 209), (3910, 160), (1843, 85), (4482, 96)),
+    "hopper-broken-joints": ((155, 19), (498, 73), (2467, 323), (2785, 75), (2011, 1306), (1435, 953)),
+    "hopper-big-head": ((399, 5), (496, 53), (1451, 480), (3060, 60), (495, 104), (480, 160)),
+    "walker-broken-right-foot": ((1453, 412), (1877, 1040), (3309, 418), (3000, 388), (3811, 122), (3324, 462)),
+    "walker-no-right-thigh": ((975, 131), (1262, 363), (2225, 546), (3293, 306), (2617, 842), (3475, 415)),
+    "ant-broken-hips": ((1230, 99), (-1814, 431), (2704, 253), (1713, 366), (3303, 175), (2177, 1232)),
+    "ant-short-feet": ((1839, 137), (-807, 255), (3892, 85), (3120, 469), (4925, 138), (1518, 885)),
+}
+
+PAPER_TABLE2: Mapping[str, Mapping[str, PaperCell]] = MappingProxyType({
+    task: MappingProxyType({column: PaperCell(float(mean), float(spread))
+                            for column, (mean, spread) in zip(PAPER_TABLE2_COLUMNS, cells, strict=True)})
+    for task, cells in _ROWS.items()})
+"""task -> paper column -> the published cell, tasks in the paper's row order. Read-only."""
+
+
+def paper_table2_cell(task: str, label: str) -> PaperCell | None:
+    """The published cell our `label` on `task` is compared with; None if the task or label is not in Table 2."""
+    column = PAPER_TABLE2_LABELS.get(label)
+    return None if column is None else PAPER_TABLE2.get(task, {}).get(column)
