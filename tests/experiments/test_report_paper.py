@@ -6,15 +6,7 @@ from pathlib import Path
 import pytest
 from test_report import make_record  # the synthetic records of the report tests (tests/experiments/test_report.py)
 
-from daftrl.experiments import grid, report
-from daftrl.experiments.paper import (
-    PAPER_TABLE2,
-    PAPER_TABLE2_CAMPAIGN,
-    PAPER_TABLE2_COLUMNS,
-    PAPER_TABLE2_LABELS,
-    PaperCell,
-    paper_table2_cell,
-)
+from daftrl.experiments import grid, paper, report
 
 HEADING = "### Offline source: ours next to the paper's Table 2"
 CAMPAIGN = "offline-source"
@@ -40,26 +32,28 @@ def offline_source_records() -> list[dict]:
 
 
 def test_paper_table2_holds_the_published_cells():
-    assert len(PAPER_TABLE2) == 8 and all(tuple(row) == PAPER_TABLE2_COLUMNS for row in PAPER_TABLE2.values())
-    assert PAPER_TABLE2["hopper-broken-joints"]["PAR+BC"] == PaperCell(2011.0, 1306.0, 4)
-    assert PAPER_TABLE2["ant-broken-hips"]["CQL+SAC"] == PaperCell(-1814.0, 431.0)
-    assert paper_table2_cell("walker-no-right-thigh", "daft-cql") == PaperCell(3475.0, 415.0)
-    assert paper_table2_cell("halfcheetah-broken-back-thigh", "bc-vgdf-utd1") == PaperCell(4834.0, 250.0)
-    assert paper_table2_cell("hopper-x", "daft-cql") is None and paper_table2_cell(NO_THIGHS, "daft") is None
+    table = paper.PAPER_TABLE2
+    assert len(table) == 8 and all(tuple(row) == paper.PAPER_TABLE2_COLUMNS for row in table.values())
+    assert paper.PAPER_TABLE2["hopper-broken-joints"]["PAR+BC"] == paper.PaperCell(2011.0, 1306.0, 4)
+    assert paper.PAPER_TABLE2["ant-broken-hips"]["CQL+SAC"] == paper.PaperCell(-1814.0, 431.0)
+    assert paper.paper_table2_cell("walker-no-right-thigh", "daft-cql") == paper.PaperCell(3475.0, 415.0)
+    assert paper.paper_table2_cell("halfcheetah-broken-back-thigh", "bc-vgdf-utd1") == paper.PaperCell(4834.0, 250.0)
+    assert paper.paper_table2_cell("hopper-x", "daft-cql") is None
+    assert paper.paper_table2_cell(NO_THIGHS, "daft") is None
     with pytest.raises(TypeError):
-        PAPER_TABLE2["hopper-big-head"]["DAFT"] = PaperCell(0.0, 0.0)  # read-only
+        paper.PAPER_TABLE2["hopper-big-head"]["DAFT"] = paper.PaperCell(0.0, 0.0)  # read-only
 
 
 def test_the_grid_of_table2_runs_the_papers_tasks_under_the_mapped_labels():
     jobs = grid.expand(grid.load_spec(Path(__file__).resolve().parents[2] / "grids" / "table2.toml"))
-    assert {j.campaign for j in jobs} == {PAPER_TABLE2_CAMPAIGN}
-    assert {j.label for j in jobs} == set(PAPER_TABLE2_LABELS)
-    assert {j.task for j in jobs} == set(PAPER_TABLE2)
-    assert sorted(PAPER_TABLE2_LABELS.values()) == sorted(PAPER_TABLE2_COLUMNS)
+    assert {j.campaign for j in jobs} == {paper.PAPER_TABLE2_CAMPAIGN}
+    assert {j.label for j in jobs} == set(paper.PAPER_TABLE2_LABELS)
+    assert {j.task for j in jobs} == set(paper.PAPER_TABLE2)
+    assert sorted(paper.PAPER_TABLE2_LABELS.values()) == sorted(paper.PAPER_TABLE2_COLUMNS)
 
 
 def test_reference_label_is_per_campaign():
-    assert report.reference_label(PAPER_TABLE2_CAMPAIGN) == "daft-cql"
+    assert report.reference_label(paper.PAPER_TABLE2_CAMPAIGN) == "daft-cql"
     assert report.reference_label("online") == report.reference_label("legacy-adapt") == "daft"
 
 
@@ -82,7 +76,7 @@ def test_paper_section_sets_ours_next_to_table2(tmp_path):
             "255 | ours: — (0) · paper: 3,892 ± 85 | ours: 1,100 [852, 1,348] (3) · paper: 1,518 ± 885 | ours: 100 "
             "[-148, 348] (3) · paper: — |") in section
     assert section.index("`halfcheetah-no-thighs`") < section.index("`ant-short-feet`")  # the paper's row order
-    for task in set(PAPER_TABLE2) - {NO_THIGHS, SHORT_FEET}:  # only tasks with records
+    for task in set(paper.PAPER_TABLE2) - {NO_THIGHS, SHORT_FEET}:  # only tasks with records
         assert f"`{task}`" not in section
     assert "| `hopper-x` |" not in section and "Tasks not in the paper's Table 2: `hopper-x`." in section
     assert text.index("### At a glance") < text.index(HEADING) < text.index("### Per task")

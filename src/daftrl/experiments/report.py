@@ -579,7 +579,8 @@ PAPER_CAVEAT = (
     "± the spread it prints over 4 seeds; its H2O, VGDF+BC and PAR+BC columns are quoted there from PAR, Lyu et "
     "al. 2024). The protocols differ: our source datasets come from daftrl's medium actors on Gymnasium v5 "
     "(docs/datasets.md), not from D4RL's medium v2 datasets; the `-utd1` baselines run at 1 update per target "
-    "step, a reduced protocol (see docs/assumptions.md); the paper's CQL ran 200 epochs.")
+    "step, a reduced protocol (see docs/assumptions.md); our CQL experts train 2e5 updates, the paper's 200 epochs, "
+    "with 2 x 256 networks where the CQL code the paper quotes uses 3 x 256.")
 
 
 def _ours_and_paper(row: FinalRow | None, paper: PaperCell | None) -> str:
