@@ -268,3 +268,28 @@ def test_only_a_finished_result_counts_as_done(tmp_path):
     assert not run.finished()
     run.write_result({"status": "finished", "steps": 20})
     assert run.finished()
+
+
+def test_the_logged_rate_waits_for_the_dispatched_updates(tmp_path, monkeypatch):
+    """JAX runs updates asynchronously: the steps/s of a training row must count the wait for their results (the
+    fetch of the losses), or the first row after a start or a resume reports updates that were only queued."""
+    import time
+
+    import jax
+    import jax.numpy as jnp
+
+    from daftrl.runs import Monitor
+
+    fetch = jax.device_get
+
+    def slow_fetch(x):  # stands for updates still running on the device when the row is logged
+        time.sleep(0.5)
+        return fetch(x)
+
+    monkeypatch.setattr(jax, "device_get", slow_fetch)
+    run = RunDir(tmp_path / "r")
+    run.write_config({"env": "Pendulum-v1"})
+    with Monitor(run, "test", 1000, 100, 0.0, None, (), True, "pretrain") as monitor:
+        monitor.train(200, {"critic_loss": jnp.float32(1.0)})
+    [row] = run.rows("train")
+    assert row["critic_loss"] == 1.0 and row["sps"] <= 100 / 0.5
