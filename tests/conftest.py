@@ -1,25 +1,6 @@
-"""Test-wide settings: keep all run state in a temporary $DAFTRL_HOME; share compiled XLA programs across tests."""
-
-import atexit
-import os
-import shutil
-import tempfile
+"""Test-wide settings: keep all run state in a temporary $DAFTRL_HOME."""
 
 import pytest
-
-# Most tests compile the same few updates (SAC, DAFT, ...) at the same tiny sizes. JAX's persistent compilation
-# cache lets every test after the first load them instead of compiling again (about a quarter of `make test`).
-# The directory is made by the first pytest process and inherited by the xdist workers and by the CLI subprocesses
-# some tests start (they read the environment when JAX is imported); it starts empty on every run, so a test never
-# sees programs from another checkout, and is removed at exit. The size cap makes JAX lock the directory while
-# reading and writing, which concurrent workers need. Set JAX_COMPILATION_CACHE_DIR yourself to keep it.
-if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
-    _cache = tempfile.mkdtemp(prefix="daftrl-tests-xla-")
-    os.environ["JAX_COMPILATION_CACHE_DIR"] = _cache
-    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
-    os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(2**30))
-    atexit.register(shutil.rmtree, _cache, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
