@@ -603,7 +603,8 @@ def _paper_section(ctx: _Context) -> list[str]:
     if ctx.campaign != PAPER_TABLE2_CAMPAIGN:
         return []
     labels = sorted({r["label"] for r in ctx.records}, key=_paper_order)
-    tasks = [task for task in PAPER_TABLE2 if task in ctx.tasks()]
+    present = set(ctx.tasks())
+    tasks = [task for task in PAPER_TABLE2 if task in present]
     rows = []
     for task in tasks:
         finished = {row.label: row for row in final_table(ctx.of_task(task)) if not row.partial}
@@ -614,7 +615,7 @@ def _paper_section(ctx: _Context) -> list[str]:
            "Ours: final return of the finished runs (as in the per-task tables), mean, 95 % t-interval and the number "
            f"of seeds; {DASH} (0): no finished run. Paper: mean ± spread as printed.", ""]
     out += _table(header, rows)
-    others = sorted(set(ctx.tasks()) - set(PAPER_TABLE2))
+    others = sorted(present - set(PAPER_TABLE2))
     if others:
         out += [f"Tasks not in the paper's Table 2: {', '.join(f'`{t}`' for t in others)}.", ""]
     return out
