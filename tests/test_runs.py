@@ -5,6 +5,7 @@ import dataclasses
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -293,3 +294,25 @@ def test_the_logged_rate_waits_for_the_dispatched_updates(tmp_path, monkeypatch)
         monitor.train(200, {"critic_loss": jnp.float32(1.0)})
     [row] = run.rows("train")
     assert row["critic_loss"] == 1.0 and row["sps"] <= 100 / 0.5
+
+
+def test_portable_removes_machine_paths():
+    from daftrl.runs import portable
+
+    home = str(Path.home())
+    command = f"/opt/x/src/daftrl/cli.py adapt --run-dir {home}/.daftrl/r"
+    assert portable(command) == "daftrl adapt --run-dir ~/.daftrl/r"
+    assert portable("/work/main/.venv/bin/daftrl grid run g.toml") == "daftrl grid run g.toml"
+    assert portable("--run /tmp/pytest-1/x/run") == "--run .../run"
+    assert portable("daftrl/walker/medium-v0") == "daftrl/walker/medium-v0"  # a dataset id is not a path
+
+
+def test_portable_tree_keeps_the_structure_and_every_non_string():
+    from daftrl.runs import portable_tree
+
+    home = str(Path.home())
+    tree = {"run_dir": f"{home}/.daftrl/runs/x", "hidden": (256, 256), "steps": 5, "none": None,
+            "nested": [{"command": f"{home}/.venv/bin/daftrl zoo export walker-cql"}]}
+    assert portable_tree(tree) == {"run_dir": "~/.daftrl/runs/x", "hidden": (256, 256), "steps": 5, "none": None,
+                                   "nested": [{"command": "daftrl zoo export walker-cql"}]}
+

@@ -195,6 +195,9 @@ class ZooArgs:
     episodes: int = 10
     note: str | None = None
     """With export: a remark stored in card.json (e.g. that an expert is provisional)."""
+    source_size: int | None = None
+    """With export: rows of D_src to bundle (default: a pretraining run's latest 1e5 transitions, an offline run's
+    --source-size; the bundled CQL experts use 50000, docs/zoo.md)."""
 
 
 def zoo(argv: list[str]) -> int:
@@ -213,7 +216,8 @@ def zoo(argv: list[str]) -> int:
     elif args.action == "export":
         if not (args.robot and args.run):
             raise ValueError("name the robot and the run: daftrl zoo export ROBOT --run RUN_DIR")
-        card = build.export(args.run, args.robot, episodes=args.episodes, note=args.note)
+        card = build.export(args.run, args.robot, episodes=args.episodes, note=args.note,
+                            source_size=args.source_size)
         print(f"exported {args.robot}: source return {card['source_return']['return_mean']:,.1f}")
     else:
         build.print_rescore(robots, args.episodes)

@@ -31,6 +31,7 @@ import io
 import json
 import os
 import platform
+import re
 import signal
 import subprocess
 import sys
@@ -100,6 +101,29 @@ def provenance() -> dict[str, Any]:
         "versions": versions,
         "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "hostname": platform.node()},
     }
+
+
+def portable(text: str | None) -> str | None:
+    """`text` without machine-specific absolute paths: a path to daftrl's cli.py or its script becomes `daftrl`,
+    the home directory becomes ~, and any other absolute path keeps only its last component (`.../name`)."""
+    if text is None:
+        return None
+    text = re.sub(r"\S*/(?:src/)?daftrl/cli\.py", "daftrl", text)
+    text = re.sub(r"\S*/bin/daftrl\b", "daftrl", text)
+    text = text.replace(str(Path.home()), "~")
+    return re.sub(r"(?<![\w.~$/])/(?:[^\s/]+/)+([^\s/]+)", r".../\1", text)
+
+
+def portable_tree(obj: Any) -> Any:
+    """`obj` (nested dicts, lists, tuples) with `portable` applied to every string in it: for what gets committed
+    (zoo cards, expert metadata, result records), so no file names a directory of the machine it was made on."""
+    if isinstance(obj, str):
+        return portable(obj)
+    if isinstance(obj, dict):
+        return {k: portable_tree(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(portable_tree(v) for v in obj)
+    return obj
 
 
 def apply_cpu_settings(cpus: str | None) -> None:

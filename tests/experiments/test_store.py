@@ -102,15 +102,6 @@ def test_run_id_ignores_defaults_and_run_local_options():
     assert ident(base, {"beta0": 0.5}) != a
 
 
-def test_portable_removes_machine_paths():
-    from pathlib import Path
-
-    home = str(Path.home())
-    command = f"/opt/x/src/daftrl/cli.py adapt --run-dir {home}/.daftrl/r"
-    assert store.portable(command) == "daftrl adapt --run-dir ~/.daftrl/r"
-    assert store.portable("/work/main/.venv/bin/daftrl grid run g.toml") == "daftrl grid run g.toml"
-
-
 def test_final_return_is_the_mean_of_the_last_tenth():
     curve = [{"step": s, "return_mean": float(s)} for s in range(0, 101, 5)]
     assert store.final_return(curve, 100) == pytest.approx((90 + 95 + 100) / 3)

@@ -1,6 +1,7 @@
 """The bundled experts load, match their checksums and fit their tasks; the demo path runs."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -9,6 +10,8 @@ from daftrl import zoo
 from daftrl.checkpoint import file_sha256 as sha256
 from daftrl.envs import TASKS, get_task
 from daftrl.zoo.build import FILES, robot_of, robot_tasks
+
+MACHINE_PATH = re.compile(r"(?<![\w.~$])/(?:root|home|work|tmp|Users|private|var)/")
 
 BUNDLED = zoo.names()
 
@@ -205,3 +208,10 @@ def test_an_offline_run_becomes_a_zoo_entry_named_robot_method(tmp_path, monkeyp
     expert = load_expert(tmp_path / "hopper-cql" / "expert.safetensors")
     assert (expert.name, expert.env, expert.hidden) == ("hopper-cql", "hopper", (16, 16))
     assert 0 < len(expert.source) <= 200
+    # a smaller D_src on request (the bundled CQL experts use 5e4 rows), and nothing in the card or the expert's
+    # metadata names a directory of this machine (the run lives under /tmp here)
+    small = export_offline(run, "hopper-cql", episodes=1, out_dir=tmp_path / "small", source_size=100, dataset=data)
+    assert 0 < small["source_data"]["transitions"] <= 100 < len(expert.source)
+    assert small["zero_shot_return"] == card["zero_shot_return"]
+    meta = load_expert(tmp_path / "small" / "expert.safetensors").meta
+    assert not MACHINE_PATH.search(json.dumps([card, small, meta])), "an absolute path of this machine leaked"

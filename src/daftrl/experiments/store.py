@@ -23,6 +23,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from daftrl.runs import portable
+
 SCHEMA_VERSION = 1
 FINAL_FRACTION = 0.9
 """The final return is the mean of the evaluations at steps >= FINAL_FRACTION * budget (the last 10 %)."""
@@ -206,17 +208,6 @@ def dumps(record: dict) -> str:
 
 
 # ----------------------------------------------------------------------------- building a record from a run
-def portable(text: str | None) -> str | None:
-    """`text` without machine-specific absolute paths: a path to daftrl's cli.py or its script becomes `daftrl`,
-    the home directory becomes ~, and any other absolute path keeps only its last component (`.../name`)."""
-    if text is None:
-        return None
-    text = re.sub(r"\S*/(?:src/)?daftrl/cli\.py", "daftrl", text)
-    text = re.sub(r"\S*/bin/daftrl\b", "daftrl", text)
-    text = text.replace(str(Path.home()), "~")
-    return re.sub(r"(?<![\w.~$/])/(?:[^\s/]+/)+([^\s/]+)", r".../\1", text)
-
-
 def portable_provenance(prov: dict) -> dict:
     machine = prov.get("machine", {})
     return {"git_commit": prov.get("git_commit"), "date": prov.get("date"), "command": portable(prov.get("command")),

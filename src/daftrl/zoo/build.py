@@ -115,7 +115,7 @@ def _check_name(name: str, kind: str, method: str | None = None) -> str:
     return robot
 
 
-def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_fraction: float = 1 / 3,
+def export(run_dir: str | Path, robot: str, source_size: int | None = None, medium_fraction: float = 1 / 3,
            episodes: int = 10, out_dir: Path | None = None, note: str | None = None) -> dict:
     """Turn a finished (or checkpointed) pretraining run into a zoo entry named `robot`, or an offline run into one
     named ROBOT-METHOD (`export_offline`); returns the card. The entry's directory is created only when its first
@@ -125,15 +125,19 @@ def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_f
     from daftrl.evaluate import evaluate
     from daftrl.experts import load_expert, save_expert
     from daftrl.policy import load_policy
-    from daftrl.runs import RunDir, provenance
+    from daftrl.runs import RunDir, portable_tree, provenance
 
+    if source_size is not None and source_size <= 0:
+        raise ValueError(f"--source-size must be a positive number of rows, got {source_size}")
     run_dir = Path(run_dir)
     if _run_kind(run_dir) == "offline":
-        return export_offline(run_dir, robot, episodes=episodes, out_dir=out_dir, note=note)
+        return export_offline(run_dir, robot, episodes=episodes, out_dir=out_dir, note=note,
+                              source_size=source_size)
     _check_name(robot, "pretrain")
     out = Path(out_dir or ZOO_DIR / robot)
     with _snapshot(run_dir) as snap:  # a running pretraining may replace its checkpoint meanwhile
-        expert = load_expert(snap, source_size)
+        expert = load_expert(snap, source_size or 100_000)
+        expert.meta["checkpoint"] = str(run_dir / "checkpoint.safetensors")  # not the snapshot's temporary copy
         _, ckpt_meta = load_arrays(snap / "checkpoint.safetensors", kind="pretrain")
         config = RunDir(snap).read_config()  # the config and provenance that go with that checkpoint
         started, resumes = RunDir(snap).read_provenance()
@@ -142,6 +146,7 @@ def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_f
     medium_path = pick_medium(run_dir, src_eval.mean, medium_fraction)
     medium, _ = load_policy(medium_path)
     medium_eval = evaluate(medium.deterministic, source.make, episodes, 0, robot)
+    expert.meta = portable_tree(expert.meta)
     save_expert(out / "expert.safetensors", expert)
     atomic_write_bytes(out / "medium_actor.safetensors", medium_path.read_bytes())
     card = {
@@ -151,15 +156,13 @@ def export(run_dir: str | Path, robot: str, source_size: int = 100_000, medium_f
         "act_dim": expert.act_dim,
         "steps": ckpt_meta["step"],
         "wall_time_hours": ckpt_meta["wall_time"] / 3600,
-        "hyperparameters": config,
-        "trained_with": started,
-        "resumed_with": resumes,
+        **portable_tree({"hyperparameters": config, "trained_with": started, "resumed_with": resumes}),
         "source_return": src_eval.as_dict(),
         "zero_shot_return": zero_shot,
         "medium_actor": {"from_step": int(medium_path.stem.split("_")[1]), "source_return": medium_eval.as_dict()},
         "source_data": {"transitions": len(expert.source), "dtype": "float16",
                         "what": "the latest transitions of the replay buffer"},
-        "exported_by": provenance(),
+        "exported_by": portable_tree(provenance()),
         "note": note,
         "sha256": {f: file_sha256(out / f) for f in FILES},
     }
@@ -181,17 +184,19 @@ def _score(expert, name: str, robot: str, episodes: int):
 
 
 def export_offline(run_dir: str | Path, name: str, episodes: int = 10, out_dir: Path | None = None,
-                   note: str | None = None) -> dict:
+                   note: str | None = None, source_size: int | None = None, dataset=None) -> dict:
     """Turn an offline run (`daftrl offline`, e.g. CQL on a medium dataset) into the zoo entry `name` =
     ROBOT-METHOD: its expert file (actor, critics, temperature, D_src = the dataset's latest whole episodes; the run's
     own `expert.safetensors`, re-exported from its checkpoint when missing) and a card with the dataset's identity,
-    the source return and the zero-shot return on every target task of the robot. Returns the card."""
+    the source return and the zero-shot return on every target task of the robot. `source_size` caps D_src's rows
+    (default: the run's --source-size; the bundled CQL experts use 5e4, docs/zoo.md); D_src is then drawn afresh from
+    `dataset` (default: loaded by the run's --dataset; `daftrl.offline.export_expert`). Returns the card."""
     import tempfile
 
     from daftrl.checkpoint import atomic_write_json, load_arrays
     from daftrl.experts import load_expert, save_expert
     from daftrl.offline import export_expert
-    from daftrl.runs import RunDir, provenance
+    from daftrl.runs import RunDir, portable_tree, provenance
 
     run_dir = Path(run_dir)
     if _run_kind(run_dir) != "offline":
@@ -202,9 +207,12 @@ def export_offline(run_dir: str | Path, name: str, episodes: int = 10, out_dir: 
         config = RunDir(snap).read_config()
         started, resumes = RunDir(snap).read_provenance()
         file = run_dir / "expert.safetensors"
-        if not file.is_file() or load_arrays(file, kind="expert")[1].get("steps") != ckpt_meta["step"]:
-            file = export_expert(run_dir, out=Path(tempfile.mkdtemp(dir=snap)) / "expert.safetensors")
+        if (source_size is not None or not file.is_file()
+                or load_arrays(file, kind="expert")[1].get("steps") != ckpt_meta["step"]):
+            file = export_expert(run_dir, out=Path(tempfile.mkdtemp(dir=snap)) / "expert.safetensors",
+                                 source_size=source_size, dataset=dataset)
         expert = load_expert(file)
+        expert.meta = portable_tree(expert.meta)
     src_eval, zero_shot = _score(expert, name, robot, episodes)
     out = Path(out_dir or ZOO_DIR / name)
     save_expert(out / "expert.safetensors", expert)
@@ -219,14 +227,12 @@ def export_offline(run_dir: str | Path, name: str, episodes: int = 10, out_dir: 
         "steps_are": "updates on the dataset",
         "wall_time_hours": ckpt_meta["wall_time"] / 3600,
         "dataset": config["dataset_record"],
-        "hyperparameters": config,
-        "trained_with": started,
-        "resumed_with": resumes,
+        **portable_tree({"hyperparameters": config, "trained_with": started, "resumed_with": resumes}),
         "source_return": src_eval.as_dict(),
         "zero_shot_return": zero_shot,
         "source_data": {"transitions": len(expert.source), "dtype": "float16",
                         "what": "the latest whole episodes of the dataset"},
-        "exported_by": provenance(),
+        "exported_by": portable_tree(provenance()),
         "note": note,
         "sha256": {"expert.safetensors": file_sha256(out / "expert.safetensors")},
     }
