@@ -1,6 +1,7 @@
 """`daftrl grid`: specs expand into validated jobs with stable ids; every executor runs a tiny grid into the store;
 re-running is a no-op; a SIGTERM'd grid resumes to the same records as an uninterrupted one."""
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -92,6 +93,24 @@ def test_serial_grid_stores_records_and_a_rerun_is_a_no_op(tmp_path):
     assert grid.run_job(jobs[0], root=tmp_path / "results")["status"] == "skipped"
     rows = grid.status(jobs, tmp_path / "results")
     assert [r.get("done") for r in rows] == [1, 1] and all(r["remaining_core_hours"] == 0 for r in rows)
+
+
+def test_the_estimate_of_a_zero_shot_run_is_its_evaluation_not_a_training_budget():
+    """A zero-shot record takes no step (one evaluation, ~0.3 s): other zero-shot jobs are estimated from its wall
+    time, training jobs from the time per step of trained runs."""
+    job = grid.expand(spec())[0]
+
+    def rec(method, steps, wall):
+        return {"label": method, "task": "other", "kind": "adapt", "method": method, "status": "finished",
+                "steps": steps, "wall_time_s": wall}
+
+    records = [rec("zero-shot", 0, 0.3), rec("zero-shot", 0, 0.5), rec(job.method, 1000, 36.0)]
+    zero_shot = dataclasses.replace(job, label="zs", method="zero-shot")
+    assert grid._estimate_hours(zero_shot, records) == pytest.approx(0.4 / 3600)
+    trained = dataclasses.replace(job, label="new")
+    assert grid._estimate_hours(trained, records) == pytest.approx(36.0 / 1000 * job.identity["steps"] / 3600)
+    assert grid._estimate_hours(trained, records[:2]) is None  # nothing trained has finished yet
+    assert grid._estimate_hours(zero_shot, records[2:]) is None
 
 
 def test_a_failed_run_is_recorded_and_the_others_go_on(tmp_path, monkeypatch):

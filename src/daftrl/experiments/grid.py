@@ -286,17 +286,23 @@ def start_times(jobs: list[Job], deadline: float | None, records) -> dict[str, f
 
 
 def _estimate_hours(job: Job, records) -> float | None:
+    """A job's wall time from the finished records most like it: their median time per step times its budget, or
+    for a run that takes no step (zero-shot: one evaluation) their median wall time."""
     import statistics
 
-    steps = job.identity["steps"]
+    from daftrl.algos import method_spec
+
+    trains = getattr(method_spec(job.method).method_cls, "learns", True)  # zero-shot: one evaluation, no step
     for match in (lambda r: r["label"] == job.label and r["task"] == job.task,
                   lambda r: r["label"] == job.label,
                   lambda r: r["kind"] == job.kind and r["method"] == job.method,
                   lambda r: r["kind"] == job.kind):
-        times = [r["wall_time_s"] / max(r["steps"], 1) for r in records
-                 if r.get("wall_time_s") and r["status"] == "finished" and r["steps"] and match(r)]
-        if times:
-            return statistics.median(times) * steps / 3600
+        found = [r for r in records if r.get("wall_time_s") and r["status"] == "finished" and match(r)
+                 and bool(r["steps"]) == trains]
+        if found and trains:
+            return statistics.median(r["wall_time_s"] / r["steps"] for r in found) * job.identity["steps"] / 3600
+        if found:
+            return statistics.median(r["wall_time_s"] for r in found) / 3600
     return None
 
 
