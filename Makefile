@@ -23,9 +23,14 @@ demo: $(STAMP)
 	$(VENV)/bin/daftrl demo --task $(TASK) --method $(METHOD)
 
 # one pytest worker per core (pytest-xdist); an idle worker takes tests queued for a busy one (worksteal), so a few
-# long tests at the end do not leave a core idle; TEST_WORKERS=0 runs in this process (e.g. for --pdb)
+# long tests at the end do not leave a core idle; TEST_WORKERS=0 runs in this process (e.g. for --pdb).
+# The default suite is mostly compiling small jitted functions that then run a few steps: XLA's CPU backend compiles
+# them with LLVM's cheap pipeline (TEST_XLA_FLAGS, put before any XLA_FLAGS of yours; `make test TEST_XLA_FLAGS=` for
+# XLA's defaults). Only speed changes, and `make test-slow` (the long learning runs, where optimised code pays) keeps
+# the defaults, so CI runs both.
+TEST_XLA_FLAGS ?= --xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true
 test: $(STAMP)
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	XLA_FLAGS="$(strip $(TEST_XLA_FLAGS) $(XLA_FLAGS))" $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
