@@ -1,6 +1,7 @@
 """Nothing lost on bad input or a crash: run directories are never overwritten or shared, damaged logs and
 configs give errors that say what to do, and --resume refuses flags it would otherwise ignore."""
 
+import collections
 import dataclasses
 import json
 import subprocess
@@ -305,6 +306,15 @@ def test_portable_removes_machine_paths():
     assert portable("/work/main/.venv/bin/daftrl grid run g.toml") == "daftrl grid run g.toml"
     assert portable("--run /tmp/pytest-1/x/run") == "--run .../run"
     assert portable("daftrl/walker/medium-v0") == "daftrl/walker/medium-v0"  # a dataset id is not a path
+    assert portable(f"{home}fs/data/x.npz") == ".../x.npz"  # a sibling of home (/rootfs beside /root) is not in it
+
+
+def test_portable_with_home_at_the_root_leaves_ids_and_urls_alone(monkeypatch):
+    from daftrl.runs import portable
+
+    monkeypatch.setattr(Path, "home", classmethod(lambda cls: Path("/")))
+    assert portable("daftrl/walker/medium-v0 https://github.com/a/b") == "daftrl/walker/medium-v0 https://github.com/a/b"
+    assert portable("--run /data/runs/x") == "--run .../x"
 
 
 def test_portable_tree_keeps_the_structure_and_every_non_string():
@@ -315,4 +325,6 @@ def test_portable_tree_keeps_the_structure_and_every_non_string():
             "nested": [{"command": f"{home}/.venv/bin/daftrl zoo export walker-cql"}]}
     assert portable_tree(tree) == {"run_dir": "~/.daftrl/runs/x", "hidden": (256, 256), "steps": 5, "none": None,
                                    "nested": [{"command": "daftrl zoo export walker-cql"}]}
+    Pair = collections.namedtuple("Pair", "path n")
+    assert portable_tree(Pair(f"{home}/a", 1)) == Pair("~/a", 1)
 

@@ -244,11 +244,12 @@ def source_sample(buffer, size: int):
     return source, (len(buffer) - len(source), len(buffer))
 
 
-def export_expert(run_dir, out=None, source_size: int | None = None, dataset=None) -> Path:
+def export_expert(run_dir, out=None, source_size: int | None = None, dataset=None, checkpoint=None) -> Path:
     """Write the offline run in `run_dir` (its latest checkpoint) as an expert file (`daftrl.experts.save_expert`):
     its actor, critics and temperature, and D_src = the latest whole episodes of its dataset (`source_sample`, at
     most `source_size` rows, default the run's --source-size). `out` defaults to RUN_DIR/expert.safetensors. The dataset
-    is loaded from the run's config unless given; either way its checksum must be the run's. Returns the path."""
+    is loaded from the run's config unless given; either way its checksum must be the run's. `checkpoint`: read the
+    weights from this copy of the run's checkpoint (a snapshot taken while the run goes on). Returns the path."""
     from daftrl.experts import Expert, save_expert
     from daftrl.nn import param_templates
     from daftrl.runs import check_run_kind
@@ -256,17 +257,18 @@ def export_expert(run_dir, out=None, source_size: int | None = None, dataset=Non
     run = RunDir(Path(run_dir).expanduser())
     if not run.has_checkpoint():
         raise CheckpointError(f"{run.path} holds no checkpoint to export (is it an offline run directory?)")
-    check_run_kind(run.checkpoint, "offline")
+    ckpt = Path(checkpoint) if checkpoint is not None else run.checkpoint
+    check_run_kind(ckpt, "offline")
     saved = run.read_config()
     cfg = config_from_dict(OfflineRunConfig, saved, extra=("method_config", "dataset_record"))
-    arrays, meta = load_arrays(run.checkpoint, kind="offline")
+    arrays, meta = load_arrays(ckpt, kind="offline")
     if dataset is None:
         dataset = load_dataset(cfg.dataset)
     check_same_dataset(dataset, saved["dataset_record"], run.path)
     obs_dim, act_dim, hidden = meta["obs_dim"], meta["act_dim"], tuple(meta["hidden"])
     actor_t, critic_t = param_templates(obs_dim, act_dim, hidden)
-    actor = unflatten_like(actor_t, arrays, "state/actor", str(run.checkpoint))
-    critic = unflatten_like(critic_t, arrays, "state/critic", str(run.checkpoint))
+    actor = unflatten_like(actor_t, arrays, "state/actor", str(ckpt))
+    critic = unflatten_like(critic_t, arrays, "state/critic", str(ckpt))
     source, (first, stop) = source_sample(dataset.buffer, source_size or cfg.source_size)
     info = {"method": cfg.method, "dataset": str(dataset.name), "dataset_checksum": str(dataset.checksum),
             "source_rows": f"{first}:{stop}", "steps": int(meta["step"]), "run_dir": str(run.path),

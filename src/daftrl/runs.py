@@ -110,7 +110,9 @@ def portable(text: str | None) -> str | None:
         return None
     text = re.sub(r"\S*/(?:src/)?daftrl/cli\.py", "daftrl", text)
     text = re.sub(r"\S*/bin/daftrl\b", "daftrl", text)
-    text = text.replace(str(Path.home()), "~")
+    home = str(Path.home()).rstrip("/")
+    if home:  # not for HOME=/ (containers, service users): every path would start with ~
+        text = re.sub(re.escape(home) + r"(?=/|\s|$)", "~", text)
     return re.sub(r"(?<![\w.~$/])/(?:[^\s/]+/)+([^\s/]+)", r".../\1", text)
 
 
@@ -122,7 +124,8 @@ def portable_tree(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: portable_tree(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return type(obj)(portable_tree(v) for v in obj)
+        items = [portable_tree(v) for v in obj]
+        return type(obj)(*items) if hasattr(obj, "_fields") else type(obj)(items)  # a namedtuple takes fields
     return obj
 
 

@@ -256,8 +256,7 @@ def check_paths(jobs: list[Job], root: str | Path, stored: dict[tuple[str, str],
 
 def status(jobs: list[Job], root: str | Path) -> list[dict]:
     """One row per cell (campaign, task, label): counts per state and the estimated remaining core-hours
-    (pending and interrupted runs at the median measured wall time of the campaign's done runs of the same
-    label, else of the same kind and budget; None when nothing comparable has finished yet)."""
+    (`_estimate_hours` of each pending or interrupted run; None when nothing comparable has finished yet)."""
     stored = stored_records(root)
     rows: dict[tuple, dict] = {}
     for job in jobs:
@@ -286,8 +285,9 @@ def start_times(jobs: list[Job], deadline: float | None, records) -> dict[str, f
 
 
 def _estimate_hours(job: Job, records) -> float | None:
-    """A job's wall time from the finished records most like it: their median time per step times its budget, or
-    for a run that takes no step (zero-shot: one evaluation) their median wall time."""
+    """A job's wall time in hours from the finished records most like it (same label and task, else same label, else
+    same method, else same kind): their median time per step times its budget, or for a run that takes no step
+    (zero-shot: one evaluation) their median wall time. None when no record is comparable."""
     import statistics
 
     from daftrl.algos import method_spec

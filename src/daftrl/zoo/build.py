@@ -147,6 +147,7 @@ def export(run_dir: str | Path, robot: str, source_size: int | None = None, medi
     medium, _ = load_policy(medium_path)
     medium_eval = evaluate(medium.deterministic, source.make, episodes, 0, robot)
     expert.meta = portable_tree(expert.meta)
+    exported_by = portable_tree(provenance())  # before the entry's files change the tree (no "-dirty" from them)
     save_expert(out / "expert.safetensors", expert)
     atomic_write_bytes(out / "medium_actor.safetensors", medium_path.read_bytes())
     card = {
@@ -162,7 +163,7 @@ def export(run_dir: str | Path, robot: str, source_size: int | None = None, medi
         "medium_actor": {"from_step": int(medium_path.stem.split("_")[1]), "source_return": medium_eval.as_dict()},
         "source_data": {"transitions": len(expert.source), "dtype": "float16",
                         "what": "the latest transitions of the replay buffer"},
-        "exported_by": portable_tree(provenance()),
+        "exported_by": exported_by,
         "note": note,
         "sha256": {f: file_sha256(out / f) for f in FILES},
     }
@@ -198,6 +199,8 @@ def export_offline(run_dir: str | Path, name: str, episodes: int = 10, out_dir: 
     from daftrl.offline import export_expert
     from daftrl.runs import RunDir, portable_tree, provenance
 
+    if source_size is not None and source_size <= 0:
+        raise ValueError(f"--source-size must be a positive number of rows, got {source_size}")
     run_dir = Path(run_dir)
     if _run_kind(run_dir) != "offline":
         raise ValueError(f"{run_dir} is not an offline run")
@@ -210,11 +213,12 @@ def export_offline(run_dir: str | Path, name: str, episodes: int = 10, out_dir: 
         if (source_size is not None or not file.is_file()
                 or load_arrays(file, kind="expert")[1].get("steps") != ckpt_meta["step"]):
             file = export_expert(run_dir, out=Path(tempfile.mkdtemp(dir=snap)) / "expert.safetensors",
-                                 source_size=source_size, dataset=dataset)
+                                 source_size=source_size, dataset=dataset, checkpoint=snap / "checkpoint.safetensors")
         expert = load_expert(file)
         expert.meta = portable_tree(expert.meta)
     src_eval, zero_shot = _score(expert, name, robot, episodes)
     out = Path(out_dir or ZOO_DIR / name)
+    exported_by = portable_tree(provenance())  # before the entry's files change the tree (no "-dirty" from them)
     save_expert(out / "expert.safetensors", expert)
     card = {
         "name": name,
@@ -231,8 +235,9 @@ def export_offline(run_dir: str | Path, name: str, episodes: int = 10, out_dir: 
         "source_return": src_eval.as_dict(),
         "zero_shot_return": zero_shot,
         "source_data": {"transitions": len(expert.source), "dtype": "float16",
-                        "what": "the latest whole episodes of the dataset"},
-        "exported_by": portable_tree(provenance()),
+                        "what": "the latest whole episodes of the dataset",
+                        "at_most": source_size or config["source_size"]},
+        "exported_by": exported_by,
         "note": note,
         "sha256": {"expert.safetensors": file_sha256(out / "expert.safetensors")},
     }
