@@ -215,3 +215,13 @@ def test_an_offline_run_becomes_a_zoo_entry_named_robot_method(tmp_path, monkeyp
     assert small["zero_shot_return"] == card["zero_shot_return"]
     meta = load_expert(tmp_path / "small" / "expert.safetensors").meta
     assert not MACHINE_PATH.search(json.dumps([card, small, meta])), "an absolute path of this machine leaked"
+
+
+@pytest.mark.parametrize("size", [0, -5])
+def test_a_non_positive_source_size_is_refused_before_anything_is_read(tmp_path, size):
+    from daftrl.zoo import build
+
+    for export in (build.export, build.export_offline):
+        with pytest.raises(ValueError, match="--source-size must be a positive number of rows"):
+            export(tmp_path / "no-such-run", "halfcheetah-cql", source_size=size, out_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()

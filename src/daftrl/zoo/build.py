@@ -115,6 +115,12 @@ def _check_name(name: str, kind: str, method: str | None = None) -> str:
     return robot
 
 
+def _check_source_size(source_size: int | None) -> None:
+    """Refuse a D_src cap that is not a positive number of rows (None: the run's own default)."""
+    if source_size is not None and source_size <= 0:
+        raise ValueError(f"--source-size must be a positive number of rows, got {source_size}")
+
+
 def export(run_dir: str | Path, robot: str, source_size: int | None = None, medium_fraction: float = 1 / 3,
            episodes: int = 10, out_dir: Path | None = None, note: str | None = None) -> dict:
     """Turn a finished (or checkpointed) pretraining run into a zoo entry named `robot`, or an offline run into one
@@ -127,8 +133,7 @@ def export(run_dir: str | Path, robot: str, source_size: int | None = None, medi
     from daftrl.policy import load_policy
     from daftrl.runs import RunDir, portable_tree, provenance
 
-    if source_size is not None and source_size <= 0:
-        raise ValueError(f"--source-size must be a positive number of rows, got {source_size}")
+    _check_source_size(source_size)
     run_dir = Path(run_dir)
     if _run_kind(run_dir) == "offline":
         return export_offline(run_dir, robot, episodes=episodes, out_dir=out_dir, note=note,
@@ -199,8 +204,7 @@ def export_offline(run_dir: str | Path, name: str, episodes: int = 10, out_dir: 
     from daftrl.offline import export_expert
     from daftrl.runs import RunDir, portable_tree, provenance
 
-    if source_size is not None and source_size <= 0:
-        raise ValueError(f"--source-size must be a positive number of rows, got {source_size}")
+    _check_source_size(source_size)
     run_dir = Path(run_dir)
     if _run_kind(run_dir) != "offline":
         raise ValueError(f"{run_dir} is not an offline run")
