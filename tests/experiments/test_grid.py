@@ -126,10 +126,27 @@ def test_a_failed_run_is_recorded_and_the_others_go_on(tmp_path, monkeypatch):
     res = run_grid(jobs, tmp_path / "results", quiet=True)
     assert (res["done"], res["failed"]) == (1, 1) and "RuntimeError: boom" in res["errors"][0]
     rows = {r["label"]: r for r in grid.status(jobs, tmp_path / "results")}
-    assert rows["ft"]["failed"] == 1 and rows["ft"]["failed_errors"] == ["RuntimeError: boom"]
+    assert rows["ft"]["failed"] == 1 and rows["ft"]["failed_errors"] == [{"error": "RuntimeError: boom", "seeds": [0]}]
     assert rows["ft"]["remaining_core_hours"] > 0  # estimated from daft's measured time
     monkeypatch.setattr(grid, "_run", real)
     assert run_grid(jobs, tmp_path / "results", quiet=True)["done"] == 1  # the retry clears the failure
+
+
+def test_status_names_the_seeds_of_each_distinct_failure_once(tmp_path, capsys):
+    from daftrl.experiments.grid_command import print_status
+
+    jobs = grid.expand(spec(methods=("ft",), seeds=(0, 1, 2)))
+    for job, error in zip(jobs, ["ValueError: no expert", "ValueError: no expert", "RuntimeError: boom"]):
+        job.run_dir().mkdir(parents=True)
+        (job.run_dir() / "failed.json").write_text(f'{{"error": "{error}"}}')
+    (row,) = grid.status(jobs, tmp_path / "results")
+    assert row["failed"] == 3
+    assert row["failed_errors"] == [{"error": "ValueError: no expert", "seeds": [jobs[0].seed, jobs[1].seed]},
+                                    {"error": "RuntimeError: boom", "seeds": [jobs[2].seed]}]
+    print_status([row])
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("failed in")]
+    assert lines == [f"failed in ft {TASK} (seeds {jobs[0].seed}, {jobs[1].seed}): ValueError: no expert",
+                     f"failed in ft {TASK} (seed {jobs[2].seed}): RuntimeError: boom"]
 
 
 def test_local_executor_runs_one_pinned_process_per_worker(tmp_path):

@@ -269,7 +269,11 @@ def status(jobs: list[Job], root: str | Path) -> list[dict]:
         left = [j for j, s in row["jobs"] if s not in ("done", "finished")]
         hours = [_estimate_hours(j, stored.values()) for j in left]
         row["remaining_core_hours"] = sum(hours) if None not in hours else None
-        row["failed_errors"] = [_failure(j) for j, s in row["jobs"] if s == "failed"]
+        errors: dict[str, list[int]] = {}  # one line per distinct error, with the seeds that raised it
+        for j, s in row["jobs"]:
+            if s == "failed":
+                errors.setdefault(_failure(j), []).append(j.seed)
+        row["failed_errors"] = [{"error": e, "seeds": sorted(seeds)} for e, seeds in errors.items()]
         del row["jobs"]
     return sorted(rows.values(), key=lambda r: (r["campaign"], r["task"], r["label"]))
 

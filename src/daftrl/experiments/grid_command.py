@@ -133,8 +133,10 @@ def print_status(rows: list[dict]) -> None:
     console.print(f"remaining: {total:.1f} core-hours" + (" (+ cells with no finished run to estimate from)"
                                                             if unknown else ""))
     for r in rows:
-        for error in r["failed_errors"]:
-            console.print(f"failed in {r['label']} {r['task']}: {error}", markup=False)
+        for failure in r["failed_errors"]:
+            seeds = ", ".join(map(str, failure["seeds"]))
+            console.print(f"failed in {r['label']} {r['task']} (seed{'s' if len(failure['seeds']) > 1 else ''} "
+                          f"{seeds}): {failure['error']}", markup=False)
 
 
 def store_run(args: GridArgs) -> int:
