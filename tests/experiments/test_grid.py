@@ -136,7 +136,7 @@ def test_status_names_the_seeds_of_each_distinct_failure_once(tmp_path, capsys):
     from daftrl.experiments.grid_command import print_status
 
     jobs = grid.expand(spec(methods=("ft",), seeds=(0, 1, 2)))
-    for job, error in zip(jobs, ["ValueError: no expert", "ValueError: no expert", "RuntimeError: boom"]):
+    for job, error in zip(jobs, ["ValueError: no expert", "ValueError: no expert", "RuntimeError: boom"], strict=True):
         job.run_dir().mkdir(parents=True)
         (job.run_dir() / "failed.json").write_text(f'{{"error": "{error}"}}')
     (row,) = grid.status(jobs, tmp_path / "results")
