@@ -38,3 +38,13 @@ def test_the_pattern_catches_what_it_should():
     assert ABSOLUTE.search("/work/main/src/daftrl/cli.py zoo export")
     assert ABSOLUTE.search("run --run /root/.daftrl/runs/x")
     assert not ABSOLUTE.search("~/.daftrl/runs/x") and not ABSOLUTE.search("daftrl zoo export walker")
+
+
+MACHINE = re.compile(r"(?<![\w.~$])/(?:root|home|work|Users|private)/")  # /tmp/... in an example command is fine
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_docs_name_no_path_of_the_machine_they_were_written_on(path):
+    bad = [line for line in path.read_text().splitlines() if MACHINE.search(line)]
+    assert not bad, f"{path.relative_to(ROOT)}: {bad[0][:200]}"
