@@ -17,34 +17,14 @@ def _load(name: str):
     if not p.exists():
         return None
     r = json.loads(p.read_text())
-    r["_file"] = f"benchmarks/results/{name}"
     return r
 
 
-def _portable(args: list[str], own_file: str | None) -> list[str]:
-    """The command's arguments without the paths of the machine it ran on: `--out` names the committed file it
-    became, a run directory under $DAFTRL_HOME is shown under the default home, a file in the repository by its
-    repository path."""
-    out = []
-    for i, arg in enumerate(args):
-        if arg.startswith("/"):
-            if i and args[i - 1] == "--out" and own_file:
-                arg = own_file
-            elif "/.daftrl/" in arg:
-                arg = "~/.daftrl/" + arg.split("/.daftrl/", 1)[1]
-            elif "/benchmarks/" in arg:
-                arg = "benchmarks/" + arg.split("/benchmarks/", 1)[1]
-        out.append(arg)
-    return out
-
-
 def _prov(r: dict) -> str:
+    """One line of provenance; the command was made portable when the benchmark wrote it (`daftrl.runs.portable`)."""
     p = r["provenance"]
-    exe, *args = p["command"].split(" ")
-    rest = " ".join(_portable(args, r.get("_file")))
-    script = Path(exe)
-    script = f"{script.parent.name}/{script.name}" if script.parent.name == "benchmarks" else script.name
-    command = f"daftrl {rest}" if exe.endswith("/daftrl") or exe == "daftrl" else f"python {script} {rest}"
+    exe = p["command"].split(" ", 1)[0]
+    command = f"python {p['command']}" if exe.endswith(".py") else p["command"]
     return (f"commit `{p['git_commit'][:12]}`, {p['date']}, {p['machine']['cpu']} ({p['machine']['cores']} cores), "
             f"jax {p['versions'].get('jax')}; command `{command}`")
 

@@ -309,6 +309,18 @@ def test_portable_removes_machine_paths():
     assert portable(f"{home}fs/data/x.npz") == ".../x.npz"  # a sibling of home (/rootfs beside /root) is not in it
 
 
+def test_portable_gives_a_path_in_the_checkout_as_its_repository_path():
+    from daftrl.runs import _checkout_root, portable
+
+    root = _checkout_root()
+    if root is None:
+        pytest.skip("daftrl is not running from a source checkout")
+    assert portable(f"daftrl bench sac --out {root}/benchmarks/results/b.json") == \
+        "daftrl bench sac --out benchmarks/results/b.json"
+    assert portable(f"{root}/benchmarks/learning_quality.py") == "benchmarks/learning_quality.py"
+    assert portable(f"{root}x/a/b.json") == ".../b.json"  # a sibling directory is not in the checkout
+
+
 def test_portable_with_home_at_the_root_leaves_ids_and_urls_alone(monkeypatch):
     from daftrl.runs import portable
 

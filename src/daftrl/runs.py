@@ -103,13 +103,23 @@ def provenance() -> dict[str, Any]:
     }
 
 
+def _checkout_root() -> str | None:
+    """The root of the source checkout daftrl runs from (src/daftrl/ inside it), or None for an installed copy."""
+    root = Path(__file__).resolve().parents[2]
+    return str(root) if (root / ".git").exists() and (root / "src" / "daftrl").is_dir() else None
+
+
 def portable(text: str | None) -> str | None:
-    """`text` without machine-specific absolute paths: a path to daftrl's cli.py or its script becomes `daftrl`,
-    the home directory becomes ~, and any other absolute path keeps only its last component (`.../name`)."""
+    """`text` without machine-specific absolute paths: a path to daftrl's cli.py or its script becomes `daftrl`, a
+    path inside the source checkout becomes its repository path (`benchmarks/results/x.json`), the home directory
+    becomes ~, and any other absolute path keeps only its last component (`.../name`)."""
     if text is None:
         return None
     text = re.sub(r"\S*/(?:src/)?daftrl/cli\.py", "daftrl", text)
     text = re.sub(r"\S*/bin/daftrl\b", "daftrl", text)
+    root = _checkout_root()
+    if root and root != "/":
+        text = re.sub(r"(?<![\w.~$/])" + re.escape(root) + r"/(?=\S)", "", text)
     home = str(Path.home()).rstrip("/")
     if home:  # not for HOME=/ (containers, service users): every path would start with ~
         text = re.sub(re.escape(home) + r"(?=/|\s|$)", "~", text)
