@@ -2,8 +2,8 @@
 
 A checkpoint is written to a temporary file in the same directory and renamed over the old one
 (atomic on POSIX), so a crash mid-write leaves the previous checkpoint intact. The header records a
-format tag, a version, the checkpoint kind and a SHA-256 digest of every array; loading verifies all
-of them, and the caller's template (shapes and dtypes), before anything is returned, so a corrupt,
+format tag, a version, the checkpoint kind, a SHA-256 digest over all arrays and one over the header;
+loading verifies all of them, and the caller's template (shapes and dtypes), before anything is returned, so a corrupt,
 truncated or foreign file is rejected with a clear error and never half-loaded.
 
 Every kind that holds a policy records the same description in its header meta (`describe`: sizes, hidden
