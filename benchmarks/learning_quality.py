@@ -13,8 +13,8 @@ then summarise the run directories (curves up to 1e5 steps, mean over seeds):
 
 Writes benchmarks/results/learning_sac.json and learning_sac.png. Reference (Tianshou SAC, same
 hyperparameters, gym v3, 10 seeds): HalfCheetah 6515 ± 514 and Hopper 2613 ± 991 at 1e5 steps, read off
-`thu-ml/tianshou:examples/mujoco/benchmark/<Env>-v3/sac/test_rew_10seeds.csv` at commit 39acf209
-(../shared/notes/algorithms.md section 16.3): an outside reference, typed in, not measured here.
+`thu-ml/tianshou:examples/mujoco/benchmark/<Env>-v3/sac/test_rew_10seeds.csv` at commit 39acf209 (Tianshou's
+published MuJoCo benchmark results): an outside reference, typed in, not measured here.
 """
 
 from __future__ import annotations

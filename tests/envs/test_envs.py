@@ -42,7 +42,9 @@ def test_same_start_same_actions_different_trajectory(name):
 @pytest.mark.parametrize("name", PAPER + INVERTED + ["walker-morph-leg-hard", "hopper-gravity-0.37"])
 def test_fresh_builds_deepcopy_and_pickle_keep_the_target(name):
     """Two fresh builds agree; a deep copy or an unpickled env is rebuilt as the target, never the source (the
-    bug that made PAR evaluate on the source robot, notes/tasks.md §6.2)."""
+    bug that made PAR evaluate on the source robot: its first release deep-copied its evaluation envs, and gym's
+    EzPickle rebuilt each copy without its custom XML; docs/tasks.md, "How targets are built, and why they stay
+    targets")."""
     acts = actions(name, 80)
     reference = rollout(make_env(name, "target"), acts)
     assert_same_rollout(reference, rollout(make_env(name, "target"), acts))
@@ -70,7 +72,8 @@ def test_deepcopy_keeps_a_user_defined_task_and_env_kwargs():
 
 @pytest.mark.parametrize("robot", list(ROBOTS))
 def test_inverted_target_is_the_source_stepped_with_negated_actions(robot):
-    """§3: the same observations, rewards and flags, bit for bit; the caller keeps its own action."""
+    """The same observations, rewards and flags, bit for bit; the caller keeps its own action (docs/tasks.md,
+    "Action inversion")."""
     name = f"{robot}-inverted-actions"
     acts = actions(name, 200) * np.float32(0.7)
     kept = acts.copy()
@@ -144,7 +147,8 @@ def test_gym_kwargs_reach_both_domains():
 
 
 def test_hopper_friction_below_half_warns_and_equals_friction_half():
-    """§4.2: MuJoCo takes the larger friction of two geoms and Hopper's floor keeps 1.0 (ODRL issue #8)."""
+    """MuJoCo takes the larger friction of two geoms and Hopper's floor keeps 1.0 (ODRL issue #8; docs/tasks.md,
+    Friction)."""
     with pytest.warns(UserWarning, match="same task as hopper-friction-0.5"):
         low = make_env("hopper-friction-0.1", "target")
     with warnings.catch_warnings():
@@ -156,7 +160,8 @@ def test_hopper_friction_below_half_warns_and_equals_friction_half():
 
 @pytest.mark.parametrize("name", PAPER + INVERTED)
 def test_evaluation_envs_are_targets_too(name):
-    """notes/tasks.md §6.2: the training loops' env factory builds the same target as make_env."""
+    """The training loops' env factory builds the same target as make_env, so evaluation envs never fall back to
+    the source robot (PAR's deep-copy bug)."""
     from daftrl.envs.factory import resolve_env
 
     built = resolve_env(name, "target").make()

@@ -1,4 +1,4 @@
-"""Compiled target models differ from their source exactly as notes/tasks.md §1-4 specifies, and nowhere else."""
+"""Compiled target models differ from their source exactly as docs/tasks.md specifies, and nowhere else."""
 
 import gymnasium as gym
 import numpy as np
@@ -40,7 +40,7 @@ def test_compiled_spec_and_identity_target_are_the_stock_model(robot):
 
 
 def test_source_masses():
-    """§1: exact-capsule masses of the v5 robots."""
+    """Exact-capsule masses of the v5 robots (docs/tasks.md, "Deviations from the v2-era originals")."""
     expected = {
         "halfcheetah": ({"torso": 6.2502, "bthigh": 1.5435, "bshin": 1.5874, "bfoot": 1.0954, "fthigh": 1.4381,
                          "fshin": 1.2008, "ffoot": 0.8845}, 14.0),
@@ -59,7 +59,7 @@ def test_source_masses():
 
 
 # --------------------------------------------------------------------------------------------- the 8 paper tasks
-EXPECTED_CHANGES = {  # field -> elements that change (notes/tasks.md §2); everything else is DERIVED or equal
+EXPECTED_CHANGES = {  # field -> elements that change (docs/tasks.md, "The paper's 8 tasks"); the rest DERIVED or equal
     "halfcheetah-broken-back-thigh": {"jnt_range": {"bthigh"}},
     "halfcheetah-no-thighs": {
         "geom_size": {"bthigh", "bshin", "bfoot", "fthigh", "fshin"},
@@ -98,7 +98,8 @@ def test_paper_target_differs_exactly_in_the_intended_elements(name):
 
 
 def test_paper_joint_ranges():
-    """§2.1: target ranges in radians; PAR's mechanism jnt_range = compiled source x multiplier, bit for bit."""
+    """Paper kinematic tasks (docs/tasks.md, "The paper's 8 tasks"): target ranges in radians; PAR's mechanism
+    jnt_range = compiled source x multiplier, bit for bit."""
     cases = {  # task: {joint: (multiplier lower, upper, expected target range)}
         "halfcheetah-broken-back-thigh": {"bthigh": (0.01, 0.01, [-0.0052, 0.0105])},
         "hopper-broken-joints": {"thigh_joint": (0.001, 1.0, [-0.15 * DEG, 0.0]),
@@ -121,7 +122,7 @@ def test_paper_joint_ranges():
 
 
 def test_paper_masses():
-    """§2.2 masses [DER]."""
+    """Paper morphology target masses as MuJoCo compiles them (docs/tasks.md, "The paper's 8 tasks")."""
     _, m = models("halfcheetah-no-thighs")
     for body, value in {"torso": 8.1973, "bthigh": 0.3542, "bshin": 1.4971, "bfoot": 1.1601, "fthigh": 0.3542,
                         "fshin": 1.2771, "ffoot": 1.1601}.items():
@@ -141,7 +142,8 @@ def test_paper_masses():
 
 
 def test_paper_geometry_in_local_coordinates():
-    """§2.2 (HalfCheetah, Ant: local XMLs) and the §2.3 table (Hopper, Walker2d), in the parent frames."""
+    """PAR's morphology edits in the parent frames: HalfCheetah and Ant as their local XMLs write them, Hopper and
+    Walker2d converted from PAR's global coordinates (capsule_in_body, point_in_body in daftrl.envs.tasks)."""
     def geom(model, name):
         gid = model.geom(name).id
         return model.geom_size[gid][:2], model.geom_pos[gid]
@@ -229,7 +231,7 @@ def test_global_joint_anchors_match_the_reference_xml(name, joint, anchor):
     np.testing.assert_allclose(data.xanchor[model.joint(joint).id], anchor, atol=1e-12)
 
 
-# --------------------------------------------------------------------------------------------- ODRL families (§4)
+# --------------------------------------------------------------------------------------------- ODRL families
 FAMILY_FIELDS = {"kinematic": {"jnt_range"}, "gravity": {"opt.gravity"}, "friction": {"geom_friction"},
                  "morph": {"geom_size", "geom_pos", "geom_quat", "body_pos", "jnt_pos", "body_mass", "body_inertia"}}
 
@@ -245,7 +247,7 @@ def test_odrl_targets_change_only_their_family_quantities(name):
 
 
 def test_odrl_gravity_and_friction_values():
-    """§4.1 g_z and §4.2 friction, as ODRL's XML files write them (bit for bit)."""
+    """g_z and friction as ODRL's XML files write them, bit for bit (docs/tasks.md, Gravity and Friction)."""
     for robot in ROBOTS:
         for f, gz in ((0.1, -0.981), (0.5, -4.905), (2.0, -19.62), (5.0, -49.05)):
             t = TASKS[f"{robot}-gravity-{f}"]
@@ -269,7 +271,7 @@ def test_odrl_gravity_and_friction_values():
     assert friction("hopper-friction-0.37", "foot_geom")[0] == pytest.approx(0.74)
 
 
-KINEMATIC_RANGES = {  # §4.3, per level easy / medium / hard; degrees unless noted
+KINEMATIC_RANGES = {  # docs/tasks.md, Kinematic; per level easy / medium / hard; degrees unless noted
     "halfcheetah-kinematic-footjnt": {"bfoot": ([-.32, .628], [-.2, .3925], [-.08, .157]),
                                       "ffoot": ([-.4, .4], [-.25, .25], [-.1, .1])},  # radians
     "halfcheetah-kinematic-thighjnt": {"bthigh": ([-.416, .84], [-.26, .525], [-.104, .21]),
@@ -295,7 +297,7 @@ def test_odrl_kinematic_ranges(prefix):
 
 
 def test_odrl_halfcheetah_and_ant_morphology():
-    """§4.4: new thigh/shin/torso geometry (local XMLs) and Ant ankle ends."""
+    """ODRL morphology (docs/tasks.md, Morphology): new thigh/shin/torso geometry (local XMLs) and Ant ankle ends."""
     for level, back, front in (("easy", (0.11, -0.11), (-0.09, -0.1)), ("medium", (0.08, -0.08), (-0.07, -0.08)),
                                ("hard", (0.02, -0.02), (-0.04, -0.05))):
         m = compile_model("halfcheetah", TASKS[f"halfcheetah-morph-thigh-{level}"].shifts)

@@ -82,7 +82,7 @@ def test_user_defined_task_in_a_few_lines():
     assert {row[0] for row in describe_task(task)} >= {"jnt_range[leg_joint]", "opt.gravity", "body_mass[foot]"}
 
 
-PAPER_ROWS = {  # notes/tasks.md §2: quantity -> (source, target) as `daftrl tasks show` prints them
+PAPER_ROWS = {  # docs/tasks.md, "The paper's 8 tasks": quantity -> (source, target) as `daftrl tasks show` prints them
     "halfcheetah-broken-back-thigh": {"jnt_range[bthigh]": ("[-0.52, 1.05] rad", "[-0.0052, 0.0105] rad")},
     "hopper-broken-joints": {"jnt_range[thigh_joint]": ("[-150, 0] deg", "[-0.15, 0] deg"),
                              "jnt_range[foot_joint]": ("[-45, 45] deg", "[-18, 18] deg")},

@@ -29,8 +29,10 @@ class Robot:
 ROBOTS: dict[str, Robot] = {
     "halfcheetah": Robot("halfcheetah", "HalfCheetah-v5", "half_cheetah.xml", 17, 6),
     "hopper": Robot("hopper", "Hopper-v5", "hopper.xml", 11, 3),
-    # Walker2d-v5 loads its own XML: both feet have friction 1.9 (v2-v4: right foot 0.9), §5
+    # Walker2d-v5 loads its own XML: both feet have friction 1.9 (v2-v4: right foot 0.9; Gymnasium issue #477;
+    # docs/tasks.md, "Deviations from the v2-era originals")
     "walker": Robot("walker", "Walker2d-v5", "walker2d_v5.xml", 17, 6),
-    # Ant-v5 without the contact forces in the observation: 27 dims (its contact cost stays on), §5
+    # Ant-v5 without the contact forces in the observation: 27 dims (its contact cost stays on; docs/tasks.md,
+    # "Deviations from the v2-era originals")
     "ant": Robot("ant", "Ant-v5", "ant.xml", 27, 8, (("include_cfrc_ext_in_observation", False),)),
 }

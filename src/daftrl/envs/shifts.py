@@ -23,7 +23,8 @@ import numpy as np
 
 def decimal(x: float) -> float:
     """`x` rounded to 12 significant digits: a scaled XML value as a person writes it (-9.81 x 0.1 -> -0.981,
-    not -0.9810000000000001), which reproduces ODRL's scaled XML files bit for bit (§4.1-4.2)."""
+    not -0.9810000000000001), which reproduces ODRL's scaled XML files bit for bit (docs/tasks.md, Gravity and
+    Friction)."""
     return float(f"{x:.12g}")
 
 
@@ -62,8 +63,8 @@ def _limited_joint(model: mujoco.MjModel, name: str) -> int:
 @dataclasses.dataclass(frozen=True)
 class JointRange(Shift):
     """Multiply the compiled lower and upper limits of `joints` (radians): `jnt_range = source x multiplier`,
-    exactly PAR/VGDF's broken-joint wrapper (§2.1; it did this on every reset, once is equivalent) and ODRL's
-    kinematic range x f (§4.3)."""
+    exactly PAR/VGDF's broken-joint wrapper (docs/tasks.md, "The paper's 8 tasks"; it did this on every reset,
+    once is equivalent) and ODRL's kinematic range x f (docs/tasks.md, Kinematic)."""
 
     joints: tuple[str, ...]
     lower: float = 1.0
@@ -77,8 +78,8 @@ class JointRange(Shift):
 
 @dataclasses.dataclass(frozen=True)
 class JointRangeWidth(Shift):
-    """Shrink joint ranges to `factor` of their width, keeping the limit nearer zero (ODRL ant-kinematic-anklejnt,
-    §4.3: [30, 70] deg -> [30, 30 + 40 f])."""
+    """Shrink joint ranges to `factor` of their width, keeping the limit nearer zero (ODRL ant-kinematic-anklejnt:
+    [30, 70] deg -> [30, 30 + 40 f]; docs/tasks.md, Kinematic)."""
 
     joints: tuple[str, ...]
     factor: float
@@ -139,7 +140,7 @@ class JointEdit(Shift):
 
 @dataclasses.dataclass(frozen=True)
 class Gravity(Shift):
-    """Multiply gravity by `factor` (ODRL gravity family, §4.1: g_z = -9.81 f)."""
+    """Multiply gravity by `factor` (ODRL gravity family: g_z = -9.81 f; docs/tasks.md, Gravity)."""
 
     factor: float
 
@@ -149,7 +150,7 @@ class Gravity(Shift):
 
 @dataclasses.dataclass(frozen=True)
 class Friction(Shift):
-    """Multiply the friction coefficients of every geom but `exclude` (ODRL friction family, §4.2).
+    """Multiply the friction coefficients of every geom but `exclude` (ODRL friction family; docs/tasks.md, Friction).
 
     ODRL scaled the values its XML writes: all three (sliding, torsional, rolling) where a default class sets
     them, only the sliding one where MuJoCo's built-in defaults fill the others (Hopper: `sliding_only`).
@@ -181,8 +182,9 @@ class Mass(Shift):
 
 @dataclasses.dataclass(frozen=True)
 class ActionInversion(Shift):
-    """Execute -a when the policy chose a: an "incorrectly connected joint motor" (DAFT App. A, §3). `mask`
-    selects the reversed actuators (None: all). The env's caller, hence the replay buffer, keeps the policy's a."""
+    """Execute -a when the policy chose a: an "incorrectly connected joint motor" (DAFT App. A; docs/tasks.md,
+    "Action inversion"). `mask` selects the reversed actuators (None: all). The env's caller, hence the replay
+    buffer, keeps the policy's a."""
 
     mask: tuple[bool, ...] | None = None
 

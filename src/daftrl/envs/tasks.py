@@ -64,7 +64,7 @@ class Task:
         return ROBOTS[self.robot].act_dim
 
 
-# --------------------------------------------------------------------------------------------- §2.3 coordinates
+# --------------------------------------------------------------------------------------------- global -> local
 # Global position of the body frames of Gymnasium's hopper.xml / walker2d_v5.xml at qpos0 (the same for the
 # left leg). The reference XMLs give positions in these global coordinates.
 BODY_ORIGIN = {"torso": (0.0, 0.0, 1.25), "thigh": (0.0, 0.0, 1.05), "leg": (0.0, 0.0, 0.35),
@@ -77,8 +77,9 @@ def point_in_body(p, body: str) -> tuple[float, float, float]:
 
 
 def capsule_in_body(p1, p2, body: str) -> tuple[tuple[float, float, float], float]:
-    """(local pos, half-length) of the capsule between global points p1 and p2 in `body` (§2.3 rule:
-    pos = (p1 + p2) / 2 - body origin, half-length = |p2 - p1| / 2; the axis keeps its direction)."""
+    """(local pos, half-length) of the capsule between global points p1 and p2 in `body`:
+    pos = (p1 + p2) / 2 - body origin, half-length = |p2 - p1| / 2; the axis keeps its direction. This converts
+    PAR's and ODRL's global-coordinate Hopper/Walker2d XMLs (docs/tasks.md, "The paper's 8 tasks")."""
     p1, p2 = np.asarray(p1, float), np.asarray(p2, float)
     return point_in_body((p1 + p2) / 2, body), float(np.linalg.norm(p2 - p1) / 2)
 
@@ -88,11 +89,11 @@ def _capsule(geom: str, p1, p2, body: str, radius: float) -> GeomEdit:
     return GeomEdit(geom, size=(radius, half), pos=pos)
 
 
-# --------------------------------------------------------------------------------------------- the paper's 8 (§2)
+# --------------------------------------------------------------------------------------------- the paper's 8 tasks
 PAPER = [
     Task("halfcheetah-broken-back-thigh", "halfcheetah", (JointRange(("bthigh",), 0.01, 0.01),),
          "back thigh joint range x0.01: [-0.52, 1.05] -> [-0.0052, 0.0105] rad", "paper"),
-    Task("halfcheetah-no-thighs", "halfcheetah", (  # PAR halfcheetah_morph.xml, local coordinates (§2.2)
+    Task("halfcheetah-no-thighs", "halfcheetah", (  # PAR halfcheetah_morph.xml, already in local coordinates
         GeomEdit("bthigh", fromto=(0, 0, 0, -0.0001, 0, -0.0001)),
         BodyEdit("bshin", (-0.0001, 0, -0.0001)),
         GeomEdit("bshin", fromto=(0, 0, 0, -0.13, 0, -0.15)),
@@ -110,7 +111,7 @@ PAPER = [
          "torso radius 0.05 -> 0.125 (head 7.6x heavier), thigh radius 0.05 -> 0.04 (PAR XML)", "paper"),
     Task("walker-broken-right-foot", "walker", (JointRange(("foot_joint",), 0.01, 0.01),),
          "right foot joint range x0.01: +-45 -> +-0.45 deg", "paper"),
-    Task("walker-no-right-thigh", "walker", (  # PAR walker_morph.xml; the local values of the §2.3 table
+    Task("walker-no-right-thigh", "walker", (  # PAR walker_morph.xml in local coordinates (capsule_in_body)
         GeomEdit("thigh_geom", size=(0.05, 0.0025), pos=(0, 0, -0.0025)),
         JointEdit("leg_joint", (0, 0, 0.695)),
         GeomEdit("leg_geom", size=(0.04, 0.3725), pos=(0, 0, 0.3225)),
@@ -130,9 +131,9 @@ INVERTED = [
     for robot in ROBOTS
 ]
 
-# --------------------------------------------------------------------------------------------- ODRL families (§4)
-LEVELS = {"easy": 0.8, "medium": 0.5, "hard": 0.2}  # kinematic range factors, §4.3
-STANDARD_FACTORS = (0.1, 0.5, 2.0, 5.0)  # gravity and friction, §4.1-4.2
+# --------------------------------------------------------------------------------------------- ODRL families
+LEVELS = {"easy": 0.8, "medium": 0.5, "hard": 0.2}  # ODRL kinematic range factors
+STANDARD_FACTORS = (0.1, 0.5, 2.0, 5.0)  # ODRL gravity and friction factors
 
 KINEMATIC_JOINTS = {
     "halfcheetah": {"footjnt": ("bfoot", "ffoot"), "thighjnt": ("bthigh", "fthigh")},
@@ -224,7 +225,8 @@ def gravity_task(robot: str, f: float) -> Task:
 
 
 def friction_task(robot: str, f: float) -> Task:
-    """ODRL friction x f; Hopper's floor keeps MuJoCo's default 1.0 and its geoms scale the sliding value (§4.2)."""
+    """ODRL friction x f; Hopper's floor keeps MuJoCo's default 1.0 and its geoms scale the sliding value
+    (docs/tasks.md, Friction)."""
     hopper = robot == "hopper"
     warning = None
     if hopper and f < 0.5:
@@ -238,7 +240,7 @@ def friction_task(robot: str, f: float) -> Task:
 
 def kinematic_task(robot: str, part: str, level: str) -> Task:
     joints, f = KINEMATIC_JOINTS[robot][part], LEVELS[level]
-    # ODRL's ankles keep their +-30 deg limit and shrink the range's width (§4.3)
+    # ODRL's ankles keep their +-30 deg limit and shrink the range's width (docs/tasks.md, Kinematic)
     shift = JointRangeWidth(joints, f) if part == "anklejnt" else JointRange(joints, f, f)
     what = "range width" if part == "anklejnt" else "range"
     return Task(f"{robot}-kinematic-{part}-{level}", robot, (shift,),
