@@ -34,7 +34,7 @@ def main(run_dirs: list[str]) -> None:
 
     from daftrl.checkpoint import atomic_write_json
     from daftrl.experiments import plots
-    from daftrl.runs import RunDir, portable_tree, provenance
+    from daftrl.runs import RunDir, committed_provenance
 
     curves: dict[str, dict[int, dict[int, float]]] = defaultdict(dict)
     for d in run_dirs:
@@ -58,7 +58,7 @@ def main(run_dirs: list[str]) -> None:
     out = Path(__file__).parent / "results"
     plots.seed_curves(out / "learning_sac.png", panels)
     atomic_write_json(out / "learning_sac.json", {"benchmark": "learning_quality", "runs": run_dirs,
-                                                  "results": summary, "provenance": portable_tree(provenance())})
+                                                  "results": summary, "provenance": committed_provenance()})
     print(json.dumps({k: (v["mean"], v["std"]) for k, v in summary.items()}))
 
 

@@ -340,3 +340,18 @@ def test_portable_tree_keeps_the_structure_and_every_non_string():
     Pair = collections.namedtuple("Pair", "path n")
     assert portable_tree(Pair(f"{home}/a", 1)) == Pair("~/a", 1)
 
+
+
+def test_committed_provenance_is_portable_and_a_record_keeps_its_fields_without_the_host(monkeypatch):
+    from daftrl.experiments.store import portable_provenance
+    from daftrl.runs import committed_provenance, provenance
+
+    monkeypatch.setattr(sys, "argv", [f"{Path.home()}/.venv/bin/daftrl", "bench", "sac", "--out", "/tmp/a/b.json"])
+    prov = provenance()
+    assert committed_provenance(prov)["command"] == "daftrl bench sac --out .../b.json"
+    assert committed_provenance()["command"] == committed_provenance(prov)["command"]
+    record = portable_provenance(prov)
+    assert record["command"] == "daftrl bench sac --out .../b.json" and record["machine"] == {
+        "cpu": prov["machine"]["cpu"], "cores": prov["machine"]["cores"]}  # no host name in a committed record
+    assert {k: record[k] for k in ("git_commit", "date", "python", "versions")} == \
+        {k: prov[k] for k in ("git_commit", "date", "python", "versions")}

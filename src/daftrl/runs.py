@@ -139,6 +139,12 @@ def portable_tree(obj: Any) -> Any:
     return obj
 
 
+def committed_provenance(prov: dict | None = None) -> dict:
+    """The provenance of something that gets committed (a benchmark result, a zoo card, a result record):
+    `provenance()` now, or a saved `prov`, with `portable` applied to every string in it."""
+    return portable_tree(provenance() if prov is None else prov)
+
+
 def apply_cpu_settings(cpus: str | None) -> None:
     """Restrict this process to some cores (before JAX starts its thread pool): e.g. '0' or '0,1'.
 

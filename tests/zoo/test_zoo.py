@@ -2,6 +2,7 @@
 
 import json
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -126,7 +127,9 @@ def test_rescore_rewrites_the_zero_shot_returns_and_nothing_else(tmp_path, monke
     (tmp_path / robot / "card.json").write_text(json.dumps(stripped))
     monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path)
     monkeypatch.setattr(build, "ZOO_DIR", tmp_path)
+    monkeypatch.setattr(sys, "argv", ["/home/someone/daftrl/src/daftrl/cli.py", "zoo", "rescore"])
     card = build.rescore(robot, episodes=1)
+    assert card["zero_shot_by"]["command"] == "daftrl zoo rescore"  # committed: no path of this machine
     assert card == zoo.card(robot)  # what it returns is what it wrote
     assert list(card["zero_shot_return"]) and set(card["zero_shot_return"]) == set(robot_tasks(robot))
     for task, ev in card["zero_shot_return"].items():

@@ -195,7 +195,7 @@ def end_to_end(args: BenchArgs) -> dict:
 
 
 def run_bench(args: BenchArgs) -> dict:
-    from daftrl.runs import portable_tree, provenance
+    from daftrl.runs import committed_provenance
 
     print("matmul peak ...", flush=True)
     peak = matmul_peak(args.reps)
@@ -208,7 +208,7 @@ def run_bench(args: BenchArgs) -> dict:
     print("end-to-end steps/s ...", flush=True)
     e2e = end_to_end(args)
     result = {"benchmark": "sac", "matmul_gflops": peak, "update": updates, "end_to_end": e2e,
-              "provenance": portable_tree(provenance())}
+              "provenance": committed_provenance()}
     from daftrl.checkpoint import atomic_write_json
 
     atomic_write_json(args.out, result)  # parent directories included
@@ -309,7 +309,7 @@ def adapt_loop_rate(method: str, args: AdaptBenchArgs) -> float:
 
 def run_adapt_bench(args: AdaptBenchArgs) -> dict:
     from daftrl.checkpoint import atomic_write_json
-    from daftrl.runs import portable_tree, provenance
+    from daftrl.runs import committed_provenance
 
     print("update cost per method (interleaved) ...", flush=True)
     costs = adapt_update_costs(args)
@@ -318,7 +318,7 @@ def run_adapt_bench(args: AdaptBenchArgs) -> dict:
         print(f"adapt loop {m} on {args.task} ...", flush=True)
         rate = adapt_loop_rate(m, args)
         loop[m] = {"steps_per_s": rate, "minutes_per_1e5_steps": 1e5 / rate / 60}
-    result = {"benchmark": "adapt", "update": costs, "loop": loop, "provenance": portable_tree(provenance())}
+    result = {"benchmark": "adapt", "update": costs, "loop": loop, "provenance": committed_provenance()}
     if args.full_steps:
         from daftrl.loops import AdaptRunConfig, adapt
 

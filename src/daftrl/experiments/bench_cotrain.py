@@ -98,7 +98,7 @@ def run_cotrain_bench(args: CotrainBenchArgs) -> dict:
     from daftrl.algos.mix import SACMixConfig
     from daftrl.checkpoint import atomic_write_json
     from daftrl.envs.factory import resolve_env
-    from daftrl.runs import portable_tree, progress_bar, provenance
+    from daftrl.runs import committed_provenance, progress_bar
     from daftrl.sac import SAC
 
     source, target = resolve_env(args.task, "source"), resolve_env(args.task, "target")
@@ -171,7 +171,7 @@ def run_cotrain_bench(args: CotrainBenchArgs) -> dict:
         "cost_vs_sac_mix": {name: ms[name] / ms["sac-mix"] for name in ms} if "sac-mix" in ms else None,
         "flops_per_update": flops,
         "vgdf_protocol_flop_floor": floor,
-        "provenance": portable_tree(provenance()),
+        "provenance": committed_provenance(),
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

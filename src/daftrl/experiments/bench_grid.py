@@ -98,7 +98,7 @@ def evaluation_share(root: str | Path) -> list[dict]:
 
 def run_grid_bench(args: GridBenchArgs) -> dict:
     from daftrl.checkpoint import atomic_write_json
-    from daftrl.runs import portable_tree, provenance
+    from daftrl.runs import committed_provenance
 
     times: dict[str, list[float]] = {mode: [] for mode in MODES}
     cores: dict[str, list[float]] = {mode: [] for mode in MODES}
@@ -117,7 +117,7 @@ def run_grid_bench(args: GridBenchArgs) -> dict:
         "local_vs_serial": per_hour["local"] / per_hour["serial"],
         "local_vs_serial_1core": per_hour["local"] / per_hour["serial-1core"],
         "evaluation_share": evaluation_share(args.results),
-        "provenance": portable_tree(provenance()),
+        "provenance": committed_provenance(),
     }
     atomic_write_json(args.out, result)
     return result

@@ -101,7 +101,7 @@ def measure(hidden: tuple[int, ...], args: OfflineBenchArgs, peak: float) -> dic
 def run_offline_bench(args: OfflineBenchArgs) -> dict:
     from daftrl.checkpoint import atomic_write_json
     from daftrl.experiments.bench import matmul_peak
-    from daftrl.runs import portable_tree, provenance
+    from daftrl.runs import committed_provenance
 
     print("matmul peak ...", flush=True)
     peak = matmul_peak(args.rounds)
@@ -110,7 +110,7 @@ def run_offline_bench(args: OfflineBenchArgs) -> dict:
         hidden = tuple(int(w) for w in text.split(","))
         print(f"offline updates, hidden {hidden} (round-robin with SAC) ...", flush=True)
         sizes.append(measure(hidden, args, peak["peak"]))
-    result = {"benchmark": "offline", "matmul_gflops": peak, "sizes": sizes, "provenance": portable_tree(provenance())}
+    result = {"benchmark": "offline", "matmul_gflops": peak, "sizes": sizes, "provenance": committed_provenance()}
     atomic_write_json(args.out, result)  # parent directories included
     return result
 

@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from daftrl.runs import portable
+from daftrl.runs import committed_provenance, portable
 
 SCHEMA_VERSION = 1
 FINAL_FRACTION = 0.9
@@ -209,8 +209,10 @@ def dumps(record: dict) -> str:
 
 # ----------------------------------------------------------------------------- building a record from a run
 def portable_provenance(prov: dict) -> dict:
+    """A record's provenance: the fields of `runs.committed_provenance(prov)` that a record keeps (no host name)."""
+    prov = committed_provenance(prov)
     machine = prov.get("machine", {})
-    return {"git_commit": prov.get("git_commit"), "date": prov.get("date"), "command": portable(prov.get("command")),
+    return {"git_commit": prov.get("git_commit"), "date": prov.get("date"), "command": prov.get("command"),
             "python": prov.get("python"), "versions": prov.get("versions", {}),
             "machine": {"cpu": machine.get("cpu"), "cores": machine.get("cores")}}
 

@@ -131,7 +131,7 @@ def export(run_dir: str | Path, robot: str, source_size: int | None = None, medi
     from daftrl.evaluate import evaluate
     from daftrl.experts import load_expert, save_expert
     from daftrl.policy import load_policy
-    from daftrl.runs import RunDir, portable_tree, provenance
+    from daftrl.runs import RunDir, committed_provenance, portable_tree
 
     _check_source_size(source_size)
     run_dir = Path(run_dir)
@@ -152,7 +152,7 @@ def export(run_dir: str | Path, robot: str, source_size: int | None = None, medi
     medium, _ = load_policy(medium_path)
     medium_eval = evaluate(medium.deterministic, source.make, episodes, 0, robot)
     expert.meta = portable_tree(expert.meta)
-    exported_by = portable_tree(provenance())  # before the entry's files change the tree (no "-dirty" from them)
+    exported_by = committed_provenance()  # before the entry's files change the tree (no "-dirty" from them)
     save_expert(out / "expert.safetensors", expert)
     atomic_write_bytes(out / "medium_actor.safetensors", medium_path.read_bytes())
     card = {
@@ -202,7 +202,7 @@ def export_offline(run_dir: str | Path, name: str, episodes: int = 10, out_dir: 
     from daftrl.checkpoint import atomic_write_json, load_arrays
     from daftrl.experts import load_expert, save_expert
     from daftrl.offline import export_expert
-    from daftrl.runs import RunDir, portable_tree, provenance
+    from daftrl.runs import RunDir, committed_provenance, portable_tree
 
     _check_source_size(source_size)
     run_dir = Path(run_dir)
@@ -222,7 +222,7 @@ def export_offline(run_dir: str | Path, name: str, episodes: int = 10, out_dir: 
         expert.meta = portable_tree(expert.meta)
     src_eval, zero_shot = _score(expert, name, robot, episodes)
     out = Path(out_dir or ZOO_DIR / name)
-    exported_by = portable_tree(provenance())  # before the entry's files change the tree (no "-dirty" from them)
+    exported_by = committed_provenance()  # before the entry's files change the tree (no "-dirty" from them)
     save_expert(out / "expert.safetensors", expert)
     card = {
         "name": name,
@@ -263,14 +263,14 @@ def rescore(robot: str, episodes: int = 10, prov: dict | None = None) -> dict:
     before the first card changed, which would otherwise mark the later ones as from a dirty tree."""
     from daftrl.checkpoint import atomic_write_json
     from daftrl.experts import load_expert
-    from daftrl.runs import provenance
+    from daftrl.runs import committed_provenance
     from daftrl.zoo import card
 
     c = card(robot)
     expert = load_expert(robot)
     policy = expert.policy()
     c["zero_shot_return"] = zero_shot_returns(policy, robot_of(robot), episodes)
-    c["zero_shot_by"] = prov or provenance()
+    c["zero_shot_by"] = committed_provenance(prov)
     atomic_write_json(ZOO_DIR / robot / "card.json", c)
     return c
 
