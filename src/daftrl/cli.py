@@ -12,10 +12,8 @@ import dataclasses
 import functools
 import os
 import sys
-from typing import Literal
 
 import tyro
-from tyro.conf import Positional
 
 
 def exit_code(result: dict) -> int:
@@ -80,36 +78,11 @@ def offline(argv: list[str]) -> int:
 
 
 # ----------------------------------------------------------------------------- the other commands
-@dataclasses.dataclass
-class TasksArgs:
-    """List the domain-shift tasks (`daftrl tasks`), show what one changes (`tasks show NAME`) or render it
-    (`tasks render NAME --out F.png`)."""
-
-    action: Positional[Literal["list", "show", "render"]] = "list"
-    name: Positional[str | None] = None
-    """Task name (show, render)."""
-    family: str | None = None
-    """With list: only this family (paper, inverted, gravity, friction, kinematic, morph)."""
-    out: str | None = None
-    """With render: output PNG path (default <name>.png)."""
-
-
 def tasks(argv: list[str]) -> int:
     """list the tasks; `tasks show NAME`; `tasks render NAME --out F.png`"""
-    args = tyro.cli(TasksArgs, args=argv, prog="daftrl tasks")
-    from daftrl.envs import describe, render_task
+    from daftrl.envs import command
 
-    if args.action == "list":
-        describe.print_task_list(args.family)
-    elif not args.name:
-        raise ValueError(f"name a task: daftrl tasks {args.action} NAME")
-    elif args.action == "show":
-        describe.print_task(args.name)
-    else:
-        out = args.out or f"{args.name}.png"
-        render_task(args.name, out)
-        print(f"wrote {out}")
-    return 0
+    return command.run(tyro.cli(command.TasksArgs, args=argv, prog="daftrl tasks"))
 
 
 def evaluate(argv: list[str]) -> int:
@@ -137,91 +110,25 @@ def grid(argv: list[str]) -> int:
     return grid_command.run(tyro.cli(grid_command.GridArgs, args=argv, prog="daftrl grid"))
 
 
-@dataclasses.dataclass
-class ReportArgs:
-    """Tables, learning curves, rliable aggregates and the runtime figure of a results store, as markdown with
-    PNG/SVG figures. `daftrl report results --out docs/results.md` writes the committed docs/results.md."""
-
-    root: Positional[str] = "results"
-    """A results store, or one campaign in it (results/<campaign>)."""
-    out: str = "report/results.md"
-    """Markdown file to write."""
-    figures: str | None = None
-    """Directory for the figures (default: img/<name of --out> next to it)."""
-    reps: int = 2000
-    """Bootstrap repetitions for the confidence intervals."""
-
-
 def report(argv: list[str]) -> int:
     """tables, curves and statistics of a results store: `report results --out docs/results.md`"""
-    from pathlib import Path
+    from daftrl.experiments import report_command
 
-    args = tyro.cli(ReportArgs, args=argv, prog="daftrl report")
-    from daftrl.experiments.report import write_report
-
-    write_report(Path(args.root), Path(args.out), Path(args.figures) if args.figures else None, reps=args.reps)
-    print(f"wrote {args.out}")
-    return 0
+    return report_command.run(tyro.cli(report_command.ReportArgs, args=argv, prog="daftrl report"))
 
 
 def bench(argv: list[str]) -> int:
     """measure speed: `bench sac` (vs SB3/SBX), `bench adapt`, `bench cotrain`, `bench offline`, `bench grid`"""
-    from daftrl.experiments import bench, bench_cotrain, bench_grid, bench_offline
+    from daftrl.experiments import bench_command
 
-    benchmarks = {"sac": (bench.BenchArgs, bench.run_bench, bench.sac_summary),
-                  "adapt": (bench.AdaptBenchArgs, bench.run_adapt_bench, bench.adapt_summary),
-                  "cotrain": (bench_cotrain.CotrainBenchArgs, bench_cotrain.run_cotrain_bench, bench_cotrain.summary),
-                  "offline": (bench_offline.OfflineBenchArgs, bench_offline.run_offline_bench, bench_offline.summary),
-                  "grid": (bench_grid.GridBenchArgs, bench_grid.run_grid_bench, bench_grid.summary)}
-    args = tyro.extras.subcommand_cli_from_dict({name: b[0] for name, b in benchmarks.items()}, args=argv,
-                                                prog="daftrl bench", description="Measure speed; results go to "
-                                                "benchmarks/results/ (docs/benchmarks.md).")
-    _, run, summary = next(b for b in benchmarks.values() if type(args) is b[0])
-    print(summary(run(args)))
-    print(f"wrote {args.out}")
-    return 0
-
-
-@dataclasses.dataclass
-class ZooArgs:
-    """Bundled source experts: `zoo list`, `zoo show ROBOT`, `zoo verify [ROBOT]`,
-    `zoo export ROBOT --run RUN_DIR` (maintainers: turn a pretraining run into a zoo entry),
-    `zoo rescore [ROBOT]` (maintainers: recompute the card's zero-shot returns on every task)."""
-
-    action: Positional[Literal["list", "show", "verify", "export", "rescore"]] = "list"
-    robot: Positional[str | None] = None
-    run: str | None = None
-    """With export: the pretraining run directory."""
-    episodes: int = 10
-    note: str | None = None
-    """With export: a remark stored in card.json (e.g. that an expert is provisional)."""
-    source_size: int | None = None
-    """With export: rows of D_src to bundle (default: a pretraining run's latest 1e5 transitions, an offline run's
-    --source-size; the bundled CQL experts use 50000, docs/zoo.md)."""
+    return bench_command.run(argv)
 
 
 def zoo(argv: list[str]) -> int:
     """bundled experts: `zoo list`, `zoo show ROBOT`, `zoo verify`"""
-    args = tyro.cli(ZooArgs, args=argv, prog="daftrl zoo")
-    import daftrl.zoo as bundled
-    from daftrl.zoo import build
+    from daftrl.zoo import command
 
-    robots = [args.robot] if args.robot else bundled.names()
-    if args.action == "list":
-        build.print_zoo()
-    elif args.action == "show":
-        build.print_card(args.robot or "")
-    elif args.action == "verify":
-        return 0 if build.print_verify(robots) else 1
-    elif args.action == "export":
-        if not (args.robot and args.run):
-            raise ValueError("name the robot and the run: daftrl zoo export ROBOT --run RUN_DIR")
-        card = build.export(args.run, args.robot, episodes=args.episodes, note=args.note,
-                            source_size=args.source_size)
-        print(f"exported {args.robot}: source return {card['source_return']['return_mean']:,.1f}")
-    else:
-        build.print_rescore(robots, args.episodes)
-    return 0
+    return command.run(tyro.cli(command.ZooArgs, args=argv, prog="daftrl zoo"))
 
 
 def expert(argv: list[str]) -> int:
