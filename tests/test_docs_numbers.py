@@ -1,6 +1,6 @@
 """Numbers the docs copy by hand from committed results stay equal to those results: the adaptation table
-and cost paragraph of docs/adaptation.md (the records of campaigns online and legacy-adapt in the results
-store, benchmarks/results/bench_adapt.json) and the bundled experts' returns in docs/zoo.md (each expert's
+and cost paragraph of docs/adaptation.md (the records of campaigns online, offline-source and legacy-adapt in
+the results store, benchmarks/results/bench_adapt.json) and the bundled experts' returns in docs/zoo.md (each expert's
 card.json). docs/benchmarks.md and docs/results.md are generated and need no such check."""
 
 import json
@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 ADAPT_CAMPAIGN = ROOT / "results" / "legacy-adapt"
 ONLINE_CAMPAIGN = ROOT / "results" / "online"
+OFFLINE_CAMPAIGN = ROOT / "results" / "offline-source"
 ADAPTATION = (ROOT / "docs" / "adaptation.md").read_text()
 ZOO_DOC = (ROOT / "docs" / "zoo.md").read_text()
 
@@ -25,10 +26,10 @@ def _flat(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
-def adaptation_table() -> dict[str, list[str]]:
-    """{task: [zero-shot, FT, SGFT, DAFT] cells} of the table whose header starts '| task | zero-shot'."""
+def adaptation_table(header: str) -> dict[str, list[str]]:
+    """{task: cells} of the docs/adaptation.md table whose header row starts with `header`."""
     lines = ADAPTATION.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.replace(" ", "").startswith("|task|zero-shot"))
+    start = next(i for i, line in enumerate(lines) if line.replace(" ", "").startswith(header.replace(" ", "")))
     rows = {}
     for line in lines[start + 2:]:
         if not line.startswith("|"):
@@ -46,19 +47,34 @@ def _finals(campaign: Path, task: str, label: str) -> list[float]:
     return [r["final_return"] for r in sorted(records, key=lambda r: r["seed"])]
 
 
-@pytest.mark.parametrize("task", sorted(adaptation_table()))
-def test_adaptation_table_matches_the_committed_results(task):
-    """Zero-shot: the mean over its 5 seeds. FT, SGFT, DAFT: 'mean (s0, s1, ...)' over the seeds it quotes, which
-    are the label's first seeds in the store (the table is marked interim while the campaign adds seeds)."""
-    cells = adaptation_table()[task]
+def _check_cell(cell: str, finals: list[float], what) -> None:
+    """'mean (s0, s1, ...)' over the seeds it quotes, which are the label's first seeds in the store (the tables
+    are marked interim while campaigns add seeds)."""
+    mean, seeds = re.fullmatch(r"(-?[\d,]+) \((.*)\)", cell).groups()
+    quoted = [_number(v) for v in seeds.split(", ")]
+    finals = finals[:len(quoted)]
+    assert quoted == [round(f) for f in finals], (what, cell)
+    assert _number(mean) == round(sum(finals) / len(finals)), (what, cell)
+
+
+ONLINE_TABLE = "| task | zero-shot (5) | FT | SGFT (H = inf) | DAFT |"
+OFFLINE_TABLE = "| task | CQL-0 | CQL+SAC | DAFT from CQL |"
+
+
+@pytest.mark.parametrize("task", sorted(adaptation_table(ONLINE_TABLE)))
+def test_online_table_matches_the_committed_results(task):
+    """Zero-shot: the mean over its 5 seeds; FT, SGFT, DAFT: 'mean (per seed)'."""
+    cells = adaptation_table(ONLINE_TABLE)[task]
     zero_shot = _finals(ONLINE_CAMPAIGN, task, "zero-shot")
     assert len(zero_shot) == 5 and _number(cells[0]) == round(sum(zero_shot) / 5), (task, cells[0])
     for cell, label in zip(cells[1:], ("ft", "sgft", "daft"), strict=True):
-        mean, seeds = re.fullmatch(r"(-?[\d,]+) \((.*)\)", cell).groups()
-        quoted = [_number(v) for v in seeds.split(", ")]
-        finals = _finals(ONLINE_CAMPAIGN, task, label)[:len(quoted)]
-        assert quoted == [round(f) for f in finals], (task, label, cell)
-        assert _number(mean) == round(sum(finals) / len(finals)), (task, label, cell)
+        _check_cell(cell, _finals(ONLINE_CAMPAIGN, task, label), (task, label))
+
+
+@pytest.mark.parametrize("task", sorted(adaptation_table(OFFLINE_TABLE)))
+def test_offline_source_table_matches_the_committed_results(task):
+    for cell, label in zip(adaptation_table(OFFLINE_TABLE)[task], ("cql-0", "cql-sac", "daft-cql"), strict=True):
+        _check_cell(cell, _finals(OFFLINE_CAMPAIGN, task, label), (task, label))
 
 
 def test_adaptation_legacy_sentence_matches_the_committed_results():
