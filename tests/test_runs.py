@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from daftrl.checkpoint import CheckpointError, save_arrays
-from daftrl.cli import exit_code, main
+from daftrl.cli import main
 from daftrl.cotrain import CotrainRunConfig
 from daftrl.loops import AdaptRunConfig, PretrainConfig
+from daftrl.run_summary import exit_code
 from daftrl.runs import Run, RunDir, RunDirBusy, apply_cpu_settings, config_to_dict
 
 
@@ -339,7 +340,6 @@ def test_portable_tree_keeps_the_structure_and_every_non_string():
                                    "nested": [{"command": "daftrl zoo export walker-cql"}]}
     Pair = collections.namedtuple("Pair", "path n")
     assert portable_tree(Pair(f"{home}/a", 1)) == Pair("~/a", 1)
-
 
 
 def test_committed_provenance_is_portable_and_a_record_keeps_its_fields_without_the_host(monkeypatch):

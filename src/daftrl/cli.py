@@ -8,7 +8,6 @@ command does and prints lives in the library; this module only dispatches.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import os
 import sys
@@ -16,20 +15,10 @@ import sys
 import tyro
 
 
-def exit_code(result: dict) -> int:
-    """0 for a finished run; 128 + the signal number for a run stopped (and checkpointed) by Ctrl-C or
-    SIGTERM (130, 143: the shell's convention), so scripts can tell a finished run from one to resume."""
-    import signal
-
-    if result.get("status") != "interrupted":
-        return 0
-    return 128 + int(getattr(signal, result.get("signal") or "", signal.SIGTERM))
-
-
 # ----------------------------------------------------------------------------- the training commands
 def _start(kind: str, cpus: str | None, train) -> int:
     """Pin the process (JAX has not started a thread pool yet), run `train()`, print how it ended; the exit code."""
-    from daftrl.run_summary import finished_line
+    from daftrl.run_summary import exit_code, finished_line
     from daftrl.runs import apply_cpu_settings
 
     apply_cpu_settings(cpus)
@@ -87,13 +76,9 @@ def tasks(argv: list[str]) -> int:
 
 def evaluate(argv: list[str]) -> int:
     """evaluate a checkpoint: `eval CHECKPOINT --task T --domain target`"""
-    import json
+    from daftrl import eval_command
 
-    from daftrl.eval_command import EvalArgs, evaluate_checkpoint
-
-    args = tyro.cli(EvalArgs, args=argv, prog="daftrl eval")
-    print(json.dumps(evaluate_checkpoint(**dataclasses.asdict(args)), indent=2))
-    return 0
+    return eval_command.run(tyro.cli(eval_command.EvalArgs, args=argv, prog="daftrl eval"))
 
 
 def dataset(argv: list[str]) -> int:
@@ -140,12 +125,9 @@ def expert(argv: list[str]) -> int:
 
 def demo(argv: list[str]) -> int:
     """adapt a bundled expert to a broken robot in a few minutes (make demo)"""
-    from daftrl.demo import DemoArgs, outcome, run_demo
+    from daftrl import demo as command
 
-    args = tyro.cli(DemoArgs, args=argv, prog="daftrl demo")
-    res = run_demo(args)
-    print(outcome(res, args), file=sys.stdout if res["status"] == "finished" else sys.stderr)
-    return exit_code(res)
+    return command.run(tyro.cli(command.DemoArgs, args=argv, prog="daftrl demo"))
 
 
 # ----------------------------------------------------------------------------- main

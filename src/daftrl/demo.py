@@ -125,6 +125,17 @@ def record_before_after(args: DemoArgs, path: Path) -> dict:
     return record(panels, path, caption(task), args.seed, batch=args.eval_episodes)
 
 
+def run(args: DemoArgs) -> int:
+    """`daftrl demo`: run it, print its outcome (on stderr if it was stopped); the exit code."""
+    import sys
+
+    from daftrl.run_summary import exit_code
+
+    res = run_demo(args)
+    print(outcome(res, args), file=sys.stdout if res["status"] == "finished" else sys.stderr)
+    return exit_code(res)
+
+
 def outcome(res: dict, args: DemoArgs) -> str:
     """What `daftrl demo` prints when `run_demo` returns: the two returns, or how to continue a stopped demo."""
     if res["status"] != "finished":

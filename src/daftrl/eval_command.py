@@ -72,6 +72,14 @@ def evaluate_checkpoint(checkpoint: str, task: str | None = None, domain: str | 
     return out
 
 
+def run(args: EvalArgs) -> int:
+    """`daftrl eval`: print the evaluation as JSON; the exit code."""
+    import json
+
+    print(json.dumps(evaluate_checkpoint(**dataclasses.asdict(args)), indent=2))
+    return 0
+
+
 def policy_name(checkpoint: str) -> str:
     """A short name for file names: a run directory's or file's name (a run's checkpoint: its directory's)."""
     path = Path(checkpoint).resolve()

@@ -1,6 +1,18 @@
-"""The line `daftrl pretrain|adapt|cotrain|offline` prints when a run finishes, from the result dict of its loop."""
+"""How `daftrl pretrain|adapt|cotrain|offline|demo` end, from the result dict of their loop: the line a finished run
+prints and the exit code."""
 
 from __future__ import annotations
+
+
+def exit_code(result: dict) -> int:
+    """0 for a finished run; 128 + the signal number for a run stopped (and checkpointed) by Ctrl-C or
+    SIGTERM (130, 143: the shell's convention), so scripts can tell a finished run from one to resume."""
+    import signal
+
+    if result.get("status") != "interrupted":
+        return 0
+    return 128 + int(getattr(signal, result.get("signal") or "", signal.SIGTERM))
+
 
 
 def finished_line(kind: str, result: dict) -> str:

@@ -270,7 +270,7 @@ def rescore(robot: str, episodes: int = 10, prov: dict | None = None) -> dict:
     expert = load_expert(robot)
     policy = expert.policy()
     c["zero_shot_return"] = zero_shot_returns(policy, robot_of(robot), episodes)
-    c["zero_shot_by"] = committed_provenance(prov)
+    c["zero_shot_by"] = committed_provenance(prov or None)
     atomic_write_json(ZOO_DIR / robot / "card.json", c)
     return c
 
