@@ -99,6 +99,9 @@ def test_adaptation_prose_numbers_match_the_committed_results():
     assert match, "docs/adaptation.md no longer quotes BC-PAR: update this test"
     for value, task in zip(match.groups(), ("halfcheetah-no-thighs", "walker-no-right-thigh"), strict=True):
         assert _number(value) == round(_finals(OFFLINE_CAMPAIGN, task, "bc-par-utd1")[0]), (task, value)
+    match = re.search(r"H2O ([\d,]+) on halfcheetah-no-thighs", text)
+    assert match, "docs/adaptation.md no longer quotes H2O: update this test"
+    assert _number(match.group(1)) == round(_finals(OFFLINE_CAMPAIGN, "halfcheetah-no-thighs", "h2o-utd1")[0])
 
 
 def test_adaptation_legacy_sentence_matches_the_committed_results():
