@@ -164,7 +164,7 @@ def test_versus_section_task_by_task(tmp_path):
     records += [make_record("zero-only", "a", label, s, 1.0) | {"method": label} for label in ("daft", "zero-shot")
                 for s in range(2)]
     text = report.build_report(records, tmp_path, tmp_path / "img", reps=50)
-    assert text.count("against each label") == 1  # no daft / no other learning label: no section
+    assert text.count("### `daft` against each label") == 1  # no daft / no other learning label: no section
     section = text.split("### `daft` against each label, task by task")[1].split("### Per task")[0]
     # 500 -+ t_{0.975,4} sqrt(2 x 100^2 / 3) = 500 -+ 226.7; the expert (zero-shot) column comes last
     assert "| task | `ft` | `expert` |" in section
@@ -175,7 +175,38 @@ def test_versus_section_task_by_task(tmp_path):
             "in final return; — where a side has < 2 seeds: 0 tasks)") in section
     assert "- `daft` vs `expert`: better on 1, worse on 0, level on 0 of 2 tasks (" in section
     assert "< 2 seeds: 1 task)" in section
-    assert text.index("### At a glance") < text.index("against each label") < text.index("### Per task")
+    assert text.index("### At a glance") < text.index("### `daft` against each label") < text.index("### Per task")
+
+
+def test_summary_counts_every_metric_and_turns_falls_round(tmp_path):
+    finals = {("a", "daft"): [1000.0, 1100.0, 1200.0], ("a", "ft"): [500.0, 600.0, 700.0],  # better
+              ("b", "daft"): [1000.0, 1100.0, 1200.0], ("b", "ft"): [1050.0, 1150.0, 1250.0],  # level
+              ("c", "daft"): [100.0, 110.0, 120.0], ("c", "ft"): [1000.0, 1010.0, 1020.0],  # worse
+              ("a", "expert"): [100.0, 102.0], ("a", "bc"): [300.0]}
+    records = [make_record("c1", task, label, seed, final) | ({"method": "zero-shot"} if label == "expert" else {})
+               for (task, label), values in finals.items() for seed, final in enumerate(values)]
+    for r in records:  # falls: daft never falls on b (fewer: better) and falls 20 more on c (worse)
+        if r["label"] == "daft" and r["task"] in ("b", "c"):
+            r["curve"] = [p | {"falls": 0 if r["task"] == "b" else p["falls"] + 20} for p in r["curve"]]
+    text = report.build_report(records, tmp_path, tmp_path / "img", reps=50)
+    assert text.index("\n## Summary\n") < text.index("\n## c1\n") < text.index("### `daft` against each label")
+    summary = text.split("\n## Summary\n")[1].split("\n## c1\n")[0]
+    assert "| label | final return | return at 1e4 | return at 2e4 | AUC / budget | train return | falls |" in summary
+    # early returns and AUC follow the linear curves' finals; training returns are equal everywhere (level)
+    assert "| `ft` | 1 / 1 / 1 | 1 / 1 / 1 | 1 / 1 / 1 | 1 / 1 / 1 | 0 / 0 / 3 | 1 / 1 / 1 |" in summary
+    assert "| `expert` | 1 / 0 / 0 | — | — | — | — | — |" in summary  # zero-shot: final return only
+    assert "| `bc`" not in summary and "fewer than 2 finished runs on a side on every task): `bc`" in summary
+    assert ("- v `ft`: **better** on final return (`a`), return at 1e4 (`a`), return at 2e4 (`a`), AUC / budget "
+            "(`a`), falls (`b`); **worse** on final return (`c`), return at 1e4 (`c`), return at 2e4 (`c`), AUC / "
+            "budget (`c`), falls (`c`)") in summary
+    assert "- v `expert`" not in summary
+    # the campaign's own section keeps its Welch intervals of the final return
+    assert "| `a` | — (3 v 1) | +500 [+273, +727] better (3 v 3) |" in text
+
+
+def test_summary_is_left_out_without_a_comparison(tmp_path):
+    records = [make_record("solo", "a", "daft", s, 1000.0 + s) for s in range(3)]
+    assert "## Summary" not in report.build_report(records, tmp_path, tmp_path / "img", reps=50)
 
 
 def test_normalised_score_is_0_at_zero_shot_and_100_at_source():

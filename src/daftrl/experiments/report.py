@@ -1,6 +1,10 @@
 """`daftrl report`: statistics, figures and markdown of a results store (`<campaign>/<task>/<label>/s<seed>.json`).
 
-Per campaign (sorted by name), each section left out when it has no data:
+At the top, a summary: per campaign, its reference label against each other label, counted over the tasks on
+which the 95 % Welch interval of the difference lies above, below or around 0, for every metric of `METRICS` (final
+return, early returns, area under the curve, training return, falls), and the tasks where it is better or worse.
+
+Then per campaign (sorted by name), each section left out when it has no data:
 
 1. cells: the labels, their method, non-default flags, seeds per task and status;
 2. for campaign `offline-source` only: our final returns next to the published numbers of the DAFT paper's Table 2
@@ -120,6 +124,12 @@ def total_falls(curve: Curve) -> int | None:
     return max(curve, key=lambda p: p["step"]).get("falls") if curve else None
 
 
+def _steps(n: int) -> str:
+    """A positive step count in short form: 10000 -> "1e4", 25000 -> "2.5e4"."""
+    exp = len(str(n)) - 1
+    return f"{n / 10**exp:g}e{exp}"
+
+
 @dataclasses.dataclass(frozen=True)
 class RunSummary:
     """The per-run numbers of the final-return table."""
@@ -236,6 +246,61 @@ def verdict(lo: float | None, hi: float | None) -> str:
     if lo is None or hi is None:
         return DASH
     return "better" if lo > 0 else "worse" if hi < 0 else "level"
+
+
+@dataclasses.dataclass(frozen=True)
+class Metric:
+    """A per-run number (of `RunSummary`) that labels are compared on, task by task."""
+
+    name: str
+    value: Callable[[RunSummary], float | None]
+    higher_is_better: bool = True
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("final return", lambda run: run.final),
+    *(Metric(f"return at {_steps(step)}", lambda run, i=i: run.early[i]) for i, step in enumerate(EARLY_STEPS)),
+    Metric("AUC / budget", lambda run: run.auc),
+    Metric("train return", lambda run: run.train_return),
+    Metric("falls", lambda run: None if run.falls is None else float(run.falls), higher_is_better=False),
+)
+"""What the summary compares: the final return first (the 'against each label' section), then the early phase
+(the return at EARLY_STEPS, the area under the curve, the training-episode return) and the falls during training,
+where fewer is better."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """The reference label against another one on one task and metric."""
+
+    diff: float | None  # mean of the reference minus mean of the other label
+    lo: float | None  # its 95 % Welch t-interval (None with fewer than 2 values on a side)
+    hi: float | None
+    word: str  # `verdict` from the reference's side: "better" means fewer falls for a lower-is-better metric
+    n_reference: int  # finished runs with a value
+    n_other: int
+
+
+def compare(records: Sequence[Mapping], reference: str, metric: Metric) -> dict[tuple[str, str], Comparison]:
+    """{(other label, task): Comparison} for every label other than `reference` with a run on the task: the
+    difference of the means of `metric` over the finished runs that have it, its 95 % Welch t-interval
+    (`welch_interval`) and the verdict, turned round for a metric where lower is better."""
+    values: dict[tuple[str, str], list[float]] = {}
+    present = set()
+    for r in records:
+        present.add((r["label"], r["task"]))
+        value = None if _partial(r) else metric.value(summarise_run(r))
+        if value is not None:
+            values.setdefault((r["label"], r["task"]), []).append(float(value))
+    out = {}
+    for label, task in sorted(present):
+        if label == reference:
+            continue
+        ref, other = values.get((reference, task), []), values.get((label, task), [])
+        diff, lo, hi = welch_interval(ref, other)
+        word = verdict(lo, hi) if metric.higher_is_better or lo is None or hi is None else verdict(-hi, -lo)
+        out[(label, task)] = Comparison(None if math.isnan(diff) else diff, lo, hi, word, len(ref), len(other))
+    return out
 
 
 # --------------------------------------------------------------------------------------------- across tasks (rliable)
@@ -473,12 +538,6 @@ def _ci(lo: float | None, hi: float | None, spec: str = ",.0f") -> str:
     return DASH if lo is None or hi is None else f"[{_fmt(lo, spec)}, {_fmt(hi, spec)}]"
 
 
-def _steps(n: int) -> str:
-    """A positive step count in short form: 10000 -> "1e4", 25000 -> "2.5e4"."""
-    exp = len(str(n)) - 1
-    return f"{n / 10**exp:g}e{exp}"
-
-
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return lines + ["| " + " | ".join(row) + " |" for row in rows] + [""]
@@ -631,38 +690,42 @@ def _tasks(n: int) -> str:
     return f"{n} task" if n == 1 else f"{n} tasks"
 
 
+def _other_labels(records: Sequence[Mapping], reference: str) -> list[str]:
+    """The labels to set against `reference`, learning ones first, then zero-shot ones, each sorted; none when the
+    reference has no finished run or no other label trains."""
+    if not any(r["label"] == reference and not _partial(r) for r in records):
+        return []
+    learning: dict[str, bool] = {}  # other label -> does it train
+    for r in records:
+        if r["label"] != reference:
+            learning[r["label"]] = learning.get(r["label"], False) or r["method"] != "zero-shot"
+    if not any(learning.values()):
+        return []
+    return sorted(learning, key=lambda label: (not learning[label], label))
+
+
 def _versus_section(ctx: _Context) -> list[str]:
     """Task x other label: mean final return of the campaign's reference label (`reference_label`) minus the
     label's over their finished runs (the values of the per-task tables) with a 95 % Welch t-interval and its
     verdict, then per label the count of tasks on which the reference is better, worse or level. Left out without
     finished runs of the reference or another learning label."""
     reference = ctx.reference
-    finals = _finals(ctx.records)
-    if not any(label == reference for label, _ in finals):
+    others = _other_labels(ctx.records, reference)
+    if not others:
         return []
-    learning: dict[str, bool] = {}  # other label -> does it train (zero-shot labels go last)
-    for r in ctx.records:
-        if r["label"] != reference:
-            learning[r["label"]] = learning.get(r["label"], False) or r["method"] != "zero-shot"
-    others = sorted(learning, key=lambda label: (not learning[label], label))
-    if not any(learning[label] for label in others):
-        return []
-    present = {(r["label"], r["task"]) for r in ctx.records}
+    comparisons = compare(ctx.records, reference, METRICS[0])
     counts = {label: dict.fromkeys(("better", "worse", "level", DASH), 0) for label in others}
     rows = []
     for task in ctx.tasks():
-        ref = [v for _, v in finals.get((reference, task), [])]
         cells = []
         for label in others:
-            if (label, task) not in present:
+            c = comparisons.get((label, task))
+            if c is None:
                 cells.append("")
                 continue
-            other = [v for _, v in finals.get((label, task), [])]
-            diff, lo, hi = welch_interval(ref, other)
-            word = verdict(lo, hi)
-            counts[label][word] += 1
-            number = f"{_signed(diff)} [{_signed(lo)}, {_signed(hi)}] " if lo is not None else ""
-            cells.append(f"{number}{word} ({len(ref)} v {len(other)})")
+            counts[label][c.word] += 1
+            number = f"{_signed(c.diff)} [{_signed(c.lo)}, {_signed(c.hi)}] " if c.lo is not None else ""
+            cells.append(f"{number}{c.word} ({c.n_reference} v {c.n_other})")
         rows.append([f"`{task}`", *cells])
     out = [f"### `{reference}` against each label, task by task", "",
            f"Mean final return of `{reference}` minus that of the label, over the finished runs of each (the values of "
@@ -678,6 +741,69 @@ def _versus_section(ctx: _Context) -> list[str]:
                    f"{c['level']} of {_tasks(sum(c.values()))} (95 % Welch intervals of the difference in final "
                    f"return; — where a side has < 2 seeds: {_tasks(c[DASH])})")
     return out + [""]
+
+
+def _tally(words: Sequence[str]) -> str:
+    """The counts better / worse / level of the tasks with an interval, and "(+k —)" for the k without one."""
+    decided = [w for w in words if w != DASH]
+    if not decided:
+        return DASH
+    text = " / ".join(str(decided.count(w)) for w in ("better", "worse", "level"))
+    return text + (f" (+{len(words) - len(decided)} —)" if len(decided) < len(words) else "")
+
+
+def _summary_section(records: Sequence[Mapping]) -> list[str]:
+    """The top of the report: per campaign, its reference label against each other label, counted over tasks
+    for every metric of METRICS, then per learning label the tasks where the reference is better or worse."""
+    blocks = []
+    for campaign in sorted({r["campaign"] for r in records}):
+        mine = [r for r in records if r["campaign"] == campaign]
+        reference = reference_label(campaign)
+        others = _other_labels(mine, reference)
+        if not others:
+            continue
+        learning = {r["label"] for r in mine if r["method"] != "zero-shot"}
+        comparisons = [compare(mine, reference, metric) for metric in METRICS]
+        rows, named, undecided = [], [], []
+        for label in others:
+            # a zero-shot label has no learning phase: only its final return is compared
+            cells = [_tally([c.word for (other, _), c in by_task.items() if other == label])
+                     if label in learning or metric is METRICS[0] else DASH
+                     for metric, by_task in zip(METRICS, comparisons, strict=True)]
+            if all(cell == DASH for cell in cells):
+                undecided.append(f"`{label}`")
+                continue
+            rows.append([f"`{label}`", *cells])
+            clauses = []
+            for word in ("better", "worse"):
+                found = [f"{metric.name} ({', '.join(f'`{task}`' for task in tasks)})"
+                         for metric, by_task in zip(METRICS, comparisons, strict=True)
+                         if (tasks := [task for (other, task), c in by_task.items()
+                                       if other == label and c.word == word])]
+                if found:
+                    clauses.append(f"**{word}** on " + ", ".join(found))
+            if clauses and label in learning:
+                named.append(f"- v `{label}`: " + "; ".join(clauses))
+        if not rows:
+            continue
+        if undecided:
+            named.append(f"- Not compared (fewer than 2 finished runs on a side on every task): {', '.join(undecided)}")
+        blocks += [f"### {campaign}: `{reference}` v each label", ""]
+        blocks += _table(["label", *(m.name for m in METRICS)], rows) + named + ([""] if named else [])
+    if not blocks:
+        return []
+    return ["## Summary", "",
+            "Each campaign's reference label (DAFT) against every other label, counted over the campaign's tasks: on "
+            "how many the 95 % Welch t-interval of the difference of means (finished runs; Welch 1947) lies above 0 "
+            "(**better**), below 0 (**worse**) or contains it (**level**), written better / worse / level; (+k —): "
+            "k more tasks where a side has fewer than 2 finished runs with the value; — no task has an interval. "
+            f"Final return, return at {' and '.join(_steps(s) for s in EARLY_STEPS)} target steps, area under the "
+            "curve, mean training-episode return and falls during training, where **fewer falls count as better**. "
+            "Each interval is at 95 % on its own, with no correction for the number of tasks or metrics. The "
+            "intervals themselves are in each campaign's 'against each label' (final return) and 'Per task' "
+            "sections. Below each table, the tasks where the reference is better or worse than a learning label, "
+            "metric by metric; a zero-shot label is compared on its final return only.",
+            "", *blocks]
 
 
 def _task_figure(ctx: _Context, task: str, records: Sequence[Mapping], zero_shot: float | None) -> Path:
@@ -847,7 +973,7 @@ def build_report(records: Sequence[Mapping], out_dir: Path, figures: Path, reps:
     records = sorted(records, key=lambda r: (r["campaign"], r["task"], r["label"], r["seed"], r["run_id"]))
     out = ["# Results", "",
            "Generated by `daftrl report` from the results store; every number is computed from the run records. Do "
-           "not edit by hand.", ""]
+           "not edit by hand.", ""] + _summary_section(records)
     for campaign in sorted({r["campaign"] for r in records}):
         mine = [r for r in records if r["campaign"] == campaign]
         labels = sorted({r["label"] for r in mine})
