@@ -182,31 +182,48 @@ def test_summary_counts_every_metric_and_turns_falls_round(tmp_path):
     finals = {("a", "daft"): [1000.0, 1100.0, 1200.0], ("a", "ft"): [500.0, 600.0, 700.0],  # better
               ("b", "daft"): [1000.0, 1100.0, 1200.0], ("b", "ft"): [1050.0, 1150.0, 1250.0],  # level
               ("c", "daft"): [100.0, 110.0, 120.0], ("c", "ft"): [1000.0, 1010.0, 1020.0],  # worse
-              ("a", "expert"): [100.0, 102.0], ("a", "bc"): [300.0]}
+              ("d", "daft"): [1000.0, 1100.0, 1200.0], ("d", "ft"): [500.0],  # one ft run: no interval
+              ("a", "expert"): [100.0, 102.0], ("b", "expert"): [100.0, 101.0], ("a", "bc"): [300.0]}
     records = [make_record("c1", task, label, seed, final) | ({"method": "zero-shot"} if label == "expert" else {})
                for (task, label), values in finals.items() for seed, final in enumerate(values)]
-    for r in records:  # falls: daft never falls on b (fewer: better) and falls 20 more on c (worse)
-        if r["label"] == "daft" and r["task"] in ("b", "c"):
-            r["curve"] = [p | {"falls": 0 if r["task"] == "b" else p["falls"] + 20} for p in r["curve"]]
+    # the expert is zero-shot on a but learns on b: its runs on b are compared on every metric, those on a are not
+    records = [r | {"method": "ft"} if r["label"] == "expert" and r["task"] == "b" else r for r in records]
+    falls = {"a": lambda p, s: p["falls"] - 1 + s,  # ft 10 at the end, daft 9, 10, 11: level (an interval across 0)
+             "b": lambda p, s: 0,  # daft never falls: fewer, better
+             "c": lambda p, s: p["falls"] + 20}  # worse
+    for r in records:
+        if r["label"] == "daft" and r["task"] in falls:
+            r["curve"] = [p | {"falls": falls[r["task"]](p, r["seed"])} for p in r["curve"]]
+        if r["label"] == "daft" and r["task"] == "b":  # a dip at 2e4 only: level at 1e4, worse at 2e4
+            r["curve"] = [p | {"return_mean": 0.0} if p["step"] == 20_000 else p for p in r["curve"]]
+    records.append(make_record("c1", "c", "ft", 3, 9000.0, steps=50_000))  # partial: left out everywhere
     text = report.build_report(records, tmp_path, tmp_path / "img", reps=50)
     assert text.index("\n## Summary\n") < text.index("\n## c1\n") < text.index("### `daft` against each label")
     summary = text.split("\n## Summary\n")[1].split("\n## c1\n")[0]
     assert "| label | final return | return at 1e4 | return at 2e4 | AUC / budget | train return | falls |" in summary
     # early returns and AUC follow the linear curves' finals; training returns are equal everywhere (level)
-    assert "| `ft` | 1 / 1 / 1 | 1 / 1 / 1 | 1 / 1 / 1 | 1 / 1 / 1 | 0 / 0 / 3 | 1 / 1 / 1 |" in summary
-    assert "| `expert` | 1 / 0 / 0 | — | — | — | — | — |" in summary  # zero-shot: final return only
+    assert ("| `ft` | 1 / 1 / 1 (+1 —) | 1 / 1 / 1 (+1 —) | 1 / 2 / 0 (+1 —) | 1 / 1 / 1 (+1 —) | 0 / 0 / 3 (+1 —) | "
+            "1 / 1 / 1 (+1 —) |") in summary
+    # final return on a and b; every other metric on b only, where its runs learn (a flat curve at 100)
+    assert ("| `expert` | 2 / 0 / 0 | 1 / 0 / 0 (+1 —) | 0 / 1 / 0 (+1 —) | 1 / 0 / 0 (+1 —) | 0 / 0 / 1 (+1 —) | "
+            "1 / 0 / 0 (+1 —) |") in summary
     assert "| `bc`" not in summary and "fewer than 2 finished runs on a side on every task): `bc`" in summary
     assert ("- v `ft`: **better** on final return (`a`), return at 1e4 (`a`), return at 2e4 (`a`), AUC / budget "
-            "(`a`), falls (`b`); **worse** on final return (`c`), return at 1e4 (`c`), return at 2e4 (`c`), AUC / "
-            "budget (`c`), falls (`c`)") in summary
-    assert "- v `expert`" not in summary
+            "(`a`), falls (`b`); **worse** on final return (`c`), return at 1e4 (`c`), return at 2e4 (`b`, `c`), "
+            "AUC / budget (`c`), falls (`c`)") in summary
     # the campaign's own section keeps its Welch intervals of the final return
-    assert "| `a` | — (3 v 1) | +500 [+273, +727] better (3 v 3) |" in text
+    row = next(line for line in text.split("### `daft` against each label")[1].splitlines() if line.startswith("| `a`"))
+    assert row.endswith("| +500 [+273, +727] better (3 v 3) |")  # ft, the last column
 
 
 def test_summary_is_left_out_without_a_comparison(tmp_path):
-    records = [make_record("solo", "a", "daft", s, 1000.0 + s) for s in range(3)]
-    assert "## Summary" not in report.build_report(records, tmp_path, tmp_path / "img", reps=50)
+    solo = [make_record("solo", "a", "daft", s, 1000.0 + s) for s in range(3)]
+    assert "## Summary" not in report.build_report(solo, tmp_path, tmp_path / "img", reps=50)
+    # the reference has only partial runs: nothing to compare it with yet
+    partial = [make_record("p", "a", "daft", s, 1000.0, steps=50_000) for s in range(3)]
+    partial += [make_record("p", "a", "ft", s, 500.0 + s) for s in range(3)]
+    text = report.build_report(partial, tmp_path, tmp_path / "img", reps=50)
+    assert "## Summary" not in text and "### `daft` against each label" not in text
 
 
 def test_normalised_score_is_0_at_zero_shot_and_100_at_source():

@@ -255,10 +255,11 @@ class Metric:
     name: str
     value: Callable[[RunSummary], float | None]
     higher_is_better: bool = True
+    learning_only: bool = True  # a zero-shot run (no learning phase) has no value
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric("final return", lambda run: run.final),
+    Metric("final return", lambda run: run.final, learning_only=False),
     *(Metric(f"return at {_steps(step)}", lambda run, i=i: run.early[i]) for i, step in enumerate(EARLY_STEPS)),
     Metric("AUC / budget", lambda run: run.auc),
     Metric("train return", lambda run: run.train_return),
@@ -283,13 +284,15 @@ class Comparison:
 
 def compare(records: Sequence[Mapping], reference: str, metric: Metric) -> dict[tuple[str, str], Comparison]:
     """{(other label, task): Comparison} for every label other than `reference` with a run on the task: the
-    difference of the means of `metric` over the finished runs that have it, its 95 % Welch t-interval
-    (`welch_interval`) and the verdict, turned round for a metric where lower is better."""
+    difference of the means of `metric` over the finished runs that have it (not zero-shot runs for a
+    `learning_only` metric), its 95 % Welch t-interval (`welch_interval`) and the verdict, turned round for a metric
+    where lower is better."""
     values: dict[tuple[str, str], list[float]] = {}
     present = set()
     for r in records:
         present.add((r["label"], r["task"]))
-        value = None if _partial(r) else metric.value(summarise_run(r))
+        skip = _partial(r) or (metric.learning_only and r["method"] == "zero-shot")
+        value = None if skip else metric.value(summarise_run(r))
         if value is not None:
             values.setdefault((r["label"], r["task"]), []).append(float(value))
     out = {}
@@ -754,7 +757,7 @@ def _tally(words: Sequence[str]) -> str:
 
 def _summary_section(records: Sequence[Mapping]) -> list[str]:
     """The top of the report: per campaign, its reference label against each other label, counted over tasks
-    for every metric of METRICS, then per learning label the tasks where the reference is better or worse."""
+    for every metric of METRICS, then per label the tasks where the reference is better or worse."""
     blocks = []
     for campaign in sorted({r["campaign"] for r in records}):
         mine = [r for r in records if r["campaign"] == campaign]
@@ -762,14 +765,11 @@ def _summary_section(records: Sequence[Mapping]) -> list[str]:
         others = _other_labels(mine, reference)
         if not others:
             continue
-        learning = {r["label"] for r in mine if r["method"] != "zero-shot"}
         comparisons = [compare(mine, reference, metric) for metric in METRICS]
         rows, named, undecided = [], [], []
         for label in others:
-            # a zero-shot label has no learning phase: only its final return is compared
             cells = [_tally([c.word for (other, _), c in by_task.items() if other == label])
-                     if label in learning or metric is METRICS[0] else DASH
-                     for metric, by_task in zip(METRICS, comparisons, strict=True)]
+                     for by_task in comparisons]
             if all(cell == DASH for cell in cells):
                 undecided.append(f"`{label}`")
                 continue
@@ -782,14 +782,12 @@ def _summary_section(records: Sequence[Mapping]) -> list[str]:
                                        if other == label and c.word == word])]
                 if found:
                     clauses.append(f"**{word}** on " + ", ".join(found))
-            if clauses and label in learning:
+            if clauses:
                 named.append(f"- v `{label}`: " + "; ".join(clauses))
-        if not rows:
-            continue
         if undecided:
             named.append(f"- Not compared (fewer than 2 finished runs on a side on every task): {', '.join(undecided)}")
         blocks += [f"### {campaign}: `{reference}` v each label", ""]
-        blocks += _table(["label", *(m.name for m in METRICS)], rows) + named + ([""] if named else [])
+        blocks += (_table(["label", *(m.name for m in METRICS)], rows) if rows else []) + named + [""]
     if not blocks:
         return []
     return ["## Summary", "",
@@ -799,10 +797,11 @@ def _summary_section(records: Sequence[Mapping]) -> list[str]:
             "k more tasks where a side has fewer than 2 finished runs with the value; — no task has an interval. "
             f"Final return, return at {' and '.join(_steps(s) for s in EARLY_STEPS)} target steps, area under the "
             "curve, mean training-episode return and falls during training, where **fewer falls count as better**. "
+            "Only finished runs count, and a zero-shot run only on its final return (it has no learning phase). "
             "Each interval is at 95 % on its own, with no correction for the number of tasks or metrics. The "
-            "intervals themselves are in each campaign's 'against each label' (final return) and 'Per task' "
-            "sections. Below each table, the tasks where the reference is better or worse than a learning label, "
-            "metric by metric; a zero-shot label is compared on its final return only.",
+            "intervals of the final return are in each campaign's 'against each label' section; for the other "
+            "metrics the 'Per task' tables give each label's mean. Below each table, the tasks where the reference "
+            "is better or worse than the label, metric by metric.",
             "", *blocks]
 
 
