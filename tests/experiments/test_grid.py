@@ -113,6 +113,30 @@ def test_the_estimate_of_a_zero_shot_run_is_its_evaluation_not_a_training_budget
     assert grid._estimate_hours(zero_shot, records[2:]) is None
 
 
+def test_a_started_run_is_estimated_on_its_steps_left_at_its_latest_pace():
+    """An interrupted (or running) run needs only its steps left, at the slower of the store's pace and its own
+    latest one: a run whose steps grow dearer (BC-VGDF's model refit) is not estimated at an early average."""
+    job = grid.expand(spec(methods=("ft",), steps=1000))[0]
+    store_rate = {"label": "ft", "task": TASK, "kind": "adapt", "method": "ft", "status": "finished",
+                  "steps": 1000, "wall_time_s": 100.0}  # 0.1 s per step
+    d = job.run_dir()
+    d.mkdir(parents=True)
+    (d / "eval.csv").write_text("step,return_mean,return_std,normalized_score,wall_time\n"
+                                "0,1,0,0,1.0\n400,1,0,0,41.0\n600,1,0,0,141.0\n")  # 0.1 s/step, then 0.5 s/step
+    assert grid._estimate_hours(job, []) == pytest.approx(400 * 0.5 / 3600)  # its own pace alone
+    assert grid._estimate_hours(job, [store_rate]) == pytest.approx(400 * 0.5 / 3600)  # the slower pace wins
+    fast = (d / "eval.csv").read_text().replace("600,1,0,0,141.0", "600,1,0,0,51.0")  # 0.05 s/step
+    (d / "eval.csv").write_text(fast)
+    assert grid._estimate_hours(job, [store_rate]) == pytest.approx(400 * 0.1 / 3600)
+    rows, = grid.status([job], "no-store")
+    assert rows["remaining_core_hours"] == pytest.approx(400 * 0.05 / 3600)  # no store: its own pace
+    (d / "eval.csv").write_text("step,return_mean,return_std,normalized_score,wall_time\n0,1,0,0,1.0\n")
+    assert grid._estimate_hours(job, [store_rate]) == pytest.approx(0.1 * 1000 / 3600)  # one evaluation: the store's
+    assert grid._estimate_hours(job, []) is None
+    (d / "eval.csv").write_text("garbage")
+    assert grid._estimate_hours(job, [store_rate]) == pytest.approx(0.1 * 1000 / 3600)  # unreadable: the store's
+
+
 def test_a_failed_run_is_recorded_and_the_others_go_on(tmp_path, monkeypatch):
     jobs = grid.expand(spec())
     real = grid._run

@@ -280,8 +280,8 @@ def status(jobs: list[Job], root: str | Path) -> list[dict]:
 
 def start_times(jobs: list[Job], deadline: float | None, records) -> dict[str, float | None]:
     """run id -> the latest Unix time at which the job may start and still end before `deadline`: the deadline
-    minus its estimated run time (`_estimate_hours`, from the store's measured wall times), or the deadline
-    itself when nothing comparable has finished yet. All None without a deadline."""
+    minus its estimated time left (`_estimate_hours`: the store's measured wall times, and a started run's own),
+    or the deadline itself when there is nothing to estimate from. All None without a deadline."""
     if deadline is None:
         return {j.run_id: None for j in jobs}
     records = list(records)
@@ -289,25 +289,52 @@ def start_times(jobs: list[Job], deadline: float | None, records) -> dict[str, f
 
 
 def _estimate_hours(job: Job, records) -> float | None:
-    """A job's wall time in hours from the finished records most like it (same label and task, else same label, else
-    same method, else same kind): their median time per step times its budget, or for a run that takes no step
-    (zero-shot: one evaluation) their median wall time. None when no record is comparable."""
+    """A job's remaining wall time in hours. From the store: the finished records most like it (same label and task,
+    else same label, else same method, else same kind), their median time per step times its budget, or for a run
+    that takes no step (zero-shot: one evaluation) their median wall time. A job whose run directory has already
+    evaluated past step 0 (interrupted, or running elsewhere) needs only its steps left, at the slower of the
+    store's pace and its own latest one (`_own_pace`). None when neither gives an estimate."""
     import statistics
 
     from daftrl.algos import method_spec
 
     trains = getattr(method_spec(job.method).method_cls, "learns", True)  # zero-shot: one evaluation, no step
+    steps = job.identity["steps"]
+    per_step = None
     for match in (lambda r: r["label"] == job.label and r["task"] == job.task,
                   lambda r: r["label"] == job.label,
                   lambda r: r["kind"] == job.kind and r["method"] == job.method,
                   lambda r: r["kind"] == job.kind):
         found = [r for r in records if r.get("wall_time_s") and r["status"] == "finished" and match(r)
                  and bool(r["steps"]) == trains]
-        if found and trains:
-            return statistics.median(r["wall_time_s"] / r["steps"] for r in found) * job.identity["steps"] / 3600
-        if found:
+        if found and not trains:
             return statistics.median(r["wall_time_s"] for r in found) / 3600
-    return None
+        if found:
+            per_step = statistics.median(r["wall_time_s"] / r["steps"] for r in found)
+            break
+    own = _own_pace(job) if trains else None
+    if own is None:
+        return None if per_step is None else per_step * steps / 3600
+    done, own_per_step = own
+    return max(own_per_step, per_step or 0.0) * max(steps - done, 0) / 3600
+
+
+def _own_pace(job: Job) -> tuple[int, float] | None:
+    """(last evaluated step, seconds per step between its last two evaluations) of the job's run directory, from
+    eval.csv's cumulative wall time (it carries over resumes, docs/training.md); None before two evaluations.
+    The latest interval, not the run's average: a run whose steps grow dearer as it goes (BC-VGDF refits its
+    dynamics model on all the target data it has, docs/cotraining.md) is estimated at its current pace."""
+    import csv
+
+    try:
+        with open(job.run_dir() / "eval.csv", newline="") as f:
+            rows = [(int(float(r["step"])), float(r["wall_time"])) for r in csv.DictReader(f)]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if len(rows) < 2 or rows[-1][0] <= rows[-2][0] or rows[-1][1] < rows[-2][1]:
+        return None
+    (s0, t0), (s1, t1) = rows[-2], rows[-1]
+    return s1, (t1 - t0) / (s1 - s0)
 
 
 def _failure(job: Job) -> str:
