@@ -201,12 +201,12 @@ def test_summary_counts_every_metric_and_turns_falls_round(tmp_path):
     assert text.index("\n## Summary\n") < text.index("\n## c1\n") < text.index("### `daft` against each label")
     summary = text.split("\n## Summary\n")[1].split("\n## c1\n")[0]
     assert "| label | final return | return at 1e4 | return at 2e4 | AUC / budget | train return | falls |" in summary
-    # early returns and AUC follow the linear curves' finals; training returns are equal everywhere (level)
-    assert ("| `ft` | 1 / 1 / 1 (+1 —) | 1 / 1 / 1 (+1 —) | 1 / 2 / 0 (+1 —) | 1 / 1 / 1 (+1 —) | 0 / 0 / 3 (+1 —) | "
-            "1 / 1 / 1 (+1 —) |") in summary
+    # early returns and AUC follow the linear curves' finals; training returns are equal in every run (level, same)
+    assert ("| `ft` | 1 / 1 / 1 (+1 —) | 1 / 1 / 1 (+1 —) | 1 / 2 / 0 (+1 —) | 1 / 1 / 1 (+1 —) | "
+            "0 / 0 / 3 (3 same, +1 —) | 1 / 1 / 1 (+1 —) |") in summary
     # final return on a and b; every other metric on b only, where its runs learn (a flat curve at 100)
-    assert ("| `expert` | 2 / 0 / 0 | 1 / 0 / 0 (+1 —) | 0 / 1 / 0 (+1 —) | 1 / 0 / 0 (+1 —) | 0 / 0 / 1 (+1 —) | "
-            "1 / 0 / 0 (+1 —) |") in summary
+    assert ("| `expert` | 2 / 0 / 0 | 1 / 0 / 0 (+1 —) | 0 / 1 / 0 (+1 —) | 1 / 0 / 0 (+1 —) | "
+            "0 / 0 / 1 (1 same, +1 —) | 1 / 0 / 0 (+1 —) |") in summary
     assert "| `bc`" not in summary and "fewer than 2 finished runs on a side on every task): `bc`" in summary
     assert ("- v `ft`: **better** on final return (`a`), return at 1e4 (`a`), return at 2e4 (`a`), AUC / budget "
             "(`a`), falls (`b`); **worse** on final return (`c`), return at 1e4 (`c`), return at 2e4 (`b`, `c`), "
@@ -214,6 +214,23 @@ def test_summary_counts_every_metric_and_turns_falls_round(tmp_path):
     # the campaign's own section keeps its Welch intervals of the final return
     row = next(line for line in text.split("### `daft` against each label")[1].splitlines() if line.startswith("| `a`"))
     assert row.endswith("| +500 [+273, +727] better (3 v 3) |")  # ft, the last column
+
+
+def test_tally_marks_level_tasks_where_every_run_is_the_same():
+    """A robot that cannot fall has 0 falls in every run of both labels: level, but not a finding, so counted apart;
+    a level task with spread, or a point interval away from 0, is not "same"."""
+    def cmp(a, b):
+        diff, lo, hi = report.welch_interval(a, b)
+        return report.Comparison(diff, lo, hi, report.verdict(lo, hi), len(a), len(b))
+
+    never = cmp([0.0, 0.0, 0.0], [0.0, 0.0])
+    spread = cmp([1.0, 3.0], [2.0, 2.5])
+    point = cmp([5.0, 5.0], [3.0, 3.0])  # better, by a point interval
+    lonely = cmp([1.0], [2.0, 3.0])
+    assert report._tally([never, spread, point]) == "1 / 0 / 2 (1 same)"
+    assert report._tally([never, never, lonely]) == "0 / 0 / 2 (2 same, +1 —)"
+    assert report._tally([spread, lonely]) == "0 / 0 / 1 (+1 —)"
+    assert report._tally([lonely]) == report.DASH
 
 
 def test_summary_is_left_out_without_a_comparison(tmp_path):

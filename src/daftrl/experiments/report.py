@@ -746,13 +746,18 @@ def _versus_section(ctx: _Context) -> list[str]:
     return out + [""]
 
 
-def _tally(words: Sequence[str]) -> str:
-    """The counts better / worse / level of the tasks with an interval, and "(+k —)" for the k without one."""
+def _tally(comparisons: Sequence[Comparison]) -> str:
+    """The counts better / worse / level of the tasks with an interval, then in brackets "k same" for the level
+    tasks where every run of both labels has the same value (e.g. no falls on a robot that cannot fall: level, but
+    not a finding) and "+k —" for the k tasks without an interval."""
+    words = [c.word for c in comparisons]
     decided = [w for w in words if w != DASH]
     if not decided:
         return DASH
     text = " / ".join(str(decided.count(w)) for w in ("better", "worse", "level"))
-    return text + (f" (+{len(words) - len(decided)} —)" if len(decided) < len(words) else "")
+    same = sum(c.lo == c.hi == c.diff == 0 for c in comparisons if c.word != DASH)
+    notes = [f"{same} same"] * bool(same) + [f"+{len(words) - len(decided)} —"] * (len(decided) < len(words))
+    return text + (f" ({', '.join(notes)})" if notes else "")
 
 
 def _summary_section(records: Sequence[Mapping]) -> list[str]:
@@ -768,7 +773,7 @@ def _summary_section(records: Sequence[Mapping]) -> list[str]:
         comparisons = [compare(mine, reference, metric) for metric in METRICS]
         rows, named, undecided = [], [], []
         for label in others:
-            cells = [_tally([c.word for (other, _), c in by_task.items() if other == label])
+            cells = [_tally([c for (other, _), c in by_task.items() if other == label])
                      for by_task in comparisons]
             if all(cell == DASH for cell in cells):
                 undecided.append(f"`{label}`")
@@ -793,8 +798,10 @@ def _summary_section(records: Sequence[Mapping]) -> list[str]:
     return ["## Summary", "",
             "Each campaign's reference label (DAFT) against every other label, counted over the campaign's tasks: on "
             "how many the 95 % Welch t-interval of the difference of means (finished runs; Welch 1947) lies above 0 "
-            "(**better**), below 0 (**worse**) or contains it (**level**), written better / worse / level; (+k —): "
-            "k more tasks where a side has fewer than 2 finished runs with the value; — no task has an interval. "
+            "(**better**), below 0 (**worse**) or contains it (**level**), written better / worse / level; in "
+            "brackets, k same: k of the level tasks have the same value in every run of both labels (e.g. no falls: "
+            "HalfCheetah cannot fall), +k —: k more tasks where a side has fewer than 2 finished runs with the "
+            "value; — no task has an interval. "
             f"Final return, return at {' and '.join(_steps(s) for s in EARLY_STEPS)} target steps, area under the "
             "curve, mean training-episode return and falls during training, where **fewer falls count as better**. "
             "Only finished runs count, and a zero-shot run only on its final return (it has no learning phase). "
