@@ -95,16 +95,21 @@ def test_adaptation_prose_numbers_match_the_committed_results():
     daft, sac = (_finals(OFFLINE_CAMPAIGN, task, label) for label in ("daft-cql", "cql-sac"))
     diff, lo, hi = welch_interval(daft, sac)
     assert f"({diff:,.0f}, 95 % Welch interval [{lo:,.0f}, {hi:,.0f}])" in text
+    tasks = "halfcheetah-no-thighs|walker-no-right-thigh"
     for name, label in (("BC-PAR", "bc-par-utd1"), ("H2O", "h2o-utd1"), ("BC-VGDF", "bc-vgdf-utd1")):
-        # "NAME x on halfcheetah-no-thighs", optionally "and y on walker-no-right-thigh"
-        match = re.search(name + r" ([\d,]+) on halfcheetah-no-thighs(?: and ([\d,]+) on walker-no-right-thigh)?",
-                          text)
-        if label == "bc-vgdf-utd1" and not (OFFLINE_CAMPAIGN / "halfcheetah-no-thighs" / label).is_dir():
-            continue  # no finished BC-VGDF run yet: nothing to quote
-        assert match, f"docs/adaptation.md no longer quotes {name}: update this test"
-        for value, task in zip(match.groups(), ("halfcheetah-no-thighs", "walker-no-right-thigh"), strict=True):
-            if value is not None:
-                assert _number(value) == round(_finals(OFFLINE_CAMPAIGN, task, label)[0]), (name, task, value)
+        # every "NAME x on TASK", "NAME x on TASK and y on TASK" of the text
+        quoted: dict[str, list[str]] = {}
+        for match in re.finditer(name + rf" ([\d,]+) on ({tasks})(?: and ([\d,]+) on ({tasks}))?", text):
+            for value, task in (match.group(1, 2), match.group(3, 4)):
+                if value is not None:
+                    quoted.setdefault(task, []).append(value)
+        stored = {d.parent.name for d in OFFLINE_CAMPAIGN.glob(f"*/{label}")}
+        assert set(quoted) == stored, f"docs/adaptation.md quotes {name} on {sorted(quoted)}, results/ has " \
+                                      f"{sorted(stored)}: update the text"
+        for task, values in quoted.items():
+            finals = _finals(OFFLINE_CAMPAIGN, task, label)
+            assert len(finals) == 1, f"{label} on {task} has {len(finals)} seeds: the text says 1 seed"
+            assert all(_number(v) == round(finals[0]) for v in values), (name, task, values)
 
 
 def test_adaptation_legacy_sentence_matches_the_committed_results():

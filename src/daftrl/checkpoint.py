@@ -160,6 +160,12 @@ def _meta(header: dict, path: Path) -> dict:
         raise CheckpointError(f"{path} has unreadable metadata: {e}") from e
 
 
+def checkpoint_meta(path: str | os.PathLike) -> dict:
+    """The verified metadata of a daftrl checkpoint (step or iteration, wall time, ...), read without its arrays."""
+    path = Path(path)
+    return _meta(_read_header(path)[0], path)
+
+
 def checkpoint_kind(path: str | os.PathLike) -> str:
     """The kind recorded in a daftrl checkpoint's header (reads the header only)."""
     return _read_header(Path(path))[0].get("kind", "")

@@ -3,6 +3,7 @@ re-running is a no-op; a SIGTERM'd grid resumes to the same records as an uninte
 
 import dataclasses
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -100,10 +101,6 @@ def test_the_estimate_of_a_zero_shot_run_is_its_evaluation_not_a_training_budget
     time, training jobs from the time per step of trained runs."""
     job = grid.expand(spec())[0]
 
-    def rec(method, steps, wall):
-        return {"label": method, "task": "other", "kind": "adapt", "method": method, "status": "finished",
-                "steps": steps, "wall_time_s": wall}
-
     records = [rec("zero-shot", 0, 0.3), rec("zero-shot", 0, 0.5), rec(job.method, 1000, 36.0)]
     zero_shot = dataclasses.replace(job, label="zs", method="zero-shot")
     assert grid._estimate_hours(zero_shot, records) == pytest.approx(0.4 / 3600)
@@ -113,28 +110,78 @@ def test_the_estimate_of_a_zero_shot_run_is_its_evaluation_not_a_training_budget
     assert grid._estimate_hours(zero_shot, records[2:]) is None
 
 
-def test_a_started_run_is_estimated_on_its_steps_left_at_its_latest_pace():
-    """An interrupted (or running) run needs only its steps left, at the slower of the store's pace and its own
-    latest one: a run whose steps grow dearer (BC-VGDF's model refit) is not estimated at an early average."""
-    job = grid.expand(spec(methods=("ft",), steps=1000))[0]
-    store_rate = {"label": "ft", "task": TASK, "kind": "adapt", "method": "ft", "status": "finished",
-                  "steps": 1000, "wall_time_s": 100.0}  # 0.1 s per step
-    d = job.run_dir()
-    d.mkdir(parents=True)
-    (d / "eval.csv").write_text("step,return_mean,return_std,normalized_score,wall_time\n"
-                                "0,1,0,0,1.0\n400,1,0,0,41.0\n600,1,0,0,141.0\n")  # 0.1 s/step, then 0.5 s/step
-    assert grid._estimate_hours(job, []) == pytest.approx(400 * 0.5 / 3600)  # its own pace alone
-    assert grid._estimate_hours(job, [store_rate]) == pytest.approx(400 * 0.5 / 3600)  # the slower pace wins
-    fast = (d / "eval.csv").read_text().replace("600,1,0,0,141.0", "600,1,0,0,51.0")  # 0.05 s/step
-    (d / "eval.csv").write_text(fast)
-    assert grid._estimate_hours(job, [store_rate]) == pytest.approx(400 * 0.1 / 3600)
+def started(job, paces, step=5000, checkpoint_at=None, learning_starts=0, torn=False):
+    """Give `job` a run directory whose evaluations every `step` steps took `paces` seconds per step, and a
+    checkpoint written after evaluation `checkpoint_at` (default: the last); returns the evaluation rows."""
+    import json
+
+    from daftrl.checkpoint import save_arrays
+    from daftrl.runs import RunDir
+
+    run = RunDir(job.run_dir())
+    run.write_config({"method_config": {"learning_starts": learning_starts}})
+    rows, wall = [{"kind": "eval", "step": 0, "wall_time": 1.0}], 1.0
+    for i, pace in enumerate(paces, 1):
+        wall += pace * step
+        rows.append({"kind": "eval", "step": i * step, "wall_time": wall})
+    text = "".join(json.dumps(r) + "\n" for r in rows)
+    run.metrics_path.write_text(text + ('{"kind": "eval", "step": 9' if torn else ""))
+    last = rows[len(rows) - 1 if checkpoint_at is None else checkpoint_at]
+    save_arrays(run.checkpoint, {}, "adapt", {"step": last["step"], "wall_time": last["wall_time"] + 1.0})
+    return rows
+
+
+def rec(method, steps, wall, label=None, task="other"):
+    return {"label": label or method, "task": task, "kind": "adapt", "method": method, "status": "finished",
+            "steps": steps, "wall_time_s": wall}
+
+
+def test_a_started_run_is_estimated_on_its_steps_left_at_its_pace():
+    """A resumable run needs only its steps left, at its last interval's pace, or at the store's when runs of the
+    same label or method there were slower; runs of another method do not set its pace."""
+    job = grid.expand(spec(methods=("ft",), steps=40_000))[0]
+    assert grid._own_pace(job, 40_000) is None  # never started
+    started(job, [0.10, 0.10, 0.10, 0.30])  # 2e4 done; the last interval is slower
+    assert grid._estimate_hours(job, []) == pytest.approx(20_000 * 0.30 / 3600)
+    slower = rec("ft", 1000, 500.0)  # 0.5 s per step, same method
+    assert grid._estimate_hours(job, [slower]) == pytest.approx(20_000 * 0.5 / 3600)
+    other = rec("bc-vgdf", 1000, 500.0)  # same kind only: not its pace
+    assert grid._estimate_hours(job, [other]) == pytest.approx(20_000 * 0.30 / 3600)
     rows, = grid.status([job], "no-store")
-    assert rows["remaining_core_hours"] == pytest.approx(400 * 0.05 / 3600)  # no store: its own pace
-    (d / "eval.csv").write_text("step,return_mean,return_std,normalized_score,wall_time\n0,1,0,0,1.0\n")
-    assert grid._estimate_hours(job, [store_rate]) == pytest.approx(0.1 * 1000 / 3600)  # one evaluation: the store's
-    assert grid._estimate_hours(job, []) is None
-    (d / "eval.csv").write_text("garbage")
-    assert grid._estimate_hours(job, [store_rate]) == pytest.approx(0.1 * 1000 / 3600)  # unreadable: the store's
+    assert rows["remaining_core_hours"] == pytest.approx(20_000 * 0.30 / 3600)
+
+
+def test_a_started_run_counts_what_its_checkpoint_holds():
+    job = grid.expand(spec(methods=("ft",), steps=40_000))[0]
+    started(job, [0.1] * 6, checkpoint_at=4)  # evaluated to 3e4, checkpointed at 2e4: resumes from 2e4
+    assert grid._own_pace(job, 40_000) == (20_000, pytest.approx(0.1))
+    job.run_dir().joinpath("checkpoint.safetensors").unlink()  # killed before its first checkpoint: starts over
+    assert grid._own_pace(job, 40_000) is None
+    assert grid._estimate_hours(job, [rec("ft", 1000, 200.0)]) == pytest.approx(40_000 * 0.2 / 3600)
+
+
+def test_a_run_being_written_elsewhere_counts_all_its_rows(monkeypatch):
+    from daftrl.runs import RunDir
+
+    job = grid.expand(spec(methods=("ft",), steps=40_000))[0]
+    started(job, [0.1] * 6, checkpoint_at=2, torn=True)  # its last line half written
+    monkeypatch.setattr(RunDir, "locked", lambda self: True)
+    assert grid._own_pace(job, 40_000) == (30_000, pytest.approx(0.1))
+
+
+def test_a_growing_step_cost_is_extrapolated_but_noise_and_the_start_of_learning_are_not():
+    job = grid.expand(spec(methods=("ft",), steps=100_000))[0]
+    growing = [0.03 + 0.004 * i for i in range(14)]  # BC-VGDF-like: each interval dearer, to 7e4
+    started(job, growing)
+    done, pace = grid._own_pace(job, 100_000)
+    exact = sum((0.03 + 0.004 * i) * 5000 for i in range(14, 20))  # the six intervals left, on the same line
+    assert done == 70_000 and pace * 30_000 == pytest.approx(exact)
+    shutil.rmtree(job.run_dir())
+    started(job, [0.055, 0.055, 0.054, 0.063])  # a flat pace, its last interval slowed by a busy machine
+    assert grid._own_pace(job, 100_000) == (20_000, pytest.approx(0.063))
+    shutil.rmtree(job.run_dir())
+    started(job, [0.01] * 9 + [0.06] * 3, learning_starts=45_000)  # updates begin at 4.5e4: a jump, no trend
+    assert grid._own_pace(job, 100_000) == (60_000, pytest.approx(0.06))
 
 
 def test_a_failed_run_is_recorded_and_the_others_go_on(tmp_path, monkeypatch):

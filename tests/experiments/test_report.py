@@ -220,15 +220,20 @@ def test_tally_marks_level_tasks_where_every_run_is_the_same():
     """A robot that cannot fall has 0 falls in every run of both labels: level, but not a finding, so counted apart;
     a level task with spread, or a point interval away from 0, is not "same"."""
     def cmp(a, b):
-        diff, lo, hi = report.welch_interval(a, b)
-        return report.Comparison(diff, lo, hi, report.verdict(lo, hi), len(a), len(b))
+        records = [make_record("c", "t", label, seed, 100.0) for label, values in (("daft", a), ("ft", b))
+                   for seed, _ in enumerate(values)]
+        value = iter([*a, *b])
+        metric = report.Metric("x", lambda run: next(value))
+        return report.compare(records, "daft", metric)[("ft", "t")]
 
     never = cmp([0.0, 0.0, 0.0], [0.0, 0.0])
     spread = cmp([1.0, 3.0], [2.0, 2.5])
     point = cmp([5.0, 5.0], [3.0, 3.0])  # better, by a point interval
     lonely = cmp([1.0], [2.0, 3.0])
+    tenths = cmp([0.7] * 3, [0.7] * 3)  # the same, though the interval is not exactly [0, 0] in floating point
+    assert (never.same, spread.same, point.same, lonely.same, tenths.same) == (True, False, False, False, True)
     assert report._tally([never, spread, point]) == "1 / 0 / 2 (1 same)"
-    assert report._tally([never, never, lonely]) == "0 / 0 / 2 (2 same, +1 —)"
+    assert report._tally([never, tenths, lonely]) == "0 / 0 / 2 (2 same, +1 —)"
     assert report._tally([spread, lonely]) == "0 / 0 / 1 (+1 —)"
     assert report._tally([lonely]) == report.DASH
 

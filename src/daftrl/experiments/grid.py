@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import itertools
 import json
 import time
 import tomllib
@@ -255,8 +256,8 @@ def check_paths(jobs: list[Job], root: str | Path, stored: dict[tuple[str, str],
 
 
 def status(jobs: list[Job], root: str | Path) -> list[dict]:
-    """One row per cell (campaign, task, label): counts per state and the estimated remaining core-hours
-    (`_estimate_hours` of each pending or interrupted run; None when nothing comparable has finished yet)."""
+    """One row per cell (campaign, task, label): counts per state and the estimated remaining core-hours (the sum
+    of `_estimate_hours` over its runs not done; None when one of them has nothing to be estimated from)."""
     stored = stored_records(root)
     rows: dict[tuple, dict] = {}
     for job in jobs:
@@ -291,50 +292,78 @@ def start_times(jobs: list[Job], deadline: float | None, records) -> dict[str, f
 def _estimate_hours(job: Job, records) -> float | None:
     """A job's remaining wall time in hours. From the store: the finished records most like it (same label and task,
     else same label, else same method, else same kind), their median time per step times its budget, or for a run
-    that takes no step (zero-shot: one evaluation) their median wall time. A job whose run directory has already
-    evaluated past step 0 (interrupted, or running elsewhere) needs only its steps left, at the slower of the
-    store's pace and its own latest one (`_own_pace`). None when neither gives an estimate."""
+    that takes no step (zero-shot: one evaluation) their median wall time. A started run (`_own_pace`: evaluated
+    past step 0 and resumable, or running elsewhere) needs only its steps left, at its own pace or, when the store
+    has runs of the same label or method, at the slower of the two. None when neither gives an estimate."""
     import statistics
 
     from daftrl.algos import method_spec
 
     trains = getattr(method_spec(job.method).method_cls, "learns", True)  # zero-shot: one evaluation, no step
     steps = job.identity["steps"]
-    per_step = None
-    for match in (lambda r: r["label"] == job.label and r["task"] == job.task,
-                  lambda r: r["label"] == job.label,
-                  lambda r: r["kind"] == job.kind and r["method"] == job.method,
-                  lambda r: r["kind"] == job.kind):
+    per_step, alike = None, False
+    for level, match in enumerate((lambda r: r["label"] == job.label and r["task"] == job.task,
+                                   lambda r: r["label"] == job.label,
+                                   lambda r: r["kind"] == job.kind and r["method"] == job.method,
+                                   lambda r: r["kind"] == job.kind)):
         found = [r for r in records if r.get("wall_time_s") and r["status"] == "finished" and match(r)
                  and bool(r["steps"]) == trains]
         if found and not trains:
             return statistics.median(r["wall_time_s"] for r in found) / 3600
         if found:
-            per_step = statistics.median(r["wall_time_s"] / r["steps"] for r in found)
+            per_step, alike = statistics.median(r["wall_time_s"] / r["steps"] for r in found), level < 3
             break
-    own = _own_pace(job) if trains else None
+    own = _own_pace(job, steps) if trains else None
     if own is None:
         return None if per_step is None else per_step * steps / 3600
     done, own_per_step = own
-    return max(own_per_step, per_step or 0.0) * max(steps - done, 0) / 3600
+    return max(own_per_step, per_step if alike else 0.0) * max(steps - done, 0) / 3600
 
 
-def _own_pace(job: Job) -> tuple[int, float] | None:
-    """(last evaluated step, seconds per step between its last two evaluations) of the job's run directory, from
-    eval.csv's cumulative wall time (it carries over resumes, docs/training.md); None before two evaluations.
-    The latest interval, not the run's average: a run whose steps grow dearer as it goes (BC-VGDF refits its
-    dynamics model on all the target data it has, docs/cotraining.md) is estimated at its current pace."""
-    import csv
+def _own_pace(job: Job, steps: int) -> tuple[int, float] | None:
+    """(steps done, expected seconds per step for the rest) of a started run, from its evaluation rows' cumulative
+    wall time (it carries over resumes: the checkpoint keeps it). A run resumes from its checkpoint, so only the
+    evaluations up to the checkpoint's wall time count, unless another process is running it; a run with no
+    checkpoint starts again from 0 (None). The pace is that of the last evaluation interval, growing as the
+    intervals grow: a least-squares line through the latest half of the intervals that began after
+    `learning_starts` (at least 4 of them), when its slope is over 3 standard errors above 0. So a run whose steps
+    grow dearer, like BC-VGDF refitting its dynamics model on all the target data it has (docs/cotraining.md), is
+    estimated at its trend, while the noise of a shared machine and the jump when updates begin are not taken for
+    one. None before two evaluations."""
+    import warnings
 
+    import numpy as np
+
+    from daftrl.checkpoint import checkpoint_meta
+    from daftrl.runs import RunDir
+
+    run = RunDir(job.run_dir())
     try:
-        with open(job.run_dir() / "eval.csv", newline="") as f:
-            rows = [(int(float(r["step"])), float(r["wall_time"])) for r in csv.DictReader(f)]
-    except (OSError, ValueError, KeyError, TypeError):
+        running = run.locked()
+        if not running and not run.has_checkpoint():
+            return None
+        until = float("inf") if running else float(checkpoint_meta(run.checkpoint)["wall_time"])
+        learning_starts = int(run.read_config().get("method_config", {}).get("learning_starts") or 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a torn last row of a run being written: skipped
+            rows = [(int(r["step"]), float(r["wall_time"])) for r in run.rows("eval")
+                    if float(r["wall_time"]) <= until]
+    except Exception:  # noqa: BLE001 - an unreadable run is estimated from the store alone
         return None
-    if len(rows) < 2 or rows[-1][0] <= rows[-2][0] or rows[-1][1] < rows[-2][1]:
+    intervals = list(itertools.pairwise(rows))
+    if not intervals or any(b[0] <= a[0] or b[1] < a[1] for a, b in intervals):
         return None
-    (s0, t0), (s1, t1) = rows[-2], rows[-1]
-    return s1, (t1 - t0) / (s1 - s0)
+    paces = np.array([(b[1] - a[1]) / (b[0] - a[0]) for a, b in intervals])
+    done, pace = rows[-1][0], float(paces[-1])
+    # the trend: intervals that began once learning had started, the latest half of them
+    learning = [i for i, (a, _) in enumerate(intervals) if a[0] >= learning_starts]
+    window = learning[-max(4, (len(learning) + 1) // 2):]
+    if len(window) >= 4 and steps > done:
+        mids = np.array([(intervals[i][0][0] + intervals[i][1][0]) / 2 for i in window])
+        (slope, _), cov = np.polyfit(mids, paces[window], 1, cov=True)
+        if slope > 3 * np.sqrt(cov[0, 0]):  # a clear trend, not the noise of a shared machine
+            pace += float(slope) * ((done + steps) / 2 - mids[-1])  # the mean pace over the steps left, on it
+    return done, pace
 
 
 def _failure(job: Job) -> str:

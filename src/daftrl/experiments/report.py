@@ -280,6 +280,7 @@ class Comparison:
     word: str  # `verdict` from the reference's side: "better" means fewer falls for a lower-is-better metric
     n_reference: int  # finished runs with a value
     n_other: int
+    same: bool = False  # every one of those runs, on both sides, has the same value (e.g. 0 falls)
 
 
 def compare(records: Sequence[Mapping], reference: str, metric: Metric) -> dict[tuple[str, str], Comparison]:
@@ -302,7 +303,8 @@ def compare(records: Sequence[Mapping], reference: str, metric: Metric) -> dict[
         ref, other = values.get((reference, task), []), values.get((label, task), [])
         diff, lo, hi = welch_interval(ref, other)
         word = verdict(lo, hi) if metric.higher_is_better or lo is None or hi is None else verdict(-hi, -lo)
-        out[(label, task)] = Comparison(None if math.isnan(diff) else diff, lo, hi, word, len(ref), len(other))
+        same = bool(ref and other) and len(set(ref) | set(other)) == 1
+        out[(label, task)] = Comparison(None if math.isnan(diff) else diff, lo, hi, word, len(ref), len(other), same)
     return out
 
 
@@ -755,7 +757,7 @@ def _tally(comparisons: Sequence[Comparison]) -> str:
     if not decided:
         return DASH
     text = " / ".join(str(decided.count(w)) for w in ("better", "worse", "level"))
-    same = sum(c.lo == c.hi == c.diff == 0 for c in comparisons if c.word != DASH)
+    same = sum(c.same for c in comparisons if c.word != DASH)
     notes = [f"{same} same"] * bool(same) + [f"+{len(words) - len(decided)} —"] * (len(decided) < len(words))
     return text + (f" ({', '.join(notes)})" if notes else "")
 
