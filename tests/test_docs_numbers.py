@@ -88,7 +88,7 @@ def test_the_tables_cover_their_campaigns_tasks():
 
 def test_adaptation_prose_numbers_match_the_committed_results():
     """The numbers of the readings that are not in the tables: a Welch interval, the co-training baselines."""
-    from daftrl.experiments.report import welch_interval
+    from daftrl.experiments.stats import welch_interval
 
     text = _flat(ADAPTATION)
     task = "walker-no-right-thigh"

@@ -1,13 +1,12 @@
-"""`daftrl report`: the statistics (t-intervals, curve summaries, normalised scores, rliable aggregates) and the
-markdown + figures of a small synthetic results store."""
+"""`daftrl report`: the comparisons between labels (`daftrl.experiments.compare`), the runtime table
+(`daftrl.experiments.runtime`) and the markdown + figures of a small synthetic results store. The statistics are
+tested in test_stats.py, the numbers of one run in test_run_metrics.py."""
 
 import json
-import math
 
-import numpy as np
 import pytest
 
-from daftrl.experiments import report, store
+from daftrl.experiments import compare, report, run_metrics, runtime, stats, store
 
 BUDGET = 100_000
 MACHINE_A, MACHINE_B = ("CPU A", 8), ("CPU B", 16)
@@ -81,77 +80,6 @@ def write_store(root) -> list[dict]:
     return records
 
 
-def test_t_interval_matches_hand_computed_quantiles():
-    mean, lo, hi = report.t_interval([1, 2, 3, 4])
-    half = 3.182446305284263 * np.std([1, 2, 3, 4], ddof=1) / 2
-    assert mean == 2.5 and lo == pytest.approx(2.5 - half, rel=1e-9) and hi == pytest.approx(2.5 + half, rel=1e-9)
-    values = list(range(12))  # 11 degrees of freedom: beyond the old hand-typed table
-    mean, lo, hi = report.t_interval(values)
-    half = 2.200985160082949 * np.std(values, ddof=1) / math.sqrt(12)
-    assert mean == 5.5 and hi - mean == pytest.approx(half, rel=1e-9) and mean - lo == pytest.approx(half, rel=1e-9)
-    assert report.t_interval([7.0]) == (7.0, None, None)
-
-
-def test_curve_summaries():
-    curve = linear_curve(0.0, 1000.0, every=5000)
-    assert report.return_at(curve, 10_000) == 100.0
-    assert report.return_at(linear_curve(0.0, 1000.0, every=3000), 10_000) == pytest.approx(90.0)  # step 9000
-    assert report.return_at(linear_curve(0.0, 1000.0, last=9000, every=3000), 10_000) is None  # never got there
-    assert report.normalised_auc(curve, BUDGET) == pytest.approx(500.0)
-    assert report.normalised_auc(linear_curve(0.0, 1000.0, last=50_000), BUDGET) is None
-    assert report.mean_train_return(curve) == pytest.approx(5.0)
-    assert report.total_falls(curve) == 10
-    bare = [{"step": 0, "return_mean": 1.0, "train_return": None, "falls": None}]
-    assert report.mean_train_return(bare) is None and report.total_falls(bare) is None
-
-
-def test_welch_interval_matches_the_textbook_formulas_and_scipy():
-    from scipy import stats
-
-    a, b = [1310.0, 1450.0, 1185.0, 1620.0], [905.0, 1280.0]
-    va, vb = np.var(a, ddof=1) / 4, np.var(b, ddof=1) / 2  # squared standard errors of the two means
-    df = (va + vb) ** 2 / (va**2 / 3 + vb**2 / 1)  # Welch-Satterthwaite
-    half = stats.t.ppf(0.975, df) * math.sqrt(va + vb)
-    diff = np.mean(a) - np.mean(b)
-    assert report.welch_df(a, b) == pytest.approx(df, rel=1e-12)
-    got = report.welch_interval(a, b)
-    assert got == pytest.approx((diff, diff - half, diff + half), rel=1e-12)
-    scipy_test = stats.ttest_ind(a, b, equal_var=False)  # an independent implementation
-    assert report.welch_df(a, b) == pytest.approx(scipy_test.df, rel=1e-9)
-    assert got[1:] == pytest.approx(tuple(scipy_test.confidence_interval(0.95)), rel=1e-9)
-    assert report.welch_interval(a, b, 0.9)[2] < got[2]  # a lower confidence, a narrower interval
-    lo, hi = report.welch_interval(b, a)[1:]  # swapping the sides mirrors the interval
-    assert (lo, hi) == pytest.approx((-got[2], -got[1]), rel=1e-12)
-
-
-def test_welch_df_with_equal_variances_and_sizes_is_students():
-    from scipy import stats
-
-    a, b = [1.0, 2.0, 3.0, 4.0], [11.0, 12.0, 13.0, 14.0]  # equal sample variances and sizes
-    assert report.welch_df(a, b) == pytest.approx(4 + 4 - 2)
-    half = stats.t.ppf(0.975, 6) * math.sqrt(2 * np.var(a, ddof=1) / 4)  # pooled Student interval
-    assert report.welch_interval(a, b) == pytest.approx((-10.0, -10.0 - half, -10.0 + half))
-    assert report.welch_df([1.0, 2.0, 3.0], [5.0, 9.0]) < 3  # unequal: fewer than n1 + n2 - 2
-    assert report.welch_df([7.0, 7.0, 7.0], [1.0, 2.0, 3.0]) == pytest.approx(2.0)  # a constant side: n_other - 1
-    diff, lo, hi = report.welch_interval([7.0, 7.0, 7.0], [1.0, 2.0, 3.0])
-    assert diff == pytest.approx(5.0) and hi - diff == pytest.approx(stats.t.ppf(0.975, 2) / math.sqrt(3))
-
-
-def test_verdicts_and_undefined_intervals():
-    assert report.verdict(1.0, 2.0) == "better" and report.verdict(-2.0, -1.0) == "worse"
-    assert report.verdict(-1.0, 1.0) == "level" and report.verdict(0.0, 1.0) == "level"  # 0 included: level
-    assert report.verdict(None, None) == report.DASH
-    for a, b in [([5.0], [1.0, 2.0]), ([1.0, 2.0], [5.0]), ([], [1.0, 2.0])]:  # a side with < 2 runs
-        assert report.welch_interval(a, b)[1:] == (None, None)
-        assert report.verdict(*report.welch_interval(a, b)[1:]) == report.DASH
-    assert report.welch_interval([5.0], [1.0, 2.0])[0] == pytest.approx(3.5)
-    assert report.welch_df([3.0, 3.0], [3.0, 3.0]) is None  # both variances zero: 0/0
-    assert report.welch_interval([3.0, 3.0], [3.0, 3.0]) == (0.0, 0.0, 0.0)  # identical constants
-    assert report.verdict(*report.welch_interval([3.0, 3.0], [3.0, 3.0])[1:]) == "level"
-    assert report.welch_interval([5.0, 5.0], [3.0, 3.0, 3.0]) == (2.0, 2.0, 2.0)  # the limit: a point
-    assert report.verdict(*report.welch_interval([5.0, 5.0], [3.0, 3.0, 3.0])[1:]) == "better"
-
-
 def test_versus_section_task_by_task(tmp_path):
     finals = {("a", "daft"): [1000.0, 1100.0, 1200.0], ("a", "ft"): [500.0, 600.0, 700.0],  # clearly better
               ("b", "daft"): [1000.0, 1100.0, 1200.0], ("b", "ft"): [1050.0, 1150.0, 1250.0],  # level
@@ -223,8 +151,8 @@ def test_tally_marks_level_tasks_where_every_run_is_the_same():
         records = [make_record("c", "t", label, seed, 100.0) for label, values in (("daft", a), ("ft", b))
                    for seed, _ in enumerate(values)]
         value = iter([*a, *b])
-        metric = report.Metric("x", lambda run: next(value))
-        return report.compare(records, "daft", metric)[("ft", "t")]
+        metric = run_metrics.Metric("x", lambda run: next(value))
+        return compare.compare(records, "daft", metric)[("ft", "t")]
 
     never = cmp([0.0, 0.0, 0.0], [0.0, 0.0])
     spread = cmp([1.0, 3.0], [2.0, 2.5])
@@ -235,7 +163,7 @@ def test_tally_marks_level_tasks_where_every_run_is_the_same():
     assert report._tally([never, spread, point]) == "1 / 0 / 2 (1 same)"
     assert report._tally([never, tenths, lonely]) == "0 / 0 / 2 (2 same, +1 —)"
     assert report._tally([spread, lonely]) == "0 / 0 / 1 (+1 —)"
-    assert report._tally([lonely]) == report.DASH
+    assert report._tally([lonely]) == stats.DASH
 
 
 def test_summary_is_left_out_without_a_comparison(tmp_path):
@@ -248,73 +176,12 @@ def test_summary_is_left_out_without_a_comparison(tmp_path):
     assert "## Summary" not in text and "### `daft` against each label" not in text
 
 
-def test_normalised_score_is_0_at_zero_shot_and_100_at_source():
-    assert report.normalised_score(200.0, 200.0, 1200.0) == 0.0
-    assert report.normalised_score(1200.0, 200.0, 1200.0) == 100.0
-    assert report.normalised_score(700.0, 200.0, 1200.0) == 50.0
-    assert report.normalised_score(700.0, None, 1200.0) is None and report.normalised_score(1.0, 5.0, 5.0) is None
-
-
-def test_iqm_and_mean_of_a_known_matrix():
-    scores = np.array([0, 1, 2, 3, 4, 5, 6, 100], dtype=float).reshape(4, 2)
-    stats = report.aggregate({"x": scores}, reps=300)["x"]
-    assert stats["IQM"][0] == pytest.approx(3.5)  # the middle half: 2, 3, 4, 5
-    assert stats["mean"][0] == pytest.approx(121 / 8)
-    for point, lo, hi in stats.values():
-        assert lo <= point <= hi
-
-
-@pytest.mark.parametrize("shape_x, shape_y", [((5, 3), (5, 3)), ((4, 2), (6, 2)), ((1, 8), (3, 8)), ((7, 1), (2, 1))])
-def test_iqm_and_improvement_probability_equal_rliables(shape_x, shape_y):
-    from rliable import metrics
-
-    rng = np.random.default_rng(sum(shape_x + shape_y))
-    x = rng.integers(0, 4, size=shape_x).astype(float)  # small integers: many ties within and across labels
-    y = rng.integers(0, 4, size=shape_y).astype(float)
-    for m in (x, y, rng.normal(size=shape_x)):
-        assert report.iqm(m) == float(metrics.aggregate_iqm(m))
-    assert report.mean_improvement_probability(x, y) == pytest.approx(metrics.probability_of_improvement(x, y),
-                                                                       abs=1e-12)
-    assert report.mean_improvement_probability(x, x) == pytest.approx(0.5)
-
-
-def test_bootstrap_is_seeded_and_leaves_the_global_rng_alone():
-    rng = np.random.default_rng(1)
-    scores = {"a": rng.normal(size=(5, 3)), "b": rng.normal(size=(5, 3))}
-    np.random.seed(123)
-    first = report.aggregate(scores, reps=200, seed=4)
-    after = np.random.rand()
-    np.random.seed(999)
-    assert report.aggregate(scores, reps=200, seed=4) == first
-    assert report.aggregate({"a": scores["a"]}, reps=200, seed=4)["a"] == first["a"]  # independent of other labels
-    np.random.seed(123)
-    report.aggregate(scores, reps=200, seed=4)
-    assert np.random.rand() == after  # global state restored
-    assert report.aggregate(scores, reps=200, seed=5) != first
-
-
-def test_probability_of_improvement_when_one_label_dominates():
-    rng = np.random.default_rng(0)
-    ft = rng.normal(size=(4, 3))
-    p, lo, hi = report.probability_of_improvement(ft + 100.0, ft, reps=200)
-    assert p == pytest.approx(1.0) and lo == pytest.approx(1.0) and hi == pytest.approx(1.0)
-    p, lo, hi = report.probability_of_improvement(ft, ft + 100.0, reps=200)
-    assert p == pytest.approx(0.0)
-
-
-def test_performance_profile_is_the_fraction_above_each_threshold():
-    scores = {"x": np.array([[0.0, 10.0], [20.0, 30.0]])}
-    profile, lo, hi = report.performance_profiles(scores, np.array([-1.0, 5.0, 25.0, 30.0]), reps=100)["x"]
-    np.testing.assert_allclose(profile, [1.0, 0.75, 0.25, 0.0])
-    assert np.all(lo <= profile) and np.all(profile <= hi)
-
-
 def test_comparison_drops_a_label_missing_on_a_task():
     coverage = {"daft": {"a", "b", "c"}, "ft": {"a", "b", "c"}, "sgft": {"a", "b"}}
-    assert report.select_comparison(coverage) == (("daft", "ft"), ("a", "b", "c"))
-    assert report.select_comparison({"daft": {"a"}, "ft": {"a", "b"}}) is None  # fewer than 2 shared tasks
+    assert compare.select_comparison(coverage) == (("daft", "ft"), ("a", "b", "c"))
+    assert compare.select_comparison({"daft": {"a"}, "ft": {"a", "b"}}) is None  # fewer than 2 shared tasks
     finals = {("daft", "a"): [(2, 3.0), (0, 1.0), (1, 2.0)], ("ft", "a"): [(5, 0.5), (4, 0.0)]}
-    matrices, n = report.score_matrices(finals, ["daft", "ft"], ["a"])
+    matrices, n = compare.score_matrices(finals, ["daft", "ft"], ["a"])
     assert n == 2 and matrices["daft"].tolist() == [[1.0], [2.0]] and matrices["ft"].tolist() == [[0.0], [0.5]]
 
 
@@ -323,7 +190,7 @@ def test_runtime_ratios_only_on_the_same_machine():
                make_record("c", "t", "ft", 1, 1.0, wall_h=5.0),
                make_record("c", "t", "par", 0, 1.0, wall_h=9.0, machine=MACHINE_B),
                make_record("c", "t", "vgdf", 0, 1.0, wall_h=10.0, steps=20_000)]
-    rows = {(r.label, r.projected): r for r in report.runtime_table(records)}
+    rows = {(r.label, r.projected): r for r in runtime.runtime_table(records)}
     assert rows["ft", False].hours == pytest.approx(4.0) and rows["ft", False].vs_reference == pytest.approx(4.0)
     assert rows["ft", False].n == 2 and rows["ft", False].train_hours == pytest.approx(3.2)
     assert rows["par", False].vs_reference is None and rows["par", False].across_machines

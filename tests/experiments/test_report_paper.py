@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from test_report import make_record  # the synthetic records of the report tests (tests/experiments/test_report.py)
 
-from daftrl.experiments import grid, paper, report
+from daftrl.experiments import compare, grid, paper, report
 
 HEADING = "### Offline source: ours next to the paper's Table 2"
 CAMPAIGN = "offline-source"
@@ -53,8 +53,8 @@ def test_the_grid_of_table2_runs_the_papers_tasks_under_the_mapped_labels():
 
 
 def test_reference_label_is_per_campaign():
-    assert report.reference_label(paper.PAPER_TABLE2_CAMPAIGN) == "daft-cql"
-    assert report.reference_label("online") == report.reference_label("legacy-adapt") == "daft"
+    assert compare.reference_label(paper.PAPER_TABLE2_CAMPAIGN) == "daft-cql"
+    assert compare.reference_label("online") == compare.reference_label("legacy-adapt") == "daft"
 
 
 def test_paper_section_sets_ours_next_to_table2(tmp_path):

@@ -1,4 +1,4 @@
-"""`daftrl report`: statistics, figures and markdown of a results store (`<campaign>/<task>/<label>/s<seed>.json`).
+"""`daftrl report`: the markdown and figures of a results store (`<campaign>/<task>/<label>/s<seed>.json`).
 
 At the top, a summary: per campaign, its reference label against each other label, counted over the tasks on
 which the 95 % Welch interval of the difference lies above, below or around 0, for every metric of `METRICS` (final
@@ -18,24 +18,38 @@ Then per campaign (sorted by name), each section left out when it has no data:
    reinforcement learning at the edge of the statistical precipice", NeurIPS; computed with `rliable`);
 6. runtime (the paper's Figure 3): hours per run for the full budget, measured or projected, per machine.
 
+This module writes the markdown; what it shows is computed elsewhere: the statistics (t- and Welch intervals, the
+rliable aggregates) in `daftrl.experiments.stats`, the numbers of each run and the normalised scores in
+`daftrl.experiments.run_metrics`, the reference label and the comparisons between labels in
+`daftrl.experiments.compare`, the runtime table in `daftrl.experiments.runtime`; all drawing lives in
+`daftrl.experiments.plots`.
+
 The markdown is byte-for-byte deterministic for the same records: sorted iteration, fixed float formats, a seeded
-bootstrap (rliable draws from numpy's global RNG, which is seeded here and restored afterwards) and no dates, paths
-or hostnames. All drawing lives in `daftrl.experiments.plots`.
+bootstrap (rliable draws from numpy's global RNG, which `daftrl.experiments.stats` seeds and restores afterwards)
+and no dates, paths or hostnames.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import itertools
 import json
 import math
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from daftrl.experiments.compare import (
+    Comparison,
+    FinalRow,
+    compare,
+    final_table,
+    groups,
+    reference_label,
+    score_matrices,
+    select_comparison,
+)
 from daftrl.experiments.paper import (
     PAPER_TABLE2,
     PAPER_TABLE2_CAMPAIGN,
@@ -44,24 +58,19 @@ from daftrl.experiments.paper import (
     PaperCell,
     paper_table2_cell,
 )
+from daftrl.experiments.run_metrics import (
+    EARLY_STEPS,
+    Metric,
+    d4rl_score,
+    mean_curve,
+    normalised_score,
+    partial,
+    task_reference,
+)
+from daftrl.experiments.runtime import machine, runtime_table
+from daftrl.experiments.stats import DASH, aggregate, performance_profiles, probability_of_improvement
 
-REFERENCE = "daft"  # the label DAFT runs under: the default reference of a campaign (`reference_label`)
-REFERENCES: Mapping[str, str] = {PAPER_TABLE2_CAMPAIGN: "daft-cql"}
-"""Campaigns whose DAFT runs have another label than REFERENCE: campaign -> that label (offline-source: DAFT from
-the CQL expert). A campaign's reference is what its 'against each label' section, its probabilities of improvement
-and its runtime ratios are taken against."""
-EARLY_STEPS = (10_000, 20_000)  # early-phase columns: the return after this many target steps
-CONFIDENCE = 0.95
 PROFILE_POINTS = 101  # thresholds of a performance profile
-DASH = "—"  # missing data
-MIN_POINTS = 3  # evaluations a curve needs for early-phase returns and its area
-
-Curve = Sequence[Mapping]
-
-
-def reference_label(campaign: str) -> str:
-    """The label a campaign's records are compared against: REFERENCES[campaign], REFERENCE ("daft") otherwise."""
-    return REFERENCES.get(campaign, REFERENCE)
 
 
 def iter_records(root: Path) -> list[dict]:
@@ -71,191 +80,10 @@ def iter_records(root: Path) -> list[dict]:
     return load_records(root)
 
 
-# ---------------------------------------------------------------------------------------------- per-run statistics
-
-
-def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float | None, float | None]:
-    """Mean and two-sided Student t-interval over seeds: mean -+ t_{(1+c)/2, n-1} s / sqrt(n), the quantile from
-    scipy. A single value has no interval (None, None)."""
-    from scipy import stats
-
-    x = np.asarray(values, dtype=float)
-    mean = float(x.mean())
-    if x.size < 2:
-        return mean, None, None
-    half = float(stats.t.ppf(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
-    return mean, mean - half, mean + half
-
-
-def _points(curve: Curve) -> list[tuple[int, float]]:
-    """(step, return_mean) of the evaluations that have a return, sorted by step."""
-    return sorted((int(p["step"]), float(p["return_mean"])) for p in curve if p.get("return_mean") is not None)
-
-
-def return_at(curve: Curve, step: int) -> float | None:
-    """The evaluation at `step`, or the nearest one before it; None if the curve stops before `step` or is too
-    coarse to say (fewer than MIN_POINTS evaluations, e.g. a migrated record holding only its first and last)."""
-    points = _points(curve)
-    if len(points) < MIN_POINTS or points[-1][0] < step:
-        return None
-    before = [ret for s, ret in points if s <= step]
-    return before[-1] if before else None
-
-
-def normalised_auc(curve: Curve, budget: int) -> float | None:
-    """Area under the return curve over [0, budget] (trapezoid rule) divided by the budget, i.e. the mean return
-    over the budget; None unless the curve covers [0, budget] with at least MIN_POINTS evaluations."""
-    points = _points(curve)
-    if budget <= 0 or len(points) < MIN_POINTS or points[0][0] > 0 or points[-1][0] < budget:
-        return None
-    steps, returns = (np.array(v, dtype=float) for v in zip(*points, strict=True))
-    grid = np.union1d(steps[steps <= budget], [float(budget)])
-    return float(np.trapezoid(np.interp(grid, steps, returns), grid) / budget)
-
-
-def mean_train_return(curve: Curve) -> float | None:
-    """Mean of the logged training-episode returns over the curve points that have one."""
-    values = [p["train_return"] for p in curve if p.get("train_return") is not None]
-    return float(np.mean(values)) if values else None
-
-
-def total_falls(curve: Curve) -> int | None:
-    """Terminations during training: the cumulative `falls` of the last curve point."""
-    return max(curve, key=lambda p: p["step"]).get("falls") if curve else None
-
-
 def _steps(n: int) -> str:
     """A positive step count in short form: 10000 -> "1e4", 25000 -> "2.5e4"."""
     exp = len(str(n)) - 1
     return f"{n / 10**exp:g}e{exp}"
-
-
-@dataclasses.dataclass(frozen=True)
-class RunSummary:
-    """The per-run numbers of the final-return table."""
-
-    seed: int
-    steps: int
-    final: float
-    early: tuple[float | None, ...]  # return at EARLY_STEPS
-    auc: float | None
-    train_return: float | None
-    falls: int | None
-
-
-def summarise_run(record: Mapping) -> RunSummary:
-    """Final return, early-phase returns, normalised AUC, mean training return and falls of one record."""
-    curve = record.get("curve") or []
-    return RunSummary(seed=record["seed"], steps=record["steps"], final=float(record["final_return"]),
-                      early=tuple(return_at(curve, s) for s in EARLY_STEPS),
-                      auc=normalised_auc(curve, record["budget_steps"]), train_return=mean_train_return(curve),
-                      falls=total_falls(curve))
-
-
-def _partial(record: Mapping) -> bool:
-    return record.get("status") == "partial"
-
-
-def _groups(records: Sequence[Mapping]) -> dict[tuple[str, bool], list[Mapping]]:
-    """Records of one task by (label, partial), sorted; finished and partial runs never share a group."""
-    out: dict[tuple[str, bool], list[Mapping]] = {}
-    for r in sorted(records, key=lambda r: (r["label"], _partial(r), r["seed"], r["run_id"])):
-        out.setdefault((r["label"], _partial(r)), []).append(r)
-    return out
-
-
-def _name(label: str, partial: bool) -> str:
-    return f"{label} (partial)" if partial else label
-
-
-@dataclasses.dataclass(frozen=True)
-class FinalRow:
-    """One row of a task's final-return table: a label's finished (or partial) runs."""
-
-    label: str
-    partial: bool
-    runs: tuple[RunSummary, ...]
-    mean: float
-    lo: float | None
-    hi: float | None
-
-
-def final_table(records: Sequence[Mapping]) -> list[FinalRow]:
-    """Final returns per (label, finished/partial) of one task's records: mean and 95 % t-interval over seeds."""
-    rows = []
-    for (label, partial), group in _groups(records).items():
-        runs = tuple(summarise_run(r) for r in group)
-        rows.append(FinalRow(label, partial, runs, *t_interval([run.final for run in runs])))
-    return rows
-
-
-def mean_curve(curves: Sequence[Curve]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """(steps, mean, lo, hi) over seeds at the steps every curve evaluated; lo/hi = 95 % t-interval, None for one
-    curve."""
-    per_curve = [dict(_points(c)) for c in curves]
-    steps = sorted(set.intersection(*(set(p) for p in per_curve)))
-    stats = [t_interval([p[s] for p in per_curve]) for s in steps]
-    mean = np.array([m for m, _, _ in stats])
-    if len(curves) < 2:
-        return np.array(steps), mean, None, None
-    return np.array(steps), mean, np.array([lo for _, lo, _ in stats]), np.array([hi for _, _, hi in stats])
-
-
-# ------------------------------------------------------------------------------------- reference vs a label, per task
-
-
-def welch_df(a: Sequence[float], b: Sequence[float]) -> float | None:
-    """Welch-Satterthwaite degrees of freedom of the difference of two means with unequal variances:
-    (s_a^2/n_a + s_b^2/n_b)^2 / ((s_a^2/n_a)^2/(n_a-1) + (s_b^2/n_b)^2/(n_b-1)) (Welch 1947, "The generalization
-    of 'Student's' problem when several different population variances are involved", Biometrika 34). It lies
-    between min(n_a, n_b) - 1 and n_a + n_b - 2, the latter when the variances and sizes are equal. None with fewer
-    than 2 values on a side or when both sample variances are zero (0/0)."""
-    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if x.size < 2 or y.size < 2:
-        return None
-    va, vb = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
-    if va + vb == 0:
-        return None
-    return float((va + vb) ** 2 / (va**2 / (x.size - 1) + vb**2 / (y.size - 1)))
-
-
-def welch_interval(a: Sequence[float], b: Sequence[float], confidence: float = CONFIDENCE,
-                   ) -> tuple[float, float | None, float | None]:
-    """Difference of means mean(a) - mean(b) and its two-sided Welch t-interval (Welch 1947): the difference -+
-    t_{(1+c)/2, df} sqrt(s_a^2/n_a + s_b^2/n_b), sample variances with ddof=1, df = `welch_df` (Welch-Satterthwaite),
-    the quantile from scipy. No interval (None, None) with fewer than 2 values on a side. When both sample variances
-    are zero the standard error is 0 and the interval is the point [difference, difference] (the limit of the
-    interval whatever df in its range), e.g. [0, 0] for identical constant samples."""
-    from scipy import stats
-
-    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    diff = float(x.mean() - y.mean()) if x.size and y.size else math.nan
-    if x.size < 2 or y.size < 2:
-        return diff, None, None
-    se = math.sqrt(x.var(ddof=1) / x.size + y.var(ddof=1) / y.size)
-    df = welch_df(x, y)
-    if df is None:
-        return diff, diff, diff
-    half = float(stats.t.ppf(0.5 + confidence / 2, df) * se)
-    return diff, diff - half, diff + half
-
-
-def verdict(lo: float | None, hi: float | None) -> str:
-    """The word for an interval of a difference: "better" if it lies entirely above 0, "worse" if entirely below,
-    "level" if it contains 0 (endpoints included), DASH without an interval."""
-    if lo is None or hi is None:
-        return DASH
-    return "better" if lo > 0 else "worse" if hi < 0 else "level"
-
-
-@dataclasses.dataclass(frozen=True)
-class Metric:
-    """A per-run number (of `RunSummary`) that labels are compared on, task by task."""
-
-    name: str
-    value: Callable[[RunSummary], float | None]
-    higher_is_better: bool = True
-    learning_only: bool = True  # a zero-shot run (no learning phase) has no value
 
 
 METRICS: tuple[Metric, ...] = (
@@ -268,264 +96,6 @@ METRICS: tuple[Metric, ...] = (
 """What the summary compares: the final return first (the 'against each label' section), then the early phase
 (the return at EARLY_STEPS, the area under the curve, the training-episode return) and the falls during training,
 where fewer is better."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Comparison:
-    """The reference label against another one on one task and metric."""
-
-    diff: float | None  # mean of the reference minus mean of the other label
-    lo: float | None  # its 95 % Welch t-interval (None with fewer than 2 values on a side)
-    hi: float | None
-    word: str  # `verdict` from the reference's side: "better" means fewer falls for a lower-is-better metric
-    n_reference: int  # finished runs with a value
-    n_other: int
-    same: bool = False  # every one of those runs, on both sides, has the same value (e.g. 0 falls)
-
-
-def compare(records: Sequence[Mapping], reference: str, metric: Metric) -> dict[tuple[str, str], Comparison]:
-    """{(other label, task): Comparison} for every label other than `reference` with a run on the task: the
-    difference of the means of `metric` over the finished runs that have it (not zero-shot runs for a
-    `learning_only` metric), its 95 % Welch t-interval (`welch_interval`) and the verdict, turned round for a metric
-    where lower is better."""
-    values: dict[tuple[str, str], list[float]] = {}
-    present = set()
-    for r in records:
-        present.add((r["label"], r["task"]))
-        skip = _partial(r) or (metric.learning_only and r["method"] == "zero-shot")
-        value = None if skip else metric.value(summarise_run(r))
-        if value is not None:
-            values.setdefault((r["label"], r["task"]), []).append(float(value))
-    out = {}
-    for label, task in sorted(present):
-        if label == reference:
-            continue
-        ref, other = values.get((reference, task), []), values.get((label, task), [])
-        diff, lo, hi = welch_interval(ref, other)
-        word = verdict(lo, hi) if metric.higher_is_better or lo is None or hi is None else verdict(-hi, -lo)
-        same = bool(ref and other) and len(set(ref) | set(other)) == 1
-        out[(label, task)] = Comparison(None if math.isnan(diff) else diff, lo, hi, word, len(ref), len(other), same)
-    return out
-
-
-# --------------------------------------------------------------------------------------------- across tasks (rliable)
-
-
-def normalised_score(final: float, zero_shot: float | None, source_return: float | None) -> float | None:
-    """100 (final - zero_shot) / (source_return - zero_shot): 0 = the expert zero-shot in the target domain,
-    100 = the expert in its source domain. None without both references or when they coincide."""
-    if zero_shot is None or source_return is None or source_return == zero_shot:
-        return None
-    return 100.0 * (final - zero_shot) / (source_return - zero_shot)
-
-
-def select_comparison(coverage: Mapping[str, set[str]], reference: str = REFERENCE,
-                      ) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
-    """The (labels, tasks) of an across-task comparison, given the tasks each label has finished runs on: every
-    label entering must cover every task entering. Among task sets of >= 2 tasks shared by >= 2 labels, prefer one
-    that keeps `reference`, then the most (label, task) cells, then the most tasks; None if there is none."""
-    tasks = sorted(set().union(*coverage.values())) if coverage else []
-    best: tuple[tuple, tuple[str, ...], tuple[str, ...]] | None = None
-    for k in range(len(tasks), 1, -1):
-        for subset in itertools.combinations(tasks, k):
-            labels = tuple(sorted(label for label, ts in coverage.items() if ts.issuperset(subset)))
-            key = (reference in labels, len(labels) * k, k)
-            if len(labels) >= 2 and (best is None or key > best[0]):
-                best = (key, labels, subset)
-    return None if best is None else (best[1], best[2])
-
-
-def score_matrices(finals: Mapping[tuple[str, str], Sequence[tuple[int, float]]], labels: Sequence[str],
-                   tasks: Sequence[str]) -> tuple[dict[str, np.ndarray], int]:
-    """(runs x tasks) matrices of final returns per label from {(label, task): [(seed, final)]}: the first n seeds
-    (sorted) of every cell, n = the smallest cell. Returns the matrices and n."""
-    n = min(len(finals[label, task]) for label in labels for task in tasks)
-    matrices = {label: np.array([[v for _, v in sorted(finals[label, task])[:n]] for task in tasks]).T
-                for label in labels}
-    return matrices, n
-
-
-@contextlib.contextmanager
-def _global_seed(seed: int) -> Iterator[None]:
-    """Seed numpy's global RNG (rliable's stratified bootstrap draws from it) and restore its state afterwards."""
-    state = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        yield
-    finally:
-        np.random.set_state(state)
-
-
-def _interval(scores: np.ndarray | list[np.ndarray], func: Callable[..., np.ndarray], reps: int, seed: int,
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """rliable's stratified-bootstrap percentile interval of `func` on one score matrix (or list of matrices,
-    resampled independently), from a fixed seed: (point estimates, 2 x k interval)."""
-    from rliable import library
-
-    with _global_seed(seed):
-        point, interval = library.get_interval_estimates({"x": scores}, func, reps=reps,
-                                                         confidence_interval_size=CONFIDENCE)
-    return np.asarray(point["x"]), np.asarray(interval["x"])
-
-
-def iqm(x: np.ndarray) -> float:
-    """Interquartile mean of all runs x tasks: the 25 % trimmed mean, computed exactly as rliable's
-    `aggregate_iqm` (scipy's `trim_mean`) does, without scipy's per-call overhead (the bootstrap calls it
-    thousands of times)."""
-    a = np.ravel(x)
-    lo = int(0.25 * a.size)
-    hi = a.size - lo
-    return float(np.mean(np.partition(a, (lo, hi - 1))[lo:hi]))
-
-
-def mean_improvement_probability(x: np.ndarray, y: np.ndarray) -> float:
-    """P(X > Y) + P(X = Y) / 2 per task (the Mann-Whitney U / (n m) of rliable's `probability_of_improvement`,
-    counted directly instead of through scipy), averaged over tasks; x, y: (runs x tasks)."""
-    a, b = np.asarray(x)[:, None, :], np.asarray(y)[None, :, :]
-    per_task = ((a > b).sum(axis=(0, 1)) + 0.5 * (a == b).sum(axis=(0, 1))) / (a.shape[0] * b.shape[1])
-    return float(np.mean(per_task))
-
-
-def aggregate(scores: Mapping[str, np.ndarray], reps: int = 2000, seed: int = 0,
-              ) -> dict[str, dict[str, tuple[float, float, float]]]:
-    """IQM and mean of each label's (runs x tasks) score matrix with 95 % stratified-bootstrap intervals
-    (Agarwal et al. 2021): {label: {"IQM" | "mean": (point, lo, hi)}}. Every label is resampled from the same
-    seed, so its interval does not depend on which other labels are compared."""
-    def func(x: np.ndarray) -> np.ndarray:
-        return np.array([iqm(x), np.mean(x)])
-
-    out = {}
-    for label in sorted(scores):
-        point, interval = _interval(scores[label], func, reps, seed)
-        out[label] = {name: (float(point[i]), float(interval[0, i]), float(interval[1, i]))
-                      for i, name in enumerate(("IQM", "mean"))}
-    return out
-
-
-def probability_of_improvement(x: np.ndarray, y: np.ndarray, reps: int = 2000, seed: int = 0,
-                               ) -> tuple[float, float, float]:
-    """P(X > Y): the Mann-Whitney probability that a run of X beats a run of Y on a task, averaged over tasks,
-    with a 95 % bootstrap interval (runs of X and Y resampled independently per task; Agarwal et al. 2021)."""
-    def func(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return np.array([mean_improvement_probability(a, b)])
-
-    point, interval = _interval([x, y], func, reps, seed)
-    return float(point[0]), float(interval[0, 0]), float(interval[1, 0])
-
-
-def performance_profiles(scores: Mapping[str, np.ndarray], taus: np.ndarray, reps: int = 2000, seed: int = 0,
-                         ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Score distributions (Agarwal et al. 2021): the fraction of all runs x tasks with a score above each tau, with
-    95 % stratified-bootstrap bands: {label: (profile, lo, hi)}."""
-    from rliable import library
-
-    def fraction_above(x: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-        return (x[..., None] > thresholds).mean(axis=(0, 1))  # rliable's score distribution, vectorised over taus
-
-    out = {}
-    for label in sorted(scores):
-        with _global_seed(seed):
-            profile, band = library.create_performance_profile({label: scores[label]}, taus, reps=reps,
-                                                               custom_profile_func=fraction_above,
-                                                               confidence_interval_size=CONFIDENCE)
-        out[label] = (np.asarray(profile[label]), np.asarray(band[label][0]), np.asarray(band[label][1]))
-    return out
-
-
-@dataclasses.dataclass(frozen=True)
-class TaskReference:
-    """The references a task's scores are normalised with."""
-
-    zero_shot: float | None  # mean of the records' zero-shot returns
-    n_zero_shot: int
-    source_return: float | None  # the expert's return in its source domain (None if the records disagree)
-    experts: tuple[str, ...]
-    robot: str | None
-
-
-def task_reference(records: Sequence[Mapping]) -> TaskReference:
-    """Zero-shot (mean over the adaptation records that have one: a co-training run's step-0 evaluation is an
-    untrained policy, not the expert), the expert's source return, expert names and robot."""
-    zero = [float(r["zero_shot"]) for r in records if r["kind"] == "adapt" and r.get("zero_shot") is not None]
-    experts = [r["expert"] for r in records if r.get("expert")]
-    sources = {float(e["source_return"]) for e in experts if e.get("source_return") is not None}
-    names = sorted({e["name"] + (f" (`{e['checksum'][:12]}`)" if e.get("checksum") else "") for e in experts})
-    robots = sorted({r["robot"] for r in records if r.get("robot")})
-    return TaskReference(zero_shot=float(np.mean(zero)) if zero else None, n_zero_shot=len(zero),
-                         source_return=sources.pop() if len(sources) == 1 else None, experts=tuple(names),
-                         robot=robots[0] if len(robots) == 1 else None)
-
-
-def d4rl_score(final: float, robot: str | None) -> float | None:
-    """D4RL-normalised score 100 (final - random) / (expert - random) with `daftrl.evaluate.D4RL_REFERENCE`."""
-    from daftrl.evaluate import normalized_score
-
-    return normalized_score(robot, final)
-
-
-# ---------------------------------------------------------------------------------------------------------- runtime
-
-
-def _machine(record: Mapping) -> str:
-    machine = (record.get("provenance") or {}).get("machine") or {}
-    cpu = machine.get("cpu") or "unknown machine"
-    return f"{cpu} ({machine['cores']} cores)" if machine.get("cores") else cpu
-
-
-@dataclasses.dataclass(frozen=True)
-class RuntimeRow:
-    """Hours per run for the full budget of a (task, label) measured (or projected) on one machine."""
-
-    task: str
-    label: str
-    projected: bool
-    machine: str
-    budget: int
-    n: int
-    hours: float
-    train_hours: float | None
-    updates_per_s: float | None
-    vs_reference: float | None = None  # hours / the reference label's hours on the same machine
-    across_machines: bool = False  # the reference label was only measured on another machine
-
-
-def _runtime_values(record: Mapping) -> tuple[float, float | None] | None:
-    """(hours, training hours) for the full budget: measured for a finished run, projected for a partial one (its
-    training time scaled linearly to the budget); None without a time."""
-    wall = record.get("projected_wall_time_s") if _partial(record) else record.get("wall_time_s")
-    if wall is None:
-        return None
-    train = record.get("train_time_s")
-    if train is not None and _partial(record):
-        train = train * record["budget_steps"] / record["steps"] if record["steps"] > 0 else None
-    return wall / 3600, None if train is None else train / 3600
-
-
-def runtime_table(records: Sequence[Mapping], reference: str = REFERENCE) -> list[RuntimeRow]:
-    """Mean hours per run over seeds per (task, label, measured/projected, machine, budget), with the ratio to the
-    reference label on the same task and the same machine (never across machines)."""
-    groups: dict[tuple, list[tuple[Mapping, tuple[float, float | None]]]] = {}
-    for r in records:
-        if r["method"] == "zero-shot":  # never trains: nothing to time
-            continue
-        if (values := _runtime_values(r)) is not None:
-            key = (r["task"], r["label"], _partial(r), _machine(r), r["budget_steps"])
-            groups.setdefault(key, []).append((r, values))
-    rows = []
-    for (task, label, projected, machine, budget), group in sorted(groups.items()):
-        trains = [t for _, (_, t) in group if t is not None]
-        rates = [r["updates_per_s"] for r, _ in group if r.get("updates_per_s") is not None]
-        rows.append(RuntimeRow(task, label, projected, machine, budget, len(group),
-                               hours=float(np.mean([h for _, (h, _) in group])),
-                               train_hours=float(np.mean(trains)) if trains else None,
-                               updates_per_s=float(np.mean(rates)) if rates else None))
-    out = []
-    for row in rows:
-        refs = [r for r in rows if r.task == row.task and r.label == reference and r.budget == row.budget]
-        same = sorted((r for r in refs if r.machine == row.machine), key=lambda r: r.projected)
-        out.append(dataclasses.replace(row, vs_reference=row.hours / same[0].hours if same else None,
-                                       across_machines=bool(refs) and not same))
-    return out
 
 
 # --------------------------------------------------------------------------------------------------------- markdown
@@ -573,6 +143,10 @@ def _relative(path: Path, start: Path) -> str:
     return Path(os.path.relpath(path.resolve(), start.resolve())).as_posix()
 
 
+def _name(label: str, partial: bool) -> str:
+    return f"{label} (partial)" if partial else label
+
+
 @dataclasses.dataclass(frozen=True)
 class _Context:
     """What every section of one campaign needs."""
@@ -606,8 +180,8 @@ def _cells_section(ctx: _Context) -> list[str]:
         mine = [r for r in ctx.records if r["label"] == label]
         per_task = []
         for task in tasks:
-            done = sum(not _partial(r) for r in mine if r["task"] == task)
-            part = sum(_partial(r) for r in mine if r["task"] == task)
+            done = sum(not partial(r) for r in mine if r["task"] == task)
+            part = sum(partial(r) for r in mine if r["task"] == task)
             per_task.append(" + ".join([str(done)] + ([f"{part} partial"] if part else [])))
         rows.append([f"`{label}`", _counts([r["kind"] for r in mine]), _counts([r["method"] for r in mine]),
                      "; ".join(sorted({_overrides(r.get("overrides")) for r in mine})), *per_task,
@@ -616,7 +190,7 @@ def _cells_section(ctx: _Context) -> list[str]:
     out += _table(["label", "kind", "method", "overrides", *(f"`{t}`" for t in tasks), "status"], rows)
     commits = [(r.get("provenance") or {}).get("git_commit") or "unknown" for r in ctx.records]
     out += [f"Records by commit: {_counts([f'`{c[:12]}`' for c in commits])}. By machine: "
-            f"{_counts([_machine(r) for r in ctx.records])}.", ""]
+            f"{_counts([machine(r) for r in ctx.records])}.", ""]
     notes = [r["note"] for r in ctx.records if r.get("note")]
     out += [f"Note on {notes.count(n)} record(s): {n}" for n in sorted(set(notes))]
     return out + ([""] if notes else [])
@@ -698,7 +272,7 @@ def _tasks(n: int) -> str:
 def _other_labels(records: Sequence[Mapping], reference: str) -> list[str]:
     """The labels to set against `reference`, learning ones first, then zero-shot ones, each sorted; none when the
     reference has no finished run or no other label trains."""
-    if not any(r["label"] == reference and not _partial(r) for r in records):
+    if not any(r["label"] == reference and not partial(r) for r in records):
         return []
     learning: dict[str, bool] = {}  # other label -> does it train
     for r in records:
@@ -818,11 +392,11 @@ def _task_figure(ctx: _Context, task: str, records: Sequence[Mapping], zero_shot
     from daftrl.experiments import plots
 
     series = []
-    for (label, partial), group in _groups(records).items():
+    for (label, is_partial), group in groups(records).items():
         steps, mean, lo, hi = mean_curve([r.get("curve") or [] for r in group])
         if len(steps):
-            series.append(plots.CurveSeries(f"{_name(label, partial)} (n={len(group)})", ctx.colors[label],
-                                            steps, mean, lo, hi, partial))
+            series.append(plots.CurveSeries(f"{_name(label, is_partial)} (n={len(group)})", ctx.colors[label],
+                                            steps, mean, lo, hi, is_partial))
     return plots.learning_curves(ctx.figures / task, f"{ctx.campaign}: {task}", series, zero_shot)
 
 
@@ -863,7 +437,7 @@ def _finals(records: Sequence[Mapping]) -> dict[tuple[str, str], list[tuple[int,
     """{(label, task): [(seed, final return)]} of the finished runs."""
     out: dict[tuple[str, str], list[tuple[int, float]]] = {}
     for r in records:
-        if not _partial(r):
+        if not partial(r):
             out.setdefault((r["label"], r["task"]), []).append((r["seed"], float(r["final_return"])))
     return out
 
@@ -909,7 +483,7 @@ def _across_section(ctx: _Context) -> list[str]:
     left = sorted(set().union(*coverage.values()) - set(tasks))
     if left:
         out += [f"Tasks not aggregated: {', '.join(f'`{t}`' for t in left)}.", ""]
-    if any(_partial(r) for r in ctx.records):
+    if any(partial(r) for r in ctx.records):
         out += ["Partial runs are not aggregated.", ""]
     out += ref_table
     panels = []
