@@ -204,7 +204,7 @@ def _glance_section(ctx: _Context) -> list[str]:
     for task in ctx.tasks():
         finished = {row.label: row for row in final_table(ctx.of_task(task)) if not row.partial}
         rows.append([f"`{task}`", *(f"{finished[label].mean:,.0f} ({len(finished[label].runs)})"
-                                     if label in finished else "—" for label in labels)])
+                                     if label in finished else DASH for label in labels)])
     out = ["### At a glance", "",
            "Final return of each cell: mean over its finished seeds (their number in brackets; — none yet). The "
            "95 % intervals, curves and partial runs are under \"Per task\", the aggregates under \"Across tasks\".",
@@ -332,7 +332,7 @@ def _tally(comparisons: Sequence[Comparison]) -> str:
         return DASH
     text = " / ".join(str(decided.count(w)) for w in ("better", "worse", "level"))
     same = sum(c.same for c in comparisons if c.word != DASH)
-    notes = [f"{same} same"] * bool(same) + [f"+{len(words) - len(decided)} —"] * (len(decided) < len(words))
+    notes = [f"{same} same"] * bool(same) + [f"+{len(words) - len(decided)} {DASH}"] * (len(decided) < len(words))
     return text + (f" ({', '.join(notes)})" if notes else "")
 
 
