@@ -70,6 +70,7 @@ def test_adapter_rejects_bad_input(tmp_path):
     ("action", np.zeros(2), r"action has shape \(2,\)"),
     ("next_obs", np.array([0.0, np.inf, 0.0]), "next_obs contains NaN or inf"),
     ("action", np.array([np.nan]), "action contains NaN or inf"),
+    ("action", np.array([1.5]), r"outside \[-1, 1\].*before rescaling"),  # rescaled to the robot's limits
     ("reward", float("nan"), "reward must be one finite number"),
     ("reward", np.ones(2), "reward must be one finite number"),
 ])
@@ -82,6 +83,36 @@ def test_adapter_observe_stores_nothing_on_bad_input(field, value, match):
         a.observe(**{**good, field: value}, terminated=False, truncated=False)
     assert len(a.buffer) == 1 and a.counters["env_steps"] == 1
     np.testing.assert_array_equal(a.buffer.data["next_obs"][:1], [[1.0, 1.0, 1.0]])
+
+
+def test_adapter_warms_up_with_uniform_actions_as_the_adapt_loop_does():
+    """With warmup_steps = N the first N exploring actions are uniform draws of the adapter's RNG (reading (c) of
+    docs/assumptions.md), not samples of pi; the (N+1)-th is pi's. The adapt loop calls this same `act`."""
+    n = 5
+    a = Adapter(random_expert(), "ft", seed=3, warmup_steps=n)
+    rng = np.random.default_rng(3)
+    obs = np.zeros(3)
+    for _ in range(n):
+        action = a.act(obs)
+        np.testing.assert_array_equal(action, rng.uniform(-1.0, 1.0, 1).astype(np.float32))
+        np.testing.assert_array_equal(a.act(obs, explore=False), a.policy(obs[None])[0])  # evaluation: no warm-up
+        a.observe(obs, action, 0.0, obs, False, False)
+    assert a.counters["act_calls"] == 0
+    a.act(obs)
+    assert a.counters["act_calls"] == 1  # warmed up: a sample of pi
+
+
+def test_adapter_load_of_an_expert_says_to_start_from_it(tmp_path):
+    save_expert(tmp_path / "expert.safetensors", random_expert())
+    with pytest.raises(ValueError, match=r"'expert' checkpoint.*Adapter.from_expert\(path\)"):
+        Adapter.load(tmp_path / "expert.safetensors")
+
+
+def test_adapter_policy_checks_its_input():
+    a = Adapter(random_expert(), "ft")
+    with pytest.raises(ValueError, match=r"shape \(2, 5\), the policy expects"):
+        a.policy(np.zeros((2, 5)))
+    assert a.policy(np.zeros((4, 3))).shape == (4, 1)
 
 
 def test_adapt_refuses_an_expert_of_another_robot(tmp_path):

@@ -6,7 +6,7 @@ A robotics user wraps it around their own control loop::
     adapter = Adapter.from_zoo("halfcheetah", method="daft")
     obs = robot.reset()
     for t in range(100_000):
-        action = adapter.act(obs)                       # explore=True: a ~ pi(.|s)
+        action = adapter.act(obs)                       # explore=True: a ~ pi(.|s), in [-1, 1]
         next_obs, reward, terminated, truncated = robot.step(action)
         adapter.observe(obs, action, reward, next_obs, terminated, truncated)
         adapter.update()                                # one gradient step per target step
@@ -24,7 +24,15 @@ from typing import Any
 
 import numpy as np
 
-from daftrl.checkpoint import checkpoint_kind, describe, flatten_tree, load_arrays, save_arrays, unflatten_like
+from daftrl.checkpoint import (
+    CheckpointError,
+    checkpoint_kind,
+    describe,
+    flatten_tree,
+    load_arrays,
+    save_arrays,
+    unflatten_like,
+)
 from daftrl.replay import ReplayBuffer
 from daftrl.runs import json_ready
 
@@ -95,9 +103,13 @@ class Adapter:
         path = Path(path)
         if path.is_dir():
             path = path / "checkpoint.safetensors"
-        if checkpoint_kind(path) == "adapt":
+        kind = checkpoint_kind(path)
+        if kind == "adapt":
             arrays, meta = load_arrays(path, kind="adapt")
             return cls._from_arrays(arrays, meta["adapter"], str(path))
+        if kind in ("expert", "pretrain", "offline", "actor"):
+            raise CheckpointError(f"{path} holds a {kind!r} checkpoint (an expert or its training run), not an "
+                                  "adapter: start a new adaptation from it with Adapter.from_expert(path)")
         arrays, meta = load_arrays(path, kind="adapter")
         return cls._from_arrays(arrays, meta, str(path))
 
@@ -105,16 +117,15 @@ class Adapter:
 
     # ------------------------------------------------------------------ the control-loop API
     def act(self, obs: np.ndarray, explore: bool = True) -> np.ndarray:
-        """Action(s) for one observation (obs_dim,) or a batch (n, obs_dim): a sample of pi, or tanh(mean)."""
-        obs = np.asarray(obs, np.float32)
-        single = obs.ndim == 1
-        batch = obs[None] if single else obs
-        if batch.ndim != 2 or batch.shape[-1] != self.obs_dim:
-            raise ValueError(f"observation has shape {obs.shape}, the policy expects ({self.obs_dim},) or "
-                             f"(n, {self.obs_dim})")
-        if not np.isfinite(batch).all():
-            raise ValueError("observation contains NaN or inf: no action computed (a non-finite input would "
-                             "give a non-finite action); check the sensor reading or reset the system")
+        """Action(s) in [-1, 1] (rescale them to the robot's limits yourself) for one observation (obs_dim,) or a
+        batch (n, obs_dim): a sample of pi, or tanh(mean) with explore=False. While fewer than the method's
+        `warmup_steps` transitions have been observed, an exploring call returns uniform random actions instead
+        (the warm-up of docs/assumptions.md, reading (c); drawn from the adapter's RNG)."""
+        batch = self._observations(obs)
+        single = np.ndim(obs) == 1
+        if explore and self.counters["env_steps"] < self.config.warmup_steps:
+            return self.rng.uniform(-1.0, 1.0, (self.act_dim,) if single else (len(batch), self.act_dim)).astype(
+                np.float32)
         if explore:
             out = self.method.sample_actions(self.state.actor, batch, self.act_key, self.counters["act_calls"])
             self.counters["act_calls"] += 1
@@ -123,13 +134,32 @@ class Adapter:
         out = np.asarray(out)
         return out[0] if single else out
 
-    def observe(self, obs, action, reward: float, next_obs, terminated: bool, truncated: bool) -> None:
-        """Record one target transition (the action the policy chose).
+    def _observations(self, obs) -> np.ndarray:
+        """`obs` as a finite float32 batch (n, obs_dim); ValueError otherwise."""
+        obs = np.asarray(obs, np.float32)
+        batch = obs[None] if obs.ndim == 1 else obs
+        if batch.ndim != 2 or batch.shape[-1] != self.obs_dim:
+            raise ValueError(f"observation has shape {obs.shape}, the policy expects ({self.obs_dim},) or "
+                             f"(n, {self.obs_dim})")
+        if not np.isfinite(batch).all():
+            raise ValueError("observation contains NaN or inf: no action computed (a non-finite input would "
+                             "give a non-finite action); check the sensor reading or reset the system")
+        return batch
 
-        Raises ValueError, storing nothing, if a field has the wrong shape or is not finite: one NaN in the
-        buffer would reach every later update. Skip such a transition (and reset if the system is unsafe)."""
+    def observe(self, obs, action, reward: float, next_obs, terminated: bool, truncated: bool) -> None:
+        """Record one target transition (the action `act` chose, in [-1, 1], before any rescaling to the robot's
+        limits). An episode counts as ended (DAFT's beta decays per episode by default) when `terminated` or
+        `truncated` is set.
+
+        Raises ValueError, storing nothing, if a field has the wrong shape or is not finite, or the action lies
+        outside [-1, 1]: one NaN in the buffer would reach every later update, and an action the policy cannot
+        produce would teach the critics about actions that are never taken. Skip such a transition (and reset if
+        the system is unsafe)."""
         obs, next_obs = self._vector("obs", obs, self.obs_dim), self._vector("next_obs", next_obs, self.obs_dim)
         action = self._vector("action", action, self.act_dim)
+        if np.abs(action).max() > 1.0:
+            raise ValueError(f"action {action} lies outside [-1, 1]; the transition was not stored. Pass the "
+                             "action act() returned, before rescaling it to the robot's limits")
         if np.ndim(reward) != 0 or not np.isfinite(reward):
             raise ValueError(f"reward must be one finite number, got {reward!r}; the transition was not stored")
         self.buffer.add(obs, action, float(reward), next_obs, bool(terminated), bool(truncated))
@@ -170,8 +200,8 @@ class Adapter:
         return self.config.beta(self.counters) if hasattr(self.config, "beta") else None
 
     def policy(self, obs: np.ndarray) -> np.ndarray:
-        """Deterministic batch policy (for evaluation)."""
-        return np.asarray(self.method.mean_actions(self.state.actor, obs))
+        """The deterministic policy tanh(mean) for evaluation: `act(obs, explore=False)`."""
+        return self.act(obs, explore=False)
 
     # ------------------------------------------------------------------ persistence
     def to_arrays(self) -> tuple[dict[str, np.ndarray], dict]:

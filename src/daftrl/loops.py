@@ -214,16 +214,12 @@ def adapt(cfg: AdaptRunConfig, method_config=None, target=None, expert=None, qui
                 **({"beta_schedule": beta} if beta is not None else {})}
 
     total = cfg.steps if adapter.method.learns else 0
-    warmup, info = adapter.config.warmup_steps, None
+    info = None
     with run.start(f"{cfg.method} {cfg.task}", total, save, evaluate_now, learner="state/", eval_at_start=True,
                    quiet=quiet):
         step = run.step
         while step < total and not run.stop:
-            if step < warmup:
-                action = adapter.rng.uniform(-1.0, 1.0, target.act_dim).astype(np.float32)
-            else:
-                action = adapter.act(collector.obs)
-            adapter.observe(*collector.step(action))
+            adapter.observe(*collector.step(adapter.act(collector.obs)))  # uniform while warming up (Adapter.act)
             info = adapter.update() or info
             step += 1
             run.tick(step, info, train_fields)
