@@ -231,6 +231,18 @@ MALFORMED = {
     "flags not 0/1": (lambda a: {**a, "terminals": np.arange(50) % 3}, "terminated holds values other than 0/1"),
     "empty": (lambda a: {k: v[:0] for k, v in a.items()}, "holds no transitions"),
     "1-d observations": (lambda a: {**a, "observations": a["observations"][:, 0]}, "must be 2-D"),
+    "scalar rewards": (lambda a: {**a, "rewards": np.float32(1.0)}, "rew is a single value"),
+    "scalar terminals": (lambda a: {**a, "terminals": np.bool_(False)}, "terminated is a single value"),
+    "string observations": (lambda a: {**a, "observations": np.full((50, 11), b"x")},
+                            "obs holds |S1 values, not numbers"),
+    "complex rewards": (lambda a: {**a, "rewards": a["rewards"] + 1j}, "rew holds complex"),
+    "zero-width actions": (lambda a: {**a, "actions": np.zeros((50, 0), np.float32)},
+                           "act has no columns (shape (50, 0))"),
+    "zero-width observations": (lambda a: {**a, "observations": np.zeros((50, 0), np.float32),
+                                           "next_observations": np.zeros((50, 0), np.float32)},
+                                "obs has no columns (shape (50, 0))"),
+    "next observations of other rows": (lambda a: {**a, "next_observations": a["next_observations"][::-1]},
+                                        "next_obs differs from the next row's obs at 47 of 47"),
 }
 
 
@@ -242,6 +254,49 @@ def test_malformed_d4rl_files_are_refused(tmp_path, case):
         load_dataset(path)
     text = str(e.value)
     assert text.startswith(f"{path}: ") and message in text and "\n" not in text and "; " in text
+
+
+def test_a_few_next_observations_off_the_next_row_are_accepted(tmp_path):
+    """An unmarked episode boundary (here every 10th row) puts one next observation off the next row per episode:
+    below the refusal threshold (half the rows), so such a file loads."""
+    raw = d4rl_arrays()
+    next_obs = raw["next_observations"].copy()
+    next_obs[9::10] += 1
+    assert len(load_dataset(write_raw(tmp_path / "ok.hdf5", {**raw, "next_observations": next_obs}))) == 50
+
+
+@pytest.mark.parametrize("damage", ["cut to 4000 bytes", "cut in half", "a compressed chunk overwritten"])
+def test_a_truncated_or_corrupt_hdf5_file_is_refused(tmp_path, damage):
+    """h5py fails on opening a cut file and on reading a damaged compressed chunk: either way a `DatasetError`."""
+    path = tmp_path / "damaged.hdf5"
+    with h5py.File(path, "w") as f:
+        for k, v in d4rl_arrays(5000).items():
+            f.create_dataset(k, data=v, compression="gzip" if damage.startswith("a compressed") else None)
+    data = bytearray(path.read_bytes())
+    if damage.startswith("cut"):
+        data = data[:4000 if damage.endswith("bytes") else len(data) // 2]
+    else:
+        data[len(data) // 2:len(data) // 2 + 2000] = b"\xff" * 2000
+    path.write_bytes(bytes(data))
+    with pytest.raises(DatasetError) as e:
+        load_dataset(path)
+    text = str(e.value)
+    assert text.startswith(f"{path}: h5py cannot read it (OSError: ") and "; " in text and "\n" not in text
+    assert "re-download it" in text
+
+
+def test_write_d4rl_writes_canonical_arrays(tmp_path):
+    """Whatever dtypes it is given, the file holds float32 arrays, a flat reward column and boolean flags."""
+    rng, n = np.random.default_rng(0), 10
+    arrays = {"obs": rng.normal(size=(n, 11)), "act": rng.uniform(-1, 1, (n, 3)), "rew": rng.normal(size=(n, 1)),
+              "next_obs": rng.normal(size=(n, 11)), "terminated": np.zeros(n, np.float32),
+              "truncated": (np.arange(n) == n - 1).astype(np.float64)}
+    path = write_d4rl(tmp_path / "w.hdf5", arrays)
+    with h5py.File(path) as f:
+        dtypes = {k: f[k].dtype for k in f}
+        assert f["rewards"].shape == (n,) and f["timeouts"][-1]
+    assert dtypes == {"observations": np.float32, "actions": np.float32, "rewards": np.float32,
+                      "next_observations": np.float32, "terminals": bool, "timeouts": bool}
 
 
 def test_another_robots_file_is_refused(tmp_path):
@@ -283,6 +338,69 @@ def test_mismatched_or_damaged_minari_datasets_are_refused(built, tmp_path):
         load_dataset(tmp_path)
     with pytest.raises(ValueError, match="daftrl dataset build"):
         load_dataset("daftrl/nothing/medium-v0")
+
+
+@pytest.mark.parametrize("card", [{}, {"robot": "hopper"}, {"checksum": "0" * 64}, []],
+                         ids=["empty", "no checksum", "no robot", "not an object"])
+def test_a_card_without_checksum_or_robot_is_refused(built, tmp_path, card):
+    """An incomplete card would skip the checksum check (an empty one) or break the loader (no robot)."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(built, copy)
+    (copy / "card.json").write_text(json.dumps(card))
+    with pytest.raises(DatasetError) as e:
+        load_dataset(copy)
+    text = str(e.value)
+    assert text.startswith(f"{copy / 'card.json'}: ") and "rebuild it" in text and "--robot hopper" in text
+    assert "checksum" in text if "checksum" not in card else "robot" in text
+
+
+def minari_from_episodes(root, episodes: list[dict]):
+    """A Minari dataset (not built by daftrl, so without a card) of hopper-sized `episodes`, written by Minari."""
+    import types
+
+    import gymnasium as gym
+
+    from daftrl.datasets.minari_io import write_minari
+
+    env = gym.make("Hopper-v5")
+    eps = [types.SimpleNamespace(**e) for e in episodes]
+    return write_minari(root, "someone/hop-v0", eps, env, ref_min_score=0.0, ref_max_score=1.0, description="test",
+                        algorithm_name="test", code_permalink="test", requirements=[])
+
+
+def minari_episode(steps: int, rng, terminated_at=None, truncated_at=None) -> dict:
+    terminations, truncations = np.zeros(steps, bool), np.zeros(steps, bool)
+    for flags, at in ((terminations, terminated_at), (truncations, truncated_at)):
+        if at is not None:
+            flags[at] = True
+    return {"observations": rng.normal(size=(steps + 1, 11)), "actions": rng.uniform(-1, 1, (steps, 3)),
+            "rewards": np.ones(steps), "terminations": terminations, "truncations": truncations}
+
+
+def test_a_minari_episode_without_an_end_flag_ends_truncated(tmp_path):
+    """Minari's DataCollector marks an unfinished episode truncated; read, it stays its own episode instead of
+    running into the next."""
+    rng = np.random.default_rng(0)
+    path = minari_from_episodes(tmp_path, [minari_episode(5, rng), minari_episode(7, rng, terminated_at=6)])
+    data = load_dataset(path, robot="hopper")
+    got = data.arrays()
+    assert episode_ends(got).tolist() == [4, 11] and episode_returns(got).tolist() == [5.0, 7.0]
+    assert got["truncated"].tolist() == [False] * 4 + [True] + [False] * 7
+    assert got["terminated"].tolist() == [False] * 11 + [True]
+    assert len(sample_source(data, 9)) == 7  # the whole second episode, not a tail starting mid-episode
+
+
+@pytest.mark.parametrize("flag", ["terminated", "truncated"])
+def test_a_minari_episode_flagged_before_its_last_step_is_refused(tmp_path, flag):
+    rng = np.random.default_rng(0)
+    second = minari_episode(6, rng, truncated_at=5)
+    second[{"terminated": "terminations", "truncated": "truncations"}[flag]][2] = True
+    path = minari_from_episodes(tmp_path, [minari_episode(4, rng, terminated_at=3), second])
+    with pytest.raises(DatasetError, match=rf"^{re.escape(str(path))}: episode 1 \(6 steps\) is {flag} at step 2, "
+                                           "before its last step; "):
+        load_dataset(path)
 
 
 def test_a_minari_dataset_daftrl_did_not_build(built, tmp_path, monkeypatch):

@@ -124,6 +124,24 @@ def test_bad_input_is_refused_before_anything_is_written(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+def test_a_dataset_of_another_robot_is_refused_for_the_env(tmp_path):
+    """HalfCheetah and Walker2d share the sizes 17/6: a dataset that names its robot must name the env's. One that
+    names none (a plain D4RL file) is checked on sizes only; both get as far as the D_src check."""
+    n = 50
+    buf = ReplayBuffer(17, 6, n)
+    buf.add_many(obs=np.zeros((n, 17)), act=np.zeros((n, 6)), rew=np.zeros(n), next_obs=np.zeros((n, 17)),
+                 terminated=np.zeros(n), truncated=np.zeros(n))
+    cheetah = types.SimpleNamespace(name="cheetah-data", robot="halfcheetah", buffer=buf, checksum="0" * 64, meta={})
+    with pytest.raises(ValueError, match="dataset 'cheetah-data' was collected on halfcheetah, but --env walker is "
+                                         "a walker env; evaluate in halfcheetah"):
+        run_offline(tmp_path / "r", 20, dataset=cheetah, env="walker")
+    unnamed = types.SimpleNamespace(**{**vars(cheetah), "robot": None})
+    for dataset, env in ((cheetah, "halfcheetah"), (unnamed, "walker")):
+        with pytest.raises(ValueError, match="longer than 10 transitions"):
+            run_offline(tmp_path / "r", 20, dataset=dataset, env=env, source_size=10)
+    assert not (tmp_path / "r").exists()
+
+
 def test_exported_expert_loads_and_adapts(tmp_path):
     """expert.safetensors is an ordinary expert: the CQL actor, critics and temperature, D_src = the dataset's latest
     whole episodes; `daftrl adapt ft` (CQL+SAC) runs from it, and DAFT and zero-shot accept it."""

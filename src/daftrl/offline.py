@@ -194,6 +194,10 @@ def offline(cfg: OfflineRunConfig, method_config=None, dataset=None, quiet: bool
     if not env_name:
         raise ValueError(f"dataset {dataset.name!r} names no robot: give --env to evaluate in")
     handle = resolve_env(env_name, "source")
+    if dataset.robot and handle.robot and dataset.robot != handle.robot:  # sizes alone cannot tell them apart
+        raise ValueError(f"dataset {dataset.name!r} was collected on {dataset.robot}, but --env {handle.name} is a "
+                         f"{handle.robot} env; evaluate in {dataset.robot}'s env (--env {dataset.robot}, or leave "
+                         f"--env out) or give a {handle.robot} dataset")
     obs_dim, act_dim = buffer.obs_dim, buffer.act_dim
     if (handle.obs_dim, handle.act_dim) != (obs_dim, act_dim):
         raise ValueError(f"dataset {dataset.name!r} has observation/action sizes {obs_dim}/{act_dim}, but "

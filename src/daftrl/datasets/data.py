@@ -85,8 +85,17 @@ def checksum(arrays: dict[str, np.ndarray]) -> str:
 def check_arrays(arrays: dict[str, np.ndarray], source: str, robot: str | None = None, obs_dim: int | None = None,
                  act_dim: int | None = None) -> dict[str, np.ndarray]:
     """The canonical arrays of `arrays` (keyed by `FIELDS`), or a `DatasetError` naming `source` when they are not
-    a usable dataset: inconsistent lengths or shapes, flags other than 0/1, NaN or inf, actions outside [-1, 1],
-    or observation/action sizes other than the robot's (or `obs_dim`/`act_dim`) when one is given."""
+    a usable dataset: a field that is not numbers (strings, complex, objects) or is a single value, inconsistent
+    lengths or shapes, observations or actions with no columns, flags other than 0/1, NaN or inf, actions outside
+    [-1, 1], or observation/action sizes other than the robot's (or `obs_dim`/`act_dim`) when one is given."""
+    for k in FIELDS:
+        a = np.asarray(arrays[k])
+        if a.dtype.kind not in "biuf":  # booleans, integers, floats
+            raise refuse(source, f"{k} holds {a.dtype} values, not numbers",
+                         "store real numbers (floats; booleans or 0/1 for the flags)")
+        if a.ndim == 0:
+            raise refuse(source, f"{k} is a single value, not one row per transition",
+                         "every field needs one row per transition")
     obs, act, next_obs = (np.asarray(arrays[k]) for k in ("obs", "act", "next_obs"))
     n = len(obs)
     if obs.ndim != 2 or act.ndim != 2:
@@ -94,6 +103,10 @@ def check_arrays(arrays: dict[str, np.ndarray], source: str, robot: str | None =
                      f"{act.shape}", "store one flat vector per transition")
     if n == 0:
         raise refuse(source, "holds no transitions", "give a dataset with data")
+    for k, a in (("obs", obs), ("act", act)):
+        if a.shape[1] == 0:
+            raise refuse(source, f"{k} has no columns (shape {a.shape})",
+                         "store at least one number per observation and per action")
     if next_obs.shape != obs.shape:
         raise refuse(source, f"next observations have shape {next_obs.shape}, observations {obs.shape}",
                      "store one next observation per transition")

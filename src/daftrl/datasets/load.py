@@ -65,7 +65,9 @@ def load_dataset(spec: str | os.PathLike, robot: str | None = None, obs_dim: int
 
     `robot` (or `obs_dim`/`act_dim`) is what the caller will train: a dataset of another robot, or with other
     observation or action sizes, is refused with a `DatasetError` (a ValueError) before any buffer is filled, as is
-    a malformed file (missing keys, inconsistent lengths, NaN/inf, actions outside [-1, 1])."""
+    a malformed file (missing keys, inconsistent lengths, NaN/inf, actions outside [-1, 1]; `data.check_arrays`), a
+    D4RL file whose next observations do not follow its observations (`d4rl.check_next_obs`), and a daftrl dataset
+    whose card lacks its robot or checksum or whose data no longer match that checksum."""
     from daftrl.envs.robots import ROBOTS
 
     if robot is not None and robot not in ROBOTS:
@@ -78,17 +80,32 @@ def load_dataset(spec: str | os.PathLike, robot: str | None = None, obs_dim: int
         raw, metadata = minari_io.read_minari(path)
         card = read_card(path)
         name = metadata.get("dataset_id", str(path))
-        own = card["robot"] if card else _robot_of(metadata)
+        if card is not None:
+            _check_card(card, path, metadata)
+        own = card["robot"] if card is not None else _robot_of(metadata)
         meta = {"format": "minari", "path": str(path), "minari": metadata, "card": card}
     if robot is not None and own is not None and own != robot:
         raise refuse(str(path), f"was collected on {own}, not {robot}", f"give a {robot} dataset")
     arrays = check_arrays(raw, str(path), robot or own, obs_dim, act_dim)
+    if kind == "d4rl":  # a Minari dataset's next observations are its observations shifted by construction
+        d4rl.check_next_obs(arrays, str(path))
     digest = checksum(arrays)
-    if card and card.get("checksum") != digest:
+    if card is not None and card["checksum"] != digest:
         raise refuse(str(path), f"its data no longer match the checksum its card recorded "
-                     f"({str(card.get('checksum'))[:12]} vs {digest[:12]})",
-                     f"rebuild it: daftrl dataset build --robot {card.get('robot')} --force")
+                     f"({card['checksum'][:12]} vs {digest[:12]})",
+                     f"rebuild it: daftrl dataset build --robot {card['robot']} --force")
     return Dataset(name, robot or own, to_buffer(arrays), digest, meta)
+
+
+def _check_card(card, directory: Path, metadata: dict) -> None:
+    """Refuse a card without what loading relies on: the robot and the checksum (both strings)."""
+    fields = card if isinstance(card, dict) else {}
+    lacking = [k for k in ("checksum", "robot") if not isinstance(fields.get(k), str)]
+    if lacking:
+        robot = fields["robot"] if "robot" not in lacking else _robot_of(metadata) or "ROBOT"
+        raise refuse(str(directory / CARD), f"lacks the {' and the '.join(lacking)} every daftrl card records "
+                     "(the data cannot be checked without them)", f"rebuild it: daftrl dataset build --robot {robot} "
+                     "--force")
 
 
 def _robot_of(metadata: dict) -> str | None:

@@ -65,7 +65,12 @@ def write_minari(root: Path, dataset_id: str, episodes, env, *, ref_min_score: f
 
 def read_minari(path: Path) -> tuple[dict[str, np.ndarray], dict]:
     """(arrays keyed by `FIELDS`, Minari's metadata) of the Minari dataset directory `path`, episodes in order.
-    Anything Minari cannot read, or episodes that break its format, raise a `DatasetError` naming the dataset."""
+    Anything Minari cannot read, or episodes that break its format, raise a `DatasetError` naming the dataset.
+
+    Episodes are concatenated, so each must end on its last step and nowhere else: an episode with `terminations` or
+    `truncations` set before its last step is refused, and one whose last step has neither flag is read with that
+    step marked truncated (what Minari's own `DataCollector` stores for an episode it closes unfinished), so it
+    does not run into the next episode."""
     from minari import MinariDataset
 
     source = str(path)
@@ -89,13 +94,31 @@ def read_minari(path: Path) -> tuple[dict[str, np.ndarray], dict]:
         if len(obs) != steps + 1 or lengths != {steps}:
             raise refuse(source, f"episode {i} has {len(obs)} observations, {len(ep.actions)} actions and {steps} "
                          "rewards", "Minari episodes hold T + 1 observations and T of everything else")
+        terminated, truncated = _end_flags(ep, i, source)
         parts["obs"].append(obs[:-1])
         parts["next_obs"].append(obs[1:])
         parts["act"].append(np.asarray(ep.actions))
         parts["rew"].append(np.asarray(ep.rewards))
-        parts["terminated"].append(np.asarray(ep.terminations))
-        parts["truncated"].append(np.asarray(ep.truncations))
+        parts["terminated"].append(terminated)
+        parts["truncated"].append(truncated)
     return {k: np.concatenate(v) for k, v in parts.items()}, metadata
+
+
+def _end_flags(ep, i: int, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """(terminations, truncations) of episode `i`, its last step marked truncated if it has neither flag; a
+    `DatasetError` if a step before its last has either."""
+    terminated, truncated = np.asarray(ep.terminations), np.array(ep.truncations)  # the truncations copied
+    steps = len(truncated)
+    if steps == 0:
+        return terminated, truncated
+    for name, flags in (("terminated", terminated), ("truncated", truncated)):
+        early = np.flatnonzero(flags[:-1])
+        if len(early):
+            raise refuse(source, f"episode {i} ({steps} steps) is {name} at step {int(early[0])}, before its last "
+                         "step", "split it into separate episodes where they end, or clear that flag")
+    if not (terminated[-1] or truncated[-1]):
+        truncated[-1] = True
+    return terminated, truncated
 
 
 def _is_flat_box(space) -> bool:
