@@ -172,6 +172,18 @@ def test_written_expert_loads_with_its_card(hopper, tmp_path):
     assert len(loaded.source) == len(imported.expert.source) > 0
     with pytest.raises(FileExistsError, match="--overwrite"):
         write_expert(imported)
+    from daftrl.eval_command import evaluate_checkpoint, policy_name
+
+    assert policy_name(str(directory / "expert.safetensors")) == "mine"  # its video is not named "expert_..."
+    assert evaluate_checkpoint(str(directory), episodes=1)["env"] == "Hopper-v5"  # the directory, as --expert takes it
+
+
+def test_an_import_named_like_a_bundled_expert_is_refused(hopper):
+    """`--expert hopper` loads the bundled expert first, so an import written as experts/hopper could never be used."""
+    path, _ = hopper
+    imported = import_sb3(path, "Hopper-v5", name="hopper", source_size=200, eval_episodes=0)
+    with pytest.raises(ValueError, match="bundled expert.*another --name"):
+        write_expert(imported)
 
 
 def test_adapter_from_sb3_acts_as_the_original(hopper):
@@ -251,8 +263,22 @@ def test_wrong_env_and_wrong_files_are_refused(pendulum, tmp_path):
     with pytest.raises(ValueError, match="sizes 3/1, but Hopper-v5 has 11/3"):
         import_sb3(path, "Hopper-v5", eval_episodes=0)
     (tmp_path / "notes.zip").write_text("not a zip")
-    with pytest.raises(ValueError, match="not a Stable-Baselines3"):
+    with pytest.raises(ValueError, match="not a readable Stable-Baselines3"):
         import_sb3(tmp_path / "notes.zip", "Pendulum-v1")
+    import zipfile  # a save re-zipped with compression and damaged inside its `data` entry
+    with zipfile.ZipFile(path) as z:
+        entries = {n: z.read(n) for n in z.namelist()}
+    with zipfile.ZipFile(tmp_path / "packed.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        for name, blob in entries.items():
+            z.writestr(name, blob)
+    raw = bytearray((tmp_path / "packed.zip").read_bytes())
+    with zipfile.ZipFile(tmp_path / "packed.zip") as z:
+        info = z.getinfo("data")
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    raw[start + 5: start + 25] = bytes(20)  # the compressed stream, not the headers
+    (tmp_path / "damaged.zip").write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="not a readable Stable-Baselines3.*damaged"):
+        import_sb3(tmp_path / "damaged.zip", "Pendulum-v1")
     with pytest.raises(ValueError, match="no replay buffer beside"):
         import_sb3(shutil.copy(path, tmp_path / "alone.zip"), "Pendulum-v1", source="replay")
 

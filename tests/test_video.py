@@ -114,6 +114,16 @@ def test_mp4_writer_pads_frames_and_leaves_nothing_on_failure(tmp_path):
         video.append(np.zeros((16, 16, 3), np.uint8))
         raise RuntimeError("renderer died")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4"]
+    with pytest.raises(OSError, match="disk full"), Mp4Writer(tmp_path / "c.mp4", fps=10) as video:
+        video.append(np.zeros((16, 16, 3), np.uint8))
+        real_close = video._writer.close
+
+        def failing_close():  # ffmpeg cannot finish the file
+            real_close()
+            raise OSError("disk full")
+
+        video._writer.close = failing_close
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4"]  # no c.mp4, no partial file
 
 
 def test_demo_outcome_names_the_video():

@@ -81,6 +81,7 @@ def run(args: EvalArgs) -> int:
 
 
 def policy_name(checkpoint: str) -> str:
-    """A short name for file names: a run directory's or file's name (a run's checkpoint: its directory's)."""
+    """A short name for file names: a run directory's or file's name (a run's checkpoint or an expert directory's
+    expert.safetensors: its directory's, so two imported experts do not share a name)."""
     path = Path(checkpoint).resolve()
-    return path.parent.name if path.name == "checkpoint.safetensors" else path.stem
+    return path.parent.name if path.name in ("checkpoint.safetensors", "expert.safetensors") else path.stem

@@ -49,15 +49,17 @@ KINDS = tuple(LAYOUTS)
 
 def load_policy(path: str | Path) -> tuple[Policy, str]:
     """(policy, name of the env it was trained on) from a run directory or file of any kind in `KINDS`:
-    a pretrain, adapt or cotrain run (directory or checkpoint), an `Adapter.save` file, an actor or expert file.
+    a pretrain, adapt or cotrain run (directory or checkpoint), an `Adapter.save` file, an actor or expert file, or
+    an expert directory (holding expert.safetensors).
 
     The env and domain are those the checkpoint records (`daftrl.checkpoint.describe`): an adapt or cotrain run's
     task and the target domain; an adapter file, which does not know its target, names its expert's env (source).
     Checkpoints of earlier versions are read as `daftrl.checkpoint.read_spec` says (older cotrain and adapt
     checkpoints name their task in their run's config.json)."""
     path = Path(path)
-    if path.is_dir():
-        path = path / "checkpoint.safetensors"
+    if path.is_dir():  # a run directory; an expert directory (the zoo's, or what `daftrl expert import` writes)
+        path = path / ("expert.safetensors" if not (path / "checkpoint.safetensors").exists()
+                       and (path / "expert.safetensors").is_file() else "checkpoint.safetensors")
     spec = read_spec(path, run_config=lambda: _run_config(path))
     arrays, _ = load_arrays(path, kind=spec.kind)
     return Policy.from_arrays(arrays, spec, str(path)), spec.env

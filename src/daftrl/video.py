@@ -129,11 +129,15 @@ class Mp4Writer:
         self.size = (frame.shape[1], frame.shape[0])
 
     def __exit__(self, exc_type, *_) -> None:
-        self._writer.close()
-        if exc_type is None:
-            os.replace(self.partial, self.path)
-        else:
-            self.partial.unlink(missing_ok=True)
+        closed = False
+        try:
+            self._writer.close()  # ffmpeg finishes the file here (it can fail: a full disk)
+            closed = True
+        finally:
+            if closed and exc_type is None:
+                os.replace(self.partial, self.path)
+            else:  # no half-written video is left behind, and the error that stopped it is the one raised
+                self.partial.unlink(missing_ok=True)
 
 
 def subject(env: str):

@@ -156,9 +156,14 @@ def _card(sac: ForeignSAC, expert, handle, stats: ObservationStatistics | None, 
 
 def expert_dir(name: str, out: str | Path | None = None, overwrite: bool = False) -> Path:
     """Where an imported expert goes: `out`, default $DAFTRL_HOME/experts/<name>; FileExistsError if an expert is
-    there already and not `overwrite` (checked before any work, so nothing is lost or done twice)."""
+    there already and not `overwrite`, ValueError if `name` is a bundled expert's (checked before any work, so nothing
+    is lost or done twice)."""
+    from daftrl import zoo
     from daftrl.checkpoint import daftrl_home
 
+    if not out and zoo.has(name):  # `--expert NAME` finds the bundled expert first: this one could never be used
+        raise ValueError(f"{name!r} is the name of a bundled expert, which `--expert {name}` would load instead of "
+                         "this one; give the import another --name (or an --out directory)")
     directory = Path(out).expanduser() if out else daftrl_home() / "experts" / name
     if (directory / EXPERT_FILE).exists() and not overwrite:
         raise FileExistsError(f"{directory} already holds an expert; give another --out or --name, or --overwrite")

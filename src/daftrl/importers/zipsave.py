@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import json
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +60,9 @@ class SaveFile:
                 version = z.read("_stable_baselines3_version").decode().strip() \
                     if "_stable_baselines3_version" in entries else "unknown"
                 info = z.read("system_info.txt").decode(errors="replace") if "system_info.txt" in entries else ""
-        except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ValueError(f"{path} is not a Stable-Baselines3 / SBX save ({type(e).__name__}: {e}); give the .zip "
-                             "that model.save() wrote") from None
+        except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, zlib.error, EOFError, OSError) as e:
+            raise ValueError(f"{path} is not a readable Stable-Baselines3 / SBX save ({type(e).__name__}: {e}); it "
+                             "may be damaged: give the .zip that model.save() wrote") from None
         if not isinstance(data, dict):
             raise ValueError(f"{path}: its `data` entry is not a JSON object; it is not a Stable-Baselines3 save")
         system = dict(line.lstrip("- ").split(": ", 1) for line in info.splitlines() if ": " in line)
