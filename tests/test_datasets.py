@@ -441,6 +441,10 @@ def test_command_build_list_show(tmp_path, capsys):
     assert run(DatasetArgs("show", ID)) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["dataset"]["transitions"] == 120 and shown["card"]["robot"] == "hopper"
+    card = next(e["path"] for e in list_datasets() if e["id"] == ID) / "card.json"
+    card.write_text(json.dumps({"robot": "hopper"}))  # damaged: the list still lists, and says so
+    assert run(DatasetArgs("list")) == 0
+    assert "card.json is damaged" in capsys.readouterr().out
     with pytest.raises(ValueError, match="name the robot"):
         run(DatasetArgs("build"))
     with pytest.raises(ValueError, match="name a dataset"):

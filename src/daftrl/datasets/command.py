@@ -69,8 +69,11 @@ def _list() -> int:
         if card is None:
             print(f"  {entry['id']}  (not built by daftrl: no card)")
             continue
-        print(f"  {entry['id']}  {card['transitions']:>9,} transitions  {card['episodes']:>5} episodes  "
-              f"return {_mean_return(card):>17}  seed {card['seed']}  {card['checksum'][:12]}")
+        try:
+            print(f"  {entry['id']}  {card['transitions']:>9,} transitions  {card['episodes']:>5} episodes  "
+                  f"return {_mean_return(card):>17}  seed {card['seed']}  {card['checksum'][:12]}")
+        except (KeyError, TypeError, ValueError):  # one damaged card does not hide the other datasets
+            print(f"  {entry['id']}  (its card.json is damaged: rebuild it with daftrl dataset build ... --force)")
     return 0
 
 
