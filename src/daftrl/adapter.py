@@ -89,7 +89,9 @@ class Adapter:
         """Start from a Stable-Baselines3 or SBX SAC save (`model.save()`'s zip) trained in `env` (a gymnasium id,
         robot or task): imported as `daftrl expert import` does (docs/adaptation.md, "Bring your own expert"),
         without writing files or measuring its return. D_src is the replay buffer saved beside the zip (or
-        `replay_buffer`), else `source_size` transitions of the policy rolled out with the adapter's seed."""
+        `replay_buffer`), else `source_size` transitions of the policy rolled out with the adapter's seed. The
+        method's gamma stays 0.99 unless given: pass the save's (`gamma=...`) if it trained with another discount,
+        so that Q*_src and the new critics agree."""
         from daftrl.importers import import_sb3
 
         imported = import_sb3(path, env, source=source, replay_buffer=replay_buffer, vec_normalize=vec_normalize,
