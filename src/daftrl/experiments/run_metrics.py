@@ -96,7 +96,9 @@ def partial(record: Mapping) -> bool:
 
 def mean_curve(curves: Sequence[Curve]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
     """(steps, mean, lo, hi) over seeds at the steps every curve evaluated; lo/hi = 95 % t-interval, None for one
-    curve."""
+    curve. Raises ValueError for no curves (there is no mean of nothing to plot)."""
+    if not curves:
+        raise ValueError("mean_curve needs at least one curve (a label with no runs has nothing to average)")
     per_curve = [dict(_points(c)) for c in curves]
     steps = sorted(set.intersection(*(set(p) for p in per_curve)))
     stats = [t_interval([p[s] for p in per_curve]) for s in steps]
