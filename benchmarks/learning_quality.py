@@ -34,7 +34,8 @@ def main(run_dirs: list[str]) -> None:
 
     from daftrl.checkpoint import atomic_write_json
     from daftrl.experiments import plots
-    from daftrl.runs import RunDir, committed_provenance
+    from daftrl.provenance import committed_provenance
+    from daftrl.rundir import RunDir
 
     curves: dict[str, dict[int, dict[int, float]]] = defaultdict(dict)
     for d in run_dirs:

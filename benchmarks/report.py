@@ -21,7 +21,8 @@ def _load(name: str):
 
 
 def _prov(r: dict) -> str:
-    """One line of provenance; the command was made portable when the benchmark wrote it (`daftrl.runs.portable`)."""
+    """One line of provenance; the command was made portable when the benchmark wrote it
+    (`daftrl.provenance.portable`)."""
     p = r["provenance"]
     exe = p["command"].split(" ", 1)[0]
     command = f"python {p['command']}" if exe.endswith(".py") else p["command"]

@@ -51,7 +51,7 @@ def assert_resume_equals_no_stop(tmp_path, method: str, method_config, steps: in
     assert a.keys() == b.keys()
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-    from daftrl.runs import RunDir
+    from daftrl.rundir import RunDir
 
     ev = lambda d: [(r["step"], r["return_mean"]) for r in RunDir(d).rows("eval")]  # noqa: E731
     assert ev(straight) == ev(split)

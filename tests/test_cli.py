@@ -12,9 +12,10 @@ import pytest
 
 from daftrl.algos import method_names, method_spec
 from daftrl.cli import COMMANDS, main
+from daftrl.configs import config_to_dict, json_ready
 from daftrl.cotrain import CotrainRunConfig
 from daftrl.loops import AdaptRunConfig, PretrainConfig
-from daftrl.runs import RunDir, config_to_dict, json_ready
+from daftrl.rundir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -178,12 +179,12 @@ def test_help_and_tasks_import_no_jax():
 def test_cpus_pins_the_process_before_jax_starts_a_backend():
     """--cpus reaches apply_cpu_settings after parsing but before any JAX computation (XLA sizes its thread pool
     from the process's cores when its first backend starts)."""
-    out = _run("import json, daftrl.runs as runs\n"
+    out = _run("import json, daftrl.provenance as provenance\n"
                "def pin(cpus):\n"
                "    from jax._src import xla_bridge\n"
                "    print(json.dumps([cpus, len(xla_bridge._backends)]))\n"
                "    raise SystemExit(0)\n"
-               "runs.apply_cpu_settings = pin\n"
+               "provenance.apply_cpu_settings = pin\n"
                "from daftrl.cli import main\n"
                "main(['adapt', 'ft', '--cpus', '0', '--task', 'hopper-big-head'])")
     assert json.loads(out.splitlines()[-1]) == ["0", 0]

@@ -67,8 +67,9 @@ def test_inconsistent_budget_is_a_clear_error(capsys):
 
 def _saved_run(tmp_path, method="vgdf", task="hopper-big-head"):
     """A run dir whose config.json is written as the loops write it (RunDir.write_config)."""
+    from daftrl.configs import config_to_dict
     from daftrl.cotrain import CotrainRunConfig
-    from daftrl.runs import RunDir, config_to_dict
+    from daftrl.rundir import RunDir
 
     RunDir(tmp_path).write_config(config_to_dict(CotrainRunConfig(method=method, task=task, steps=100)))
     return str(tmp_path)

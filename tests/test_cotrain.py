@@ -11,7 +11,7 @@ from daftrl.algos import method_names, method_spec
 from daftrl.algos.mix import SACMix, SACMixConfig, concat_batches
 from daftrl.checkpoint import load_arrays
 from daftrl.replay import Batch
-from daftrl.runs import RunDir
+from daftrl.rundir import RunDir
 from daftrl.sac import SAC
 
 

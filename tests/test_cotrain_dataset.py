@@ -16,7 +16,7 @@ from daftrl.checkpoint import load_arrays
 from daftrl.cotrain import CotrainRunConfig, cotrain
 from daftrl.offline import DatasetMismatch
 from daftrl.replay import FIELDS, ReplayBuffer
-from daftrl.runs import RunDir
+from daftrl.rundir import RunDir
 
 OFFLINE_METHODS = ("h2o", "bc-vgdf", "bc-par")
 

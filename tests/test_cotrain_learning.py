@@ -17,7 +17,7 @@ import pytest
 
 from cotrain_helpers import run_cotrain
 from daftrl.algos import method_names, method_spec
-from daftrl.runs import RunDir
+from daftrl.rundir import RunDir
 
 STEPS, TARGET_EVERY = 2500, 4  # target steps; 10,000 source steps and updates
 SWITCH_ON = 2000

@@ -247,6 +247,23 @@ def test_core_modules_do_not_import_the_command_layer():
                        "need down into the core, or the import up into a command module:\n" + "\n".join(wrong))
 
 
+RUN_PIECES = ("daftrl.provenance", "daftrl.configs", "daftrl.rundir", "daftrl.monitor")
+"""What the run skeleton (`daftrl.runs`) is built from, each a module of its own (docs/code.md, "Layers")."""
+
+
+def test_the_pieces_of_the_run_skeleton_sit_below_it():
+    """provenance, configs, rundir and monitor use only each other, checkpoint.py and trackers.py: not the skeleton
+    they serve (`runs`), nor a loop, so a builder or command can take one (a progress bar, `RunDir`) alone."""
+    graph = daftrl_graph()
+    below = {*RUN_PIECES, "daftrl.checkpoint", "daftrl.trackers"}
+    for module in RUN_PIECES:
+        assert module in graph.paths, module
+        wrong = [f"{graph.paths[module]}: {imp}" for dst, imports in graph.edges.get(module, {}).items()
+                 if dst not in below for imp in imports]
+        assert not wrong, "\n".join(wrong)
+    assert set(RUN_PIECES) - {"daftrl.provenance"} <= set(graph.edges["daftrl.runs"])
+
+
 def test_the_graph_is_read():
     graph = daftrl_graph()
     assert len(graph.paths) > 50 and graph.edge_count() > 50, (len(graph.paths), graph.edge_count())

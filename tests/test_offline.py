@@ -15,7 +15,7 @@ from daftrl.algos.cql import CQLConfig
 from daftrl.checkpoint import flatten_tree, load_arrays
 from daftrl.offline import DatasetMismatch, OfflineRunConfig, export_expert, offline
 from daftrl.replay import FIELDS, ReplayBuffer
-from daftrl.runs import RunDir
+from daftrl.rundir import RunDir
 
 TINY = CQLConfig(hidden=(32, 32), batch_size=32, policy_eval_start=15)
 

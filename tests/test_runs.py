@@ -13,10 +13,13 @@ import pytest
 
 from daftrl.checkpoint import CheckpointError, save_arrays
 from daftrl.cli import main
+from daftrl.configs import config_to_dict
 from daftrl.cotrain import CotrainRunConfig
 from daftrl.loops import AdaptRunConfig, PretrainConfig
+from daftrl.provenance import apply_cpu_settings
 from daftrl.run_summary import exit_code
-from daftrl.runs import Run, RunDir, RunDirBusy, apply_cpu_settings, config_to_dict
+from daftrl.rundir import RunDir, RunDirBusy
+from daftrl.runs import Run
 
 
 def _open(cfg, kind="adapt"):
@@ -52,7 +55,7 @@ def test_a_new_run_refuses_an_earlier_runs_logs_and_deletes_nothing(tmp_path):
 def test_a_run_dir_in_use_by_another_process_is_refused(tmp_path):
     path = tmp_path / "busy"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from daftrl.runs import RunDir; r = RunDir(sys.argv[1]); "
+        [sys.executable, "-c", "import sys, time; from daftrl.rundir import RunDir; r = RunDir(sys.argv[1]); "
          "r.lock(); print('locked', flush=True); time.sleep(60)", str(path)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
@@ -127,7 +130,7 @@ def test_a_resume_removes_the_stale_result(tmp_path):
 def _adapt_run_dir(tmp_path):
     """An adapt run's config.json (FT, seed 0, TensorBoard on) in `tmp_path`; returns the path."""
     from daftrl.algos import method_spec
-    from daftrl.runs import json_ready
+    from daftrl.configs import json_ready
 
     config_cls = method_spec("ft").config_cls
     cfg = {**config_to_dict(AdaptRunConfig(method="ft", steps=100, seed=0, logger=("tensorboard",))),
@@ -246,7 +249,7 @@ def test_the_lock_lasts_as_long_as_the_loop_even_when_it_fails(tmp_path):
     run = _earlier_run(tmp_path / "r", kind="adapt")
     with pytest.raises(KeyError, match="adapter") as kept:
         adapt(AdaptRunConfig(run_dir=str(run.path), resume=True), quiet=True)
-    lock = "import sys; from daftrl.runs import RunDir; RunDir(sys.argv[1]).lock()"
+    lock = "import sys; from daftrl.rundir import RunDir; RunDir(sys.argv[1]).lock()"
     other = subprocess.run([sys.executable, "-c", lock, str(run.path)], capture_output=True, text=True)
     assert other.returncode == 0, other.stderr
     assert kept.value is not None
@@ -281,7 +284,7 @@ def test_the_logged_rate_waits_for_the_dispatched_updates(tmp_path, monkeypatch)
     import jax
     import jax.numpy as jnp
 
-    from daftrl.runs import Monitor
+    from daftrl.monitor import Monitor
 
     fetch = jax.device_get
 
@@ -299,7 +302,7 @@ def test_the_logged_rate_waits_for_the_dispatched_updates(tmp_path, monkeypatch)
 
 
 def test_portable_removes_machine_paths():
-    from daftrl.runs import portable
+    from daftrl.provenance import portable
 
     home = str(Path.home())
     command = f"/opt/x/src/daftrl/cli.py adapt --run-dir {home}/.daftrl/r"
@@ -311,7 +314,7 @@ def test_portable_removes_machine_paths():
 
 
 def test_portable_gives_a_path_in_the_checkout_as_its_repository_path():
-    from daftrl.runs import _checkout_root, portable
+    from daftrl.provenance import _checkout_root, portable
 
     root = _checkout_root()
     if root is None:
@@ -323,7 +326,7 @@ def test_portable_gives_a_path_in_the_checkout_as_its_repository_path():
 
 
 def test_portable_with_home_at_the_root_leaves_ids_and_urls_alone(monkeypatch):
-    from daftrl.runs import portable
+    from daftrl.provenance import portable
 
     monkeypatch.setattr(Path, "home", classmethod(lambda cls: Path("/")))
     assert portable("daftrl/walker/medium-v0 https://github.com/a/b") == "daftrl/walker/medium-v0 https://github.com/a/b"
@@ -331,7 +334,7 @@ def test_portable_with_home_at_the_root_leaves_ids_and_urls_alone(monkeypatch):
 
 
 def test_portable_tree_keeps_the_structure_and_every_non_string():
-    from daftrl.runs import portable_tree
+    from daftrl.provenance import portable_tree
 
     home = str(Path.home())
     tree = {"run_dir": f"{home}/.daftrl/runs/x", "hidden": (256, 256), "steps": 5, "none": None,
@@ -344,7 +347,7 @@ def test_portable_tree_keeps_the_structure_and_every_non_string():
 
 def test_committed_provenance_is_portable_and_a_record_keeps_its_fields_without_the_host(monkeypatch):
     from daftrl.experiments.store import portable_provenance
-    from daftrl.runs import committed_provenance, provenance
+    from daftrl.provenance import committed_provenance, provenance
 
     monkeypatch.setattr(sys, "argv", [f"{Path.home()}/.venv/bin/daftrl", "bench", "sac", "--out", "/tmp/a/b.json"])
     prov = provenance()

@@ -8,7 +8,7 @@ import pytest
 
 from daftrl.cli import main
 from daftrl.loops import PretrainConfig, pretrain
-from daftrl.runs import TrainingDiverged, check_finite_state, diverged_metrics
+from daftrl.monitor import TrainingDiverged, check_finite_state, diverged_metrics
 from daftrl.sac import SACConfig
 
 ABSURD = SACConfig(hidden=(32, 32), batch_size=32, actor_lr=1e12, critic_lr=1e12)

@@ -14,8 +14,9 @@ import pytest
 
 from daftrl.checkpoint import save_arrays
 from daftrl.cli import main
+from daftrl.configs import config_to_dict
 from daftrl.loops import PretrainConfig, pretrain
-from daftrl.runs import RunDir, config_to_dict
+from daftrl.rundir import RunDir
 from daftrl.sac import SACConfig
 from daftrl.trackers import TensorBoardTracker, run_name, scalars
 
@@ -147,7 +148,7 @@ def test_the_losses_of_a_training_row_reach_the_trackers(tmp_path):
     pytest.importorskip("tensorboard")
     import jax.numpy as jnp
 
-    from daftrl.runs import Monitor
+    from daftrl.monitor import Monitor
 
     run = RunDir(tmp_path / "r")
     run.write_config({"env": "Pendulum-v1"})
@@ -161,7 +162,7 @@ def test_the_losses_of_a_training_row_reach_the_trackers(tmp_path):
 
 def test_a_tracker_failing_to_close_is_reported_and_the_run_ends_as_planned(tmp_path, monkeypatch):
     pytest.importorskip("tensorboardX")
-    from daftrl.runs import Monitor
+    from daftrl.monitor import Monitor
 
     def close(self, failed):
         raise RuntimeError("writer thread died")

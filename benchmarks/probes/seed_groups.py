@@ -40,8 +40,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from daftrl.checkpoint import atomic_write_json
+from daftrl.provenance import provenance
 from daftrl.replay import Batch
-from daftrl.runs import provenance
 from daftrl.sac import SAC, SACConfig
 
 OBS_DIM, ACT_DIM = 17, 6  # HalfCheetah

@@ -33,8 +33,8 @@ from daftrl.checkpoint import (
     save_arrays,
     unflatten_like,
 )
+from daftrl.configs import json_ready
 from daftrl.replay import ReplayBuffer
-from daftrl.runs import json_ready
 
 
 class Adapter:
@@ -231,7 +231,7 @@ class Adapter:
     @classmethod
     def _from_arrays(cls, arrays: dict, meta: dict, source_name: str = "") -> Adapter:
         from daftrl.algos import method_spec
-        from daftrl.runs import config_from_dict
+        from daftrl.configs import config_from_dict
 
         config = config_from_dict(method_spec(meta["method"], "adapt").config_cls, meta["config"])
         src = {k[len("source/"):]: v for k, v in arrays.items() if k.startswith("source/")}

@@ -18,8 +18,8 @@ import tyro
 # ----------------------------------------------------------------------------- the training commands
 def _start(kind: str, cpus: str | None, train) -> int:
     """Pin the process (JAX has not started a thread pool yet), run `train()`, print how it ended; the exit code."""
+    from daftrl.provenance import apply_cpu_settings
     from daftrl.run_summary import exit_code, finished_line
-    from daftrl.runs import apply_cpu_settings
 
     apply_cpu_settings(cpus)
     result = train()
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
         return 141
     except Exception as e:
-        from daftrl.runs import TrainingDiverged
+        from daftrl.monitor import TrainingDiverged
 
         if not isinstance(e, TrainingDiverged):
             raise

@@ -32,7 +32,10 @@ from pathlib import Path
 import numpy as np
 
 from daftrl.checkpoint import daftrl_home, describe, flatten_tree, unflatten_like
-from daftrl.runs import LoopCounter, Run, Tracker, check_counts, config_from_dict, json_ready, releases_run_locks
+from daftrl.configs import check_counts, config_from_dict, json_ready
+from daftrl.rundir import releases_run_locks
+from daftrl.runs import LoopCounter, Run
+from daftrl.trackers import Tracker
 
 
 @dataclasses.dataclass(frozen=True)

@@ -53,7 +53,7 @@ def run_demo(args: DemoArgs) -> dict:
     from daftrl.envs import get_task
     from daftrl.experiments import plots
     from daftrl.loops import AdaptRunConfig, adapt
-    from daftrl.runs import RunDir
+    from daftrl.rundir import RunDir
 
     robot = get_task(args.task).robot
     if not zoo.has(robot):

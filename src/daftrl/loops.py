@@ -20,8 +20,11 @@ from typing import Literal
 import numpy as np
 
 from daftrl.checkpoint import daftrl_home, describe, flatten_tree, save_arrays, unflatten_like
-from daftrl.runs import Run, Tracker, check_counts, config_from_dict, config_to_dict, json_ready, releases_run_locks
+from daftrl.configs import check_counts, config_from_dict, config_to_dict, json_ready
+from daftrl.rundir import releases_run_locks
+from daftrl.runs import Run
 from daftrl.sac import PRESETS, SACConfig
+from daftrl.trackers import Tracker
 
 
 @dataclasses.dataclass(frozen=True)

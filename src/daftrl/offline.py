@@ -25,7 +25,10 @@ from functools import partial
 from pathlib import Path
 
 from daftrl.checkpoint import CheckpointError, daftrl_home, describe, flatten_tree, load_arrays, unflatten_like
-from daftrl.runs import Run, RunDir, Tracker, check_counts, config_from_dict, json_ready, releases_run_locks
+from daftrl.configs import check_counts, config_from_dict, json_ready
+from daftrl.rundir import RunDir, releases_run_locks
+from daftrl.runs import Run
+from daftrl.trackers import Tracker
 
 DEFAULT_STEPS = 1_000_000
 """Gradient updates of a run unless --steps says otherwise: CORL's CQL and VGDF's "Offline only" baseline (DAFT's
@@ -256,7 +259,7 @@ def export_expert(run_dir, out=None, source_size: int | None = None, dataset=Non
     weights from this copy of the run's checkpoint (a snapshot taken while the run goes on). Returns the path."""
     from daftrl.experts import Expert, save_expert
     from daftrl.nn import param_templates
-    from daftrl.runs import check_run_kind
+    from daftrl.rundir import check_run_kind
 
     run = RunDir(Path(run_dir).expanduser())
     if not run.has_checkpoint():

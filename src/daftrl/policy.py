@@ -67,7 +67,7 @@ def load_policy(path: str | Path) -> tuple[Policy, str]:
 
 def _run_config(checkpoint: Path) -> dict:
     """The saved config of the run directory holding `checkpoint` ({} if it has no config.json)."""
-    from daftrl.runs import RunDir
+    from daftrl.rundir import RunDir
 
     run = RunDir(checkpoint.parent)
     return run.read_config() if run.config_path.is_file() else {}

@@ -70,7 +70,7 @@ def saved_config(first: Job, kind: str) -> dict | None:
     CheckpointError if its checkpoint is another command's run."""
     from pathlib import Path
 
-    from daftrl.runs import RunDir, check_run_kind
+    from daftrl.rundir import RunDir, check_run_kind
 
     path = Path(first.run.run_dir or first.run.default_run_dir()).expanduser()
     if (path / "checkpoint.safetensors").is_file():
@@ -92,7 +92,7 @@ def _kept(saved: dict) -> dict:
 def refuse_changes(job: Job, saved: dict) -> None:
     """ValueError naming each option whose parsed value differs from the saved run's (RESUME_MAY_CHANGE aside);
     the method's options are compared when the method is the run's."""
-    from daftrl.runs import json_ready
+    from daftrl.configs import json_ready
 
     clashes = _differences(json_ready(dataclasses.asdict(job.run)), saved)
     if isinstance(job, MethodJob) and job.run.method == saved.get("method"):
@@ -121,8 +121,8 @@ def _differences(new: dict, old: dict, prefix: str = "") -> list[str]:
 
 def pretrain(first: Job | None, saved: dict | None):
     """`command` for `parse` of `daftrl pretrain`: the SAC options default to the --preset's (`daftrl.sac.PRESETS`)."""
+    from daftrl.configs import config_from_dict
     from daftrl.loops import PretrainConfig
-    from daftrl.runs import config_from_dict
     from daftrl.sac import PRESETS
 
     if saved is not None:
@@ -147,7 +147,7 @@ def method_subcommands(kind: str, run_cls):
     Without one the run config's default method runs, or on --resume the saved run's; a method's options start
     from its defaults for the task (`MethodSpec.default_config`, e.g. PAR's beta per robot)."""
     from daftrl.algos import method_specs
-    from daftrl.runs import config_from_dict
+    from daftrl.configs import config_from_dict
 
     run_type = _method_set_by_subcommand(run_cls)
     specs = method_specs(kind)

@@ -1,6 +1,6 @@
 """Experiment trackers a run also logs to: `--logger tensorboard` and `--logger wandb` (docs/training.md, "Logging").
 
-metrics.jsonl and eval.csv stay the record of a run (`daftrl.runs`); a tracker gets a copy of their rows: every
+metrics.jsonl and eval.csv stay the record of a run (`daftrl.rundir`); a tracker gets a copy of their rows: every
 number of every training and evaluation row, as `train/<key>` and `eval/<key>`, at the row's step (environment
 steps for pretrain, target steps for adapt and cotrain, updates for offline). `require` checks that the trackers
 asked for are installed before a run creates anything; `open_trackers` starts them once its directory exists.

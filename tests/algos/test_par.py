@@ -12,7 +12,7 @@ from daftrl.algos import method_spec
 from daftrl.algos.mix import SACMix
 from daftrl.algos.par import PAR, RECOMMENDED_BETA, PARConfig, avg_l1_norm
 from daftrl.replay import Batch
-from daftrl.runs import RunDir
+from daftrl.rundir import RunDir
 
 KEY = jax.random.PRNGKey(5)
 SMALL = dict(encoder_hidden=(16, 16), latent_dim=8)

@@ -15,7 +15,7 @@ from daftrl.algos import method_spec
 from daftrl.algos.dynamics import ProbabilisticEnsemble, soft_clamp_logvar
 from daftrl.algos.vgdf import VGDF, VGDFConfig, top_fraction_gate
 from daftrl.replay import Batch
-from daftrl.runs import RunDir
+from daftrl.rundir import RunDir
 
 OBS, ACT = 3, 1
 

@@ -116,7 +116,7 @@ def started(job, paces, step=5000, checkpoint_at=None, learning_starts=0, torn=F
     import json
 
     from daftrl.checkpoint import save_arrays
-    from daftrl.runs import RunDir
+    from daftrl.rundir import RunDir
 
     run = RunDir(job.run_dir())
     run.write_config({"method_config": {"learning_starts": learning_starts}})
@@ -161,7 +161,7 @@ def test_a_started_run_counts_what_its_checkpoint_holds():
 
 
 def test_a_run_being_written_elsewhere_counts_all_its_rows(monkeypatch):
-    from daftrl.runs import RunDir
+    from daftrl.rundir import RunDir
 
     job = grid.expand(spec(methods=("ft",), steps=40_000))[0]
     started(job, [0.1] * 6, checkpoint_at=2, torn=True)  # its last line half written
@@ -281,7 +281,7 @@ def test_a_job_another_process_is_running_is_left_untouched(tmp_path):
     d = job.run_dir()
     d.mkdir(parents=True)
     (d / "metrics.jsonl").write_text('{"kind": "eval", "step": 0}\n')
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from daftrl.runs import RunDir; "
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from daftrl.rundir import RunDir; "
                                "RunDir(sys.argv[1]).lock(); print('locked', flush=True); time.sleep(60)", str(d)],
                               stdout=subprocess.PIPE, text=True)
     try:

@@ -125,7 +125,7 @@ def _collect(actor_path: Path, make_env, transitions: int, seed: int, progress: 
     actor = NumpyActor.from_file(actor_path)
     if not progress:
         return rollout(actor, make_env, transitions, seed)
-    from daftrl.runs import progress_bar
+    from daftrl.monitor import progress_bar
 
     bar, task = progress_bar(name, transitions)
     t0 = time.perf_counter()
@@ -149,7 +149,7 @@ def _write(tmp: Path, name: str, episodes: list[Episode], source, refs: tuple[fl
     from minari.namespace import create_namespace
 
     from daftrl.datasets.minari_io import minari_root, write_minari
-    from daftrl.runs import git_commit
+    from daftrl.provenance import git_commit
     from daftrl.version import __version__
 
     with minari_root(tmp):
@@ -199,7 +199,7 @@ def _install(tmp: Path, root: Path, name: str) -> None:
 def _card(name, robot, level, seed, episodes, arrays, actor_sha, zoo_card, refs, seconds) -> dict:
     """What the dataset is, how it was built and how to check it (written as card.json beside `data/`)."""
     from daftrl.envs.robots import ROBOTS
-    from daftrl.runs import cpu_model, git_commit
+    from daftrl.provenance import cpu_model, git_commit
 
     cut = episodes[-1].cut
     returns = episode_returns(arrays)[: len(episodes) - 1 if cut else None]

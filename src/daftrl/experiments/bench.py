@@ -117,7 +117,7 @@ E2E_LEARNING_STARTS = 1000
 
 def _e2e_daftrl(env: str, steps: int, batch: int) -> float:
     from daftrl.loops import PretrainConfig, pretrain
-    from daftrl.runs import RunDir
+    from daftrl.rundir import RunDir
     from daftrl.sac import SACConfig
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -195,7 +195,7 @@ def end_to_end(args: BenchArgs) -> dict:
 
 
 def run_bench(args: BenchArgs) -> dict:
-    from daftrl.runs import committed_provenance
+    from daftrl.provenance import committed_provenance
 
     print("matmul peak ...", flush=True)
     peak = matmul_peak(args.reps)
@@ -296,7 +296,7 @@ def adapt_update_costs(args: AdaptBenchArgs) -> dict:
 def adapt_loop_rate(method: str, args: AdaptBenchArgs) -> float:
     """Target steps/s of the real adapt loop (act, env step, observe, update), no evaluation."""
     from daftrl.loops import AdaptRunConfig, adapt
-    from daftrl.runs import RunDir
+    from daftrl.rundir import RunDir
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = AdaptRunConfig(task=args.task, method=method, steps=args.loop_steps, eval_every=10**9,
@@ -309,7 +309,7 @@ def adapt_loop_rate(method: str, args: AdaptBenchArgs) -> float:
 
 def run_adapt_bench(args: AdaptBenchArgs) -> dict:
     from daftrl.checkpoint import atomic_write_json
-    from daftrl.runs import committed_provenance
+    from daftrl.provenance import committed_provenance
 
     print("update cost per method (interleaved) ...", flush=True)
     costs = adapt_update_costs(args)

@@ -98,7 +98,8 @@ def run_cotrain_bench(args: CotrainBenchArgs) -> dict:
     from daftrl.algos.mix import SACMixConfig
     from daftrl.checkpoint import atomic_write_json
     from daftrl.envs.factory import resolve_env
-    from daftrl.runs import committed_provenance, progress_bar
+    from daftrl.monitor import progress_bar
+    from daftrl.provenance import committed_provenance
     from daftrl.sac import SAC
 
     source, target = resolve_env(args.task, "source"), resolve_env(args.task, "target")

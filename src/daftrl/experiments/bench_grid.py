@@ -98,7 +98,7 @@ def evaluation_share(root: str | Path) -> list[dict]:
 
 def run_grid_bench(args: GridBenchArgs) -> dict:
     from daftrl.checkpoint import atomic_write_json
-    from daftrl.runs import committed_provenance
+    from daftrl.provenance import committed_provenance
 
     times: dict[str, list[float]] = {mode: [] for mode in MODES}
     cores: dict[str, list[float]] = {mode: [] for mode in MODES}

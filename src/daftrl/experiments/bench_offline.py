@@ -101,7 +101,7 @@ def measure(hidden: tuple[int, ...], args: OfflineBenchArgs, peak: float) -> dic
 def run_offline_bench(args: OfflineBenchArgs) -> dict:
     from daftrl.checkpoint import atomic_write_json
     from daftrl.experiments.bench import matmul_peak
-    from daftrl.runs import committed_provenance
+    from daftrl.provenance import committed_provenance
 
     print("matmul peak ...", flush=True)
     peak = matmul_peak(args.rounds)

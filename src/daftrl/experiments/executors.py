@@ -53,7 +53,7 @@ def serial(jobs: list[Job], workers: int = 1, cpus: str | None = None, root: Pat
 def _pin_worker(cores, stop_event) -> None:
     """Process-pool initializer: claim one core (before JAX starts) and ignore signals while idle (a job's
     own graceful stop handles them while it runs)."""
-    from daftrl.runs import apply_cpu_settings
+    from daftrl.provenance import apply_cpu_settings
 
     global _STOP_EVENT
     _STOP_EVENT = stop_event
@@ -193,7 +193,7 @@ class _Progress:
     """A rich bar over the grid's jobs (done/total, elapsed, ETA); plain lines when not on a terminal."""
 
     def __init__(self, total: int, quiet: bool):
-        from daftrl.runs import progress_bar
+        from daftrl.monitor import progress_bar
 
         self.quiet, self.total, self.count = quiet, total, 0
         self.progress, self.task = progress_bar("grid", total)

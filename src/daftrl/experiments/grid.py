@@ -128,7 +128,7 @@ def expand(spec: dict, where: str = "grid") -> list[Job]:
 def make_job(campaign: str | None, kind: str, task: str, method: str, seed: int, options: dict, label: str,
              where: str = "grid") -> Job:
     """One job with its options split into run and method options and checked against both configs."""
-    from daftrl.runs import json_ready
+    from daftrl.configs import json_ready
 
     if not campaign:
         raise GridError(f"{where}: no campaign (set `campaign = \"name\"` at the top or in the block)")
@@ -221,7 +221,7 @@ def job_state(job: Job, stored: dict[tuple[str, str], dict]) -> str:
     or pending."""
     if (job.campaign, job.run_id) in stored:
         return "done"
-    from daftrl.runs import RunDir
+    from daftrl.rundir import RunDir
 
     d = job.run_dir()
     if not d.exists():
@@ -335,7 +335,7 @@ def _own_pace(job: Job, steps: int) -> tuple[int, float] | None:
     import numpy as np
 
     from daftrl.checkpoint import checkpoint_meta
-    from daftrl.runs import RunDir
+    from daftrl.rundir import RunDir
 
     run = RunDir(job.run_dir())
     try:
@@ -382,7 +382,7 @@ def run_job(job: Job, cpus: str | None = None, root: str | Path | None = None,
     before the grid's deadline, so it does not start), {"status": "interrupted"}, {"status": "busy"} or
     {"status": "failed", "error": ...}. Never raises: a failure is written to the run dir's failed.json and
     returned, so other jobs go on."""
-    from daftrl.runs import RunDir, RunDirBusy
+    from daftrl.rundir import RunDir, RunDirBusy
 
     d = job.run_dir()
     try:
@@ -391,7 +391,7 @@ def run_job(job: Job, cpus: str | None = None, root: str | Path | None = None,
         if start_by is not None and time.time() > start_by and not RunDir(d).finished():
             return {"status": "deferred", "job": job.name()}
         if cpus:
-            from daftrl.runs import apply_cpu_settings
+            from daftrl.provenance import apply_cpu_settings
 
             apply_cpu_settings(cpus)
         if not RunDir(d).finished():
@@ -424,13 +424,13 @@ def _stored(job: Job, root: str | Path) -> bool:
 def _run(job: Job, d: Path) -> dict:
     """Start or resume the job's run under the run directory's lock (taken before anything there is touched:
     another process may be writing its first rows)."""
-    from daftrl.runs import releases_run_locks
+    from daftrl.rundir import releases_run_locks
 
     return releases_run_locks(_run_locked)(job, d)
 
 
 def _run_locked(job: Job, d: Path) -> dict:
-    from daftrl.runs import RunDir
+    from daftrl.rundir import RunDir
 
     run = RunDir(d)
     run.lock()  # RunDirBusy if another process runs it: nothing here is touched then

@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from daftrl.runs import committed_provenance, portable
+from daftrl.provenance import committed_provenance, portable
 
 SCHEMA_VERSION = 1
 FINAL_FRACTION = 0.9
@@ -209,7 +209,8 @@ def dumps(record: dict) -> str:
 
 # ----------------------------------------------------------------------------- building a record from a run
 def portable_provenance(prov: dict) -> dict:
-    """A record's provenance: the fields of `runs.committed_provenance(prov)` that a record keeps (no host name)."""
+    """A record's provenance: the fields of `provenance.committed_provenance(prov)` that a record keeps (no host
+    name)."""
     prov = committed_provenance(prov)
     machine = prov.get("machine", {})
     return {"git_commit": prov.get("git_commit"), "date": prov.get("date"), "command": prov.get("command"),
@@ -241,7 +242,7 @@ def record_from_run(run_dir: str | os.PathLike, campaign: str, label: str | None
     """The record of a finished `daftrl adapt` or `daftrl cotrain` run directory (RecordError if it has not
     finished)."""
     from daftrl.checkpoint import checkpoint_kind
-    from daftrl.runs import RunDir
+    from daftrl.rundir import RunDir
 
     if not (Path(run_dir) / "config.json").is_file():
         raise RecordError(f"{run_dir} is not a daftrl run directory (no config.json)")
@@ -325,7 +326,7 @@ def _robot(task: str) -> str | None:
 def defaults_for(kind: str, method: str, task: str) -> tuple[dict, dict]:
     """(run-option defaults, method-option defaults for this task) of a `daftrl adapt`/`cotrain` run."""
     from daftrl.algos import method_spec
-    from daftrl.runs import json_ready
+    from daftrl.configs import json_ready
 
     method_default = method_spec(method, kind).default_config(task)
     if kind == "adapt":

@@ -116,7 +116,7 @@ def _rollout(sac: ForeignSAC, handle, size: int, seed: int, quiet: bool) -> tupl
     progress bar on a terminal unless `quiet`."""
     from daftrl.datasets.build import episodes_to_arrays
     from daftrl.datasets.rollout import NumpyActor, rollout
-    from daftrl.runs import progress_bar
+    from daftrl.monitor import progress_bar
 
     bar, task = progress_bar(f"D_src: rollout in {handle.name}", size)
     start = time.perf_counter()
@@ -143,7 +143,7 @@ def _meta(sac: ForeignSAC) -> dict:
 
 
 def _card(sac: ForeignSAC, expert, handle, stats: ObservationStatistics | None, data_info: dict) -> dict:
-    from daftrl.runs import provenance
+    from daftrl.provenance import provenance
 
     return {"name": expert.name, "env": expert.env, "robot": handle.robot, "obs_dim": sac.obs_dim,
             "act_dim": sac.act_dim, "hidden": list(sac.hidden), "log_alpha": sac.log_alpha,

@@ -131,7 +131,8 @@ def export(run_dir: str | Path, robot: str, source_size: int | None = None, medi
     from daftrl.evaluate import evaluate
     from daftrl.experts import load_expert, save_expert
     from daftrl.policy import load_policy
-    from daftrl.runs import RunDir, committed_provenance, portable_tree
+    from daftrl.provenance import committed_provenance, portable_tree
+    from daftrl.rundir import RunDir
 
     _check_source_size(source_size)
     run_dir = Path(run_dir)
@@ -202,7 +203,8 @@ def export_offline(run_dir: str | Path, name: str, episodes: int = 10, out_dir: 
     from daftrl.checkpoint import atomic_write_json, load_arrays
     from daftrl.experts import load_expert, save_expert
     from daftrl.offline import export_expert
-    from daftrl.runs import RunDir, committed_provenance, portable_tree
+    from daftrl.provenance import committed_provenance, portable_tree
+    from daftrl.rundir import RunDir
 
     _check_source_size(source_size)
     run_dir = Path(run_dir)
@@ -263,7 +265,7 @@ def rescore(robot: str, episodes: int = 10, prov: dict | None = None) -> dict:
     before the first card changed, which would otherwise mark the later ones as from a dirty tree."""
     from daftrl.checkpoint import atomic_write_json
     from daftrl.experts import load_expert
-    from daftrl.runs import committed_provenance
+    from daftrl.provenance import committed_provenance
     from daftrl.zoo import card
 
     c = card(robot)
@@ -347,7 +349,7 @@ def print_verify(robots: list[str], episodes: int = 3) -> bool:
 
 def print_rescore(robots: list[str], episodes: int = 10) -> None:
     """`rescore` each robot, printing one line per robot (`daftrl zoo rescore`)."""
-    from daftrl.runs import provenance
+    from daftrl.provenance import provenance
 
     prov = provenance()  # before any card changes
     for name in robots:
