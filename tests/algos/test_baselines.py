@@ -54,9 +54,53 @@ def test_sgft_h1_target_is_reward_plus_source_value(expert):
 
 def test_sgft_horizon_sets_discount(expert):
     assert SGFT(SGFTConfig(horizon=float("inf")), expert).gamma_h == 0.99
-    assert SGFT(SGFTConfig(horizon=10), expert).gamma_h == pytest.approx(0.9)
+    assert SGFT(SGFTConfig(horizon=10), expert).gamma_h == pytest.approx(0.99 * 0.9)
+    assert SGFT(SGFTConfig(horizon=1), expert).gamma_h == 0.0
     with pytest.raises(ValueError):
         SGFT(SGFTConfig(horizon=0.5), expert)
+
+
+def test_sgft_finite_horizon_target_bootstraps_with_v_sim_when_the_horizon_ends(expert):
+    """H > 1: y = r + (1 - d) [(gamma - gamma_H) V_sim(s') + gamma_H (min Q'(s', a') - alpha log pi(a'|s'))]."""
+    sgft = SGFT(SGFTConfig(horizon=5), expert)
+    state = sgft.init_from_expert(expert, 0)
+    batch = target_batch()._replace(terminated=np.array([1.0] + [0.0] * 15, np.float32))
+    key = jax.random.PRNGKey(3)
+    y = np.asarray(sgft.td_target(state, batch, key))
+    v_next = np.asarray(sgft.v_sim(state, batch.next_obs))
+    next_act, next_logp = sgft.policy(state.actor, batch.next_obs, key)
+    soft_next = np.asarray(sgft.critic_net.apply(state.target_critic, batch.next_obs, next_act).min(0)
+                           - jnp.exp(state.log_alpha) * next_logp)
+    g, gh = 0.99, 0.99 * 0.8
+    expected = batch.rew + (1 - batch.terminated) * ((g - gh) * v_next + gh * soft_next)
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+    assert np.abs(v_next).max() > 1e-3 and not np.allclose(y, np.asarray(FT(FTConfig(), expert).td_target(
+        state, batch, key)), atol=1e-3)  # V_sim matters: not FT's target
+
+
+def test_sgft_finite_horizon_is_the_shaped_return_at_the_learners_discount_and_depends_on_v_sim():
+    """On a deterministic chain, the fixed point of the SGFT target (H > 1) is V_sim(s_0) plus the shaped return
+    (potential at gamma) discounted at gamma_H, so V_sim changes what is optimised; with the potential at gamma_H
+    (the reading this replaced) V_sim would drop out of every return but the constant -V_sim(s_0)."""
+    rng = np.random.default_rng(1)
+    T, g, H = 40, 0.99, 5
+    gh = g * (1 - 1 / H)
+    r, v = rng.normal(size=T), rng.normal(size=T + 1)  # rewards, V_sim(s_0..s_T); s_T terminal
+    q = np.zeros(T + 1)
+    for t in reversed(range(T)):  # the SGFT target's fixed point (alpha = 0), backwards
+        alive = 0.0 if t == T - 1 else 1.0
+        q[t] = r[t] + alive * ((g - gh) * v[t + 1] + gh * q[t + 1])
+    d = np.zeros(T)
+    d[-1] = 1.0
+    shaped = shaped_reward(r, d, v[:-1], v[1:], g)
+    assert q[0] == pytest.approx(v[0] + np.sum(gh ** np.arange(T) * shaped), rel=1e-9)
+    v2 = v + rng.normal(size=T + 1)
+    q2 = np.zeros(T + 1)
+    for t in reversed(range(T)):
+        q2[t] = r[t] + (0.0 if t == T - 1 else 1.0) * ((g - gh) * v2[t + 1] + gh * q2[t + 1])
+    assert abs(q2[0] - q[0]) > 1e-3  # another V_sim, another value of the same trajectory
+    same_discount = shaped_reward(r, d, v[:-1], v[1:], gh)
+    assert np.sum(gh ** np.arange(T) * same_discount) == pytest.approx(np.sum(gh ** np.arange(T) * r) - v[0])
 
 
 def test_reward_shaping_penalty_and_target(expert):
