@@ -106,6 +106,8 @@ def test_adapter_load_of_an_expert_says_to_start_from_it(tmp_path):
     save_expert(tmp_path / "expert.safetensors", random_expert())
     with pytest.raises(ValueError, match=r"'expert' checkpoint.*Adapter.from_expert\(path\)"):
         Adapter.load(tmp_path / "expert.safetensors")
+    with pytest.raises(ValueError, match=r"'expert' checkpoint.*Adapter.from_expert\(path\)"):
+        Adapter.load(tmp_path)  # its directory: the same answer, not a missing checkpoint.safetensors
 
 
 def test_adapter_policy_checks_its_input():

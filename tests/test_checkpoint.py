@@ -140,3 +140,19 @@ def test_read_spec_prefers_the_recorded_fields_and_refuses_other_kinds(tmp_path)
         ck.read_spec(tmp_path / "r.safetensors")
     with pytest.raises(CheckpointError, match="no checkpoint at"):
         ck.read_spec(tmp_path / "missing.safetensors")
+
+
+def test_checkpoint_file_resolves_a_directory_in_the_callers_order(tmp_path):
+    """A file is itself; a run directory gives its checkpoint, an expert directory its expert; an offline run
+    directory holds both, and the caller says which comes first; an empty directory is a clear error."""
+    f = tmp_path / "c.safetensors"
+    assert ck.checkpoint_file(f) == f  # a file, even a missing one (its loader says it is missing)
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(CheckpointError, match="without checkpoint.safetensors or expert.safetensors"):
+        ck.checkpoint_file(run)
+    (run / ck.EXPERT_FILE).write_bytes(b"")
+    assert ck.checkpoint_file(run) == run / ck.EXPERT_FILE
+    (run / ck.RUN_CHECKPOINT).write_bytes(b"")
+    assert ck.checkpoint_file(run) == run / ck.RUN_CHECKPOINT
+    assert ck.checkpoint_file(run, prefer=(ck.EXPERT_FILE, ck.RUN_CHECKPOINT)) == run / ck.EXPERT_FILE

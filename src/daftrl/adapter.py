@@ -26,6 +26,7 @@ import numpy as np
 
 from daftrl.checkpoint import (
     CheckpointError,
+    checkpoint_file,
     checkpoint_kind,
     describe,
     flatten_tree,
@@ -102,9 +103,7 @@ class Adapter:
     def from_checkpoint(cls, path: str | Path) -> Adapter:
         """Restore an adapter written by `save` (self-contained: no expert file needed), or the adapter of a
         `daftrl adapt` run (its directory or checkpoint), e.g. to deploy what a simulated adaptation learnt."""
-        path = Path(path)
-        if path.is_dir():
-            path = path / "checkpoint.safetensors"
+        path = checkpoint_file(path)  # an expert directory is refused below, naming from_expert
         kind = checkpoint_kind(path)
         if kind == "adapt":
             arrays, meta = load_arrays(path, kind="adapt")

@@ -166,6 +166,25 @@ def checkpoint_meta(path: str | os.PathLike) -> dict:
     return _meta(_read_header(path)[0], path)
 
 
+RUN_CHECKPOINT, EXPERT_FILE = "checkpoint.safetensors", "expert.safetensors"
+"""The file a run directory keeps its state in, and the one an expert directory (the zoo's, `daftrl expert
+import`'s, a finished offline run's export) holds."""
+
+
+def checkpoint_file(path: str | os.PathLike, prefer: tuple[str, ...] = (RUN_CHECKPOINT, EXPERT_FILE)) -> Path:
+    """The checkpoint file `path` names: `path` itself unless it is a directory, else the first file of `prefer`
+    the directory holds (an offline run directory holds both its checkpoint and its exported expert, so the
+    caller says which it wants first). A directory holding none of them is a CheckpointError."""
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    for name in prefer:
+        if (path / name).is_file():
+            return path / name
+    raise CheckpointError(f"{path} is a directory without {' or '.join(prefer)}: give a run directory, an expert "
+                          "directory or the checkpoint file itself")
+
+
 def checkpoint_kind(path: str | os.PathLike) -> str:
     """The kind recorded in a daftrl checkpoint's header (reads the header only)."""
     return _read_header(Path(path))[0].get("kind", "")

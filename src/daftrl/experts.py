@@ -15,9 +15,12 @@ from typing import Any
 import numpy as np
 
 from daftrl.checkpoint import (
+    EXPERT_FILE,
     LAYOUTS,
+    RUN_CHECKPOINT,
     SPEC_FIELDS,
     CheckpointError,
+    checkpoint_file,
     checkpoint_kind,
     daftrl_home,
     describe,
@@ -128,8 +131,8 @@ def load_expert(spec: str | Path, source_size: int | None = 100_000) -> Expert:
         if imported.is_file():
             return load_expert(imported, source_size)
     path = Path(spec)
-    if path.is_dir():  # an offline run directory holds its exported expert next to its checkpoint
-        path = path / ("expert.safetensors" if (path / "expert.safetensors").is_file() else "checkpoint.safetensors")
+    if path.is_dir():  # an offline run directory holds its exported expert next to its checkpoint: the expert first
+        path = checkpoint_file(path, prefer=(EXPERT_FILE, RUN_CHECKPOINT))
     if not path.exists():
         raise ValueError(f"no expert {str(spec)!r}: give a zoo name ({', '.join(zoo.names()) or 'none bundled'}), "
                          "an imported expert's name, an expert .safetensors file or a pretraining or offline run "

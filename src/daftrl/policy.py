@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from daftrl.checkpoint import LAYOUTS, ModelSpec, load_arrays, read_spec, unflatten_like
+from daftrl.checkpoint import LAYOUTS, ModelSpec, checkpoint_file, load_arrays, read_spec, unflatten_like
 
 
 @dataclasses.dataclass
@@ -56,10 +56,7 @@ def load_policy(path: str | Path) -> tuple[Policy, str]:
     task and the target domain; an adapter file, which does not know its target, names its expert's env (source).
     Checkpoints of earlier versions are read as `daftrl.checkpoint.read_spec` says (older cotrain and adapt
     checkpoints name their task in their run's config.json)."""
-    path = Path(path)
-    if path.is_dir():  # a run directory; an expert directory (the zoo's, or what `daftrl expert import` writes)
-        path = path / ("expert.safetensors" if not (path / "checkpoint.safetensors").exists()
-                       and (path / "expert.safetensors").is_file() else "checkpoint.safetensors")
+    path = checkpoint_file(path)  # a run directory's checkpoint first, else an expert directory's expert
     spec = read_spec(path, run_config=lambda: _run_config(path))
     arrays, _ = load_arrays(path, kind=spec.kind)
     return Policy.from_arrays(arrays, spec, str(path)), spec.env
