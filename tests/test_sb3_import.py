@@ -215,6 +215,11 @@ def test_vec_normalize_statistics_are_folded_in(tmp_path):
     act = np.random.default_rng(0).uniform(-1, 1, (len(raw), 1)).astype(np.float32)
     np.testing.assert_allclose(_q(expert, raw, act), scale * _sb3_q(model, normed, act), rtol=1e-4, atol=1e-4)
     assert expert.log_alpha == pytest.approx(float(model.log_ent_coef.item()) + np.log(scale), abs=1e-6)
+    bare = import_sb3(path, "Pendulum-v1", source="rollout", source_size=50, eval_episodes=0,
+                      vec_normalize="none").expert  # the file beside the zip is ignored: the networks as saved
+    np.testing.assert_allclose(bare.policy().deterministic(raw), model.predict(raw, deterministic=True)[0] / 2,
+                               atol=1e-5)
+    assert not np.allclose(bare.policy().deterministic(raw), expert.policy().deterministic(raw), atol=1e-3)
 
 
 # --------------------------------------------------------------------------- SBX

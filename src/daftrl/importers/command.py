@@ -29,7 +29,7 @@ class ExpertArgs:
     the zip)."""
     vec_normalize: str | None = None
     """VecNormalize statistics to fold in (default: vecnormalize.pkl beside the zip, or in <zip stem>/ as RL Zoo
-    keeps it)."""
+    keeps it; `none`: fold in none, e.g. when that file belongs to another model)."""
     source_size: int = 100_000
     """Transitions of D_src: the buffer's latest whole episodes, or the rollout's length."""
     seed: int = 0

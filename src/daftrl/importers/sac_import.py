@@ -58,7 +58,9 @@ def import_sb3(path: str | Path, env: str, *, name: str | None = None, source: S
                source_size: int = 100_000, seed: int = 0, eval_episodes: int = 10, quiet: bool = False) -> Imported:
     """The SAC agent of an SB3/SBX save as a daftrl expert of `env` (a robot, a task's source domain or a gymnasium
     id), with D_src from `source` ("auto": the replay buffer if given or saved beside the zip, else a rollout of
-    `source_size` transitions with `seed`) and, if `eval_episodes`, its return in `env` (`daftrl.evaluate`)."""
+    `source_size` transitions with `seed`) and, if `eval_episodes`, its return in `env` (`daftrl.evaluate`).
+    `vec_normalize`: a VecNormalize statistics file, None to use the one saved beside the zip if any, or "none" to
+    fold in none."""
     from daftrl.envs.factory import resolve_env
 
     if source_size <= 0:
@@ -71,7 +73,10 @@ def import_sb3(path: str | Path, env: str, *, name: str | None = None, source: S
         raise ValueError(f"--eval-episodes must be >= 0, got {eval_episodes}")
     save = Path(path).expanduser()
     sac = read_sac(save)
-    stats_path = Path(vec_normalize).expanduser() if vec_normalize else vec_normalize_beside(save)
+    if isinstance(vec_normalize, str) and vec_normalize.lower() == "none":  # the save was trained without VecNormalize
+        stats_path = None
+    else:
+        stats_path = Path(vec_normalize).expanduser() if vec_normalize else vec_normalize_beside(save)
     stats = read_vec_normalize(stats_path) if stats_path else None
     if stats is not None:
         sac = _fold(sac, stats)
