@@ -163,6 +163,7 @@ STUDY_QUOTES = {  # (task, cell): the mean final return docs/assumptions.md quot
     ("walker-no-right-thigh", "ft-d"): "958", ("walker-no-right-thigh", "ft-c"): "2,536",
     ("walker-no-right-thigh", "daft-c"): "1,244", ("walker-no-right-thigh", "sgft-h1"): "152",
     ("walker-no-right-thigh", "sgft-hinf"): "449",
+    ("halfcheetah-broken-back-thigh", "sgft-h5"): "5,882", ("walker-no-right-thigh", "sgft-h5"): "283",
     ("walker-no-right-thigh", "ft-b"): "3,140", ("walker-no-right-thigh", "daft-b"): "3,224",
     ("walker-no-right-thigh", "daft-steps"): "2,889", ("walker-no-right-thigh", "daft-omega0"): "3,346",
 }
