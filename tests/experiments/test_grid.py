@@ -300,3 +300,204 @@ def test_a_run_with_lost_evaluation_rows_is_not_stored(tmp_path):
     with pytest.raises(RecordError, match=r"missing steps \[0\]"):
         check_complete(curve[1:], 200, 100, "run")
     check_complete([{"step": 0}, {"step": 100}, {"step": 150}], 150, 100, "run")  # a last step off the grid
+
+
+# ----------------------------------------------------------------------------- defects found by a review
+def record_of(job, final=100.0, wall=10.0, **method_config):
+    """A valid record of `job` as its run would leave it (its resolved configuration), without running it."""
+    steps, resolved = job.identity["steps"], getattr(job, "resolved", {})
+    return {"schema_version": 1, "run_id": job.run_id, "identity": job.identity, "campaign": job.campaign,
+            "label": job.label, "kind": job.kind, "task": job.task, "robot": "hopper", "method": job.method,
+            "seed": job.seed, "status": "finished", "budget_steps": steps, "steps": steps,
+            "config": {k: v for k, v in resolved.get("config", {}).items() if k not in store.NOT_IN_ID},
+            "method_config": {**resolved.get("method_config", {}), **method_config}, "overrides": {},
+            "curve": [{"step": 0, "return_mean": 1.0}, {"step": steps, "return_mean": final}],
+            "final_return": final, "zero_shot": 1.0, "wall_time_s": wall, "provenance": {}}
+
+
+def changed_default(monkeypatch, method, **defaults):
+    """Make `defaults` the method's defaults from now on, as a later commit retuning them would."""
+    from daftrl import algos
+
+    spec = algos.REGISTRY[method]
+    before = spec.robot_defaults
+    monkeypatch.setitem(algos.REGISTRY, method, dataclasses.replace(
+        spec, robot_defaults=lambda robot: {**(before(robot) if before else {}), **defaults}))
+
+
+def test_two_campaigns_may_share_a_run_but_one_campaign_holds_it_under_one_label():
+    a = {"campaign": "study", "tasks": [TASK], "methods": ["ft"], "seeds": [0]}
+    jobs = grid.expand({"defaults": TINY, "block": [a, {**a, "campaign": "main"}]})
+    assert sorted(j.name() for j in jobs) == [f"main/{TASK}/ft/s0", f"study/{TASK}/ft/s0"]
+    assert jobs[0].run_id == jobs[1].run_id
+    same = spec(methods=("ft",))
+    same["block"].append({**same["block"][0], "label": "ft-copy"})
+    with pytest.raises(GridError, match=f"tiny/{TASK}/ft-copy/s0 is the same run as tiny/{TASK}/ft/s0"):
+        grid.expand(same)
+    repeated = spec(methods=("ft",))
+    repeated["block"].append(repeated["block"][0])  # the same cell twice: one job
+    assert len(grid.expand(repeated)) == 1
+
+
+def test_a_blocks_options_are_added_to_the_defaults_options():
+    s = spec(methods=("ft",))
+    s["defaults"]["options"] = {"gamma": 0.9, "tau": 0.02}
+    s["block"][0]["options"] = {"tau": 0.01}
+    (job,) = grid.expand(s)
+    assert job.method_options["gamma"] == 0.9 and job.method_options["tau"] == 0.01  # the block wins per key
+    s["block"][0]["eval_every"] = 100  # an option outside `options`: refused, not silently dropped
+    with pytest.raises(GridError, match="unknown key\\(s\\) eval_every"):
+        grid.expand(s)
+
+
+def test_a_cotrain_budget_may_be_given_in_source_steps_alone():
+    block = {"kind": "cotrain", "tasks": [TASK], "methods": ["par"], "seeds": [0], "options": {"source_steps": 2000}}
+    (job,) = grid.expand({"campaign": "t", "block": [block]})
+    assert job.identity["steps"] == 200  # 2000 source steps, one target step every 10
+    steps = {**block, "options": {"steps": 200}}
+    assert grid.expand({"campaign": "t", "block": [steps]})[0].run_id == job.run_id
+
+
+def test_a_label_with_an_unknown_placeholder_names_the_ones_allowed():
+    s = spec(methods=("ft",))
+    s["block"][0]["label"] = "{method}-{robot}"
+    with pytest.raises(GridError, match="uses \\{robot\\}.*a label may use \\{method\\}, \\{task\\}, \\{seed\\}"):
+        grid.expand(s)
+    s["block"][0]["label"] = "{method"
+    with pytest.raises(GridError, match="cannot be filled in"):
+        grid.expand(s)
+
+
+def test_flags_that_a_grid_file_would_ignore_are_refused(tmp_path, capsys):
+    from daftrl.cli import main
+
+    toml = tmp_path / "g.toml"
+    toml.write_text(f'campaign = "top"\n[defaults]\ncampaign = "mine"\nsteps = 400\n[[block]]\ntasks = ["{TASK}"]\n'
+                    'methods = ["ft"]\nseeds = [0]\n')
+    for flags in (["--seeds", "1"], ["--steps", "10"], ["--option", "gamma=0.9"], ["--tasks", TASK],
+                  ["--methods", "daft"], ["--kind", "cotrain"], ["--label", "x"]):
+        assert main(["grid", "list", str(toml), *flags]) == 2
+        assert f"{flags[0]}: with a grid file" in capsys.readouterr().err
+    assert main(["grid", "list", str(toml), "--campaign", "mine"]) == 0  # the campaign [defaults] gives the block
+    assert f"mine/{TASK}/ft/s0" in capsys.readouterr().out
+    assert main(["grid", "list", str(toml), "--campaign", "top"]) == 2
+    err = capsys.readouterr().err
+    assert "no block of" in err and "(its campaigns: mine)" in err
+
+
+@pytest.mark.parametrize("cpus, match", [("a", "give core numbers"), ("0,4096", "core\\(s\\) 4096 not available")])
+@pytest.mark.parametrize("executor", ["serial", "local"])
+def test_a_bad_cpus_list_is_one_line_before_anything_starts(tmp_path, cpus, match, executor):
+    jobs = grid.expand(spec(methods=("ft",)))
+    with pytest.raises(ValueError, match=match):
+        run_grid(jobs, tmp_path / "results", executor=executor, cpus=cpus, quiet=True)
+    assert not jobs[0].run_dir().exists()
+
+
+def test_a_record_the_store_refuses_counts_as_failed_and_the_grid_goes_on(tmp_path, monkeypatch):
+    """One record that cannot be stored (another machine's record of the same run disagrees) is one failed job."""
+    from daftrl.experiments import executors
+
+    jobs = grid.expand(spec(methods=("ft",), seeds=(0, 1)))
+    monkeypatch.setattr(executors, "run_job", lambda job, *a: {"status": "done", "record": record_of(job)})
+    real = store.write_record
+
+    def conflict(root, record):
+        if record["seed"] == 0:
+            raise store.RecordError("s0.json: already stored with a different result")
+        return real(root, record)
+
+    monkeypatch.setattr(store, "write_record", conflict)
+    res = run_grid(jobs, tmp_path / "results", quiet=True)
+    assert (res["done"], res["failed"]) == (1, 1)
+    assert res["errors"] == [f"tiny/{TASK}/ft/s0: not stored: s0.json: already stored with a different result"]
+
+
+def test_an_error_in_the_driver_leaves_no_queued_job_to_run(tmp_path, monkeypatch):
+    """The local executor hands a job to the pool only when a worker is free: when the driver fails on the first
+    outcome, the jobs after it were never queued (they do not run unstored while the error waits), and the pool
+    is shut down before the error is raised."""
+    from daftrl.experiments import executors
+
+    jobs = grid.expand(spec(methods=("ft",), seeds=(0, 1, 2, 3)))
+    estimated = []
+    monkeypatch.setattr(grid, "_estimate_hours", lambda job, records: estimated.append(job.seed) or 0.0)
+
+    def fail(self, message):
+        raise RuntimeError("driver error")
+
+    monkeypatch.setattr(executors._Progress, "advance", fail)
+    with pytest.raises(RuntimeError, match="driver error"):  # a passed deadline: every job returns at once
+        run_grid(jobs, tmp_path / "results", executor="local", workers=2, quiet=True, deadline=time.time() - 1)
+    assert len(estimated) <= 2  # asked when handed to a worker: the two that were, not all four
+
+
+def test_a_run_finished_by_another_process_meanwhile_is_not_resumed(monkeypatch):
+    """`run_job` saw the run unfinished, another process finished it before the lock was taken: nothing is run
+    again or cleared."""
+    import daftrl.loops
+    from daftrl.rundir import RunDir
+
+    job = grid.expand(spec(methods=("ft",)))[0]
+    run = RunDir(job.run_dir())
+    run.write_config({"task": TASK, "method": "ft"})
+    run.result_path.write_text('{"status": "finished"}')
+    monkeypatch.setattr(daftrl.loops, "adapt", lambda *a, **k: pytest.fail("a finished run was resumed"))
+    assert grid._run(job, job.run_dir()) == {"status": "finished"}
+    assert run.finished()
+
+
+def test_a_run_dir_of_another_run_is_refused_not_resumed(monkeypatch):
+    """A run directory made before a default changed holds another run than the job's (same directory name: the
+    id covers non-default options only): resuming it would store that run under this job's name."""
+    import daftrl.loops
+    from daftrl.checkpoint import save_arrays
+    from daftrl.rundir import RunDir
+
+    job = grid.expand(spec(methods=("ft",)))[0]
+    run = RunDir(job.run_dir())
+    run_defaults, method_defaults = store.defaults_for("adapt", "ft", TASK)
+    run.write_config({**run_defaults, **job.run_options, "task": TASK, "method": "ft", "seed": 0, "steps": 200,
+                      "method_config": {**method_defaults, **job.method_options, "gamma": 0.5}})
+    save_arrays(run.checkpoint, {}, "adapt", {"step": 100, "wall_time": 1.0})
+    monkeypatch.setattr(daftrl.loops, "adapt", lambda *a, **k: pytest.fail("another run was resumed"))
+    out = grid.run_job(job)
+    assert out["status"] == "failed" and "delete that stale run directory" in out["error"]
+
+
+def test_drift_compares_what_both_configurations_hold():
+    job = grid.expand(spec(methods=("ft",)))[0]
+    assert grid.drift(job, record_of(job)) == []
+    assert grid.drift(job, record_of(job, gamma=0.95)) == ["method_config.gamma: stored 0.95, now 0.99"]
+    older = record_of(job)
+    del older["method_config"]["critic_init"], older["config"]["eval_episodes"]  # options added since: no drift
+    assert grid.drift(job, older) == []
+
+
+def test_a_changed_default_marks_the_stored_record_stale_and_its_run_dir_is_not_stored_again(tmp_path, monkeypatch,
+                                                                                              capsys):
+    """A default changed after a run was stored keeps the run's id (the id covers non-default options): `grid
+    status` counts the record stale and `grid run` warns about it, keeps it and does not rerun it; the run's
+    directory (made under the old default) is not stored as the job's record in another store."""
+    from daftrl.experiments.grid_command import print_status
+
+    zs = spec(methods=("zero-shot",))
+    (old,) = grid.expand(zs)
+    assert run_grid([old], tmp_path / "a", quiet=True)["done"] == 1
+    stored = store.load_records(tmp_path / "a")
+    changed_default(monkeypatch, "zero-shot", gamma=0.95)
+    (new,) = grid.expand(zs)
+    assert new.run_id == old.run_id
+    (row,) = grid.status([new], tmp_path / "a")
+    assert (row["done"], row["stale"]) == (1, 1)
+    assert row["stale_drift"] == [{"error": "method_config.gamma: stored 0.99, now 0.95", "seeds": [0]}]
+    print_status([row])
+    assert f"stale in zero-shot {TASK} (seed 0): method_config.gamma: stored 0.99, now 0.95" in capsys.readouterr().out
+    res = run_grid([new], tmp_path / "a")
+    assert (res["skipped"], res["done"], res["stale"]) == (1, 0, [f"tiny/{TASK}/zero-shot/s0: method_config.gamma: "
+                                                                  "stored 0.99, now 0.95"])
+    assert "delete a record" in capsys.readouterr().err.lower()
+    assert store.load_records(tmp_path / "a") == stored
+    other = run_grid([new], tmp_path / "b", quiet=True)
+    assert (other["done"], other["failed"]) == (0, 1) and "delete that stale run directory" in other["errors"][0]
+    assert not (tmp_path / "b").exists() or store.load_records(tmp_path / "b") == []

@@ -49,3 +49,38 @@ def test_deadline_forms():
     for bad in ("soon", "+", "25:00", "+2d"):
         with pytest.raises(ValueError, match="--deadline"):
             parse_deadline(bad, now)
+
+
+def test_a_record_stored_during_the_grid_informs_the_later_jobs_start_time(tmp_path, monkeypatch):
+    """The latest start time of a job is computed when it starts, from the store as it is then: the first run of a
+    cell, measured at 100 s, makes the second start only if 100 s are left."""
+    from daftrl.experiments import executors
+
+    js = grid.expand({"campaign": "tiny", "defaults": TINY,
+                      "block": [{"tasks": [TASK], "methods": ["ft"], "seeds": [0, 1]}]})
+    given = {}
+
+    def measured(job, cpus=None, root=None, start_by=None):
+        given[job.seed] = start_by
+        steps = job.identity["steps"]
+        return {"status": "done", "record": {
+            "schema_version": 1, "run_id": job.run_id, "identity": job.identity, "campaign": job.campaign,
+            "label": job.label, "kind": job.kind, "task": job.task, "method": job.method, "seed": job.seed,
+            "status": "finished", "budget_steps": steps, "steps": steps, "config": {}, "method_config": {},
+            "overrides": {}, "curve": [{"step": 0, "return_mean": 1.0}, {"step": steps, "return_mean": 2.0}],
+            "final_return": 2.0, "wall_time_s": 100.0, "provenance": {}}}
+
+    monkeypatch.setattr(executors, "run_job", measured)
+    deadline = time.time() + 3600
+    assert run_grid(js, tmp_path / "results", quiet=True, deadline=deadline)["done"] == 2
+    assert given == {0: deadline, 1: pytest.approx(deadline - 100.0, abs=1e-3)}
+
+
+def test_the_local_executor_hands_a_job_to_the_pool_when_a_worker_is_free(tmp_path):
+    """So each job's start time is asked for when it starts, not all at once when the grid begins."""
+    from daftrl.experiments import executors
+
+    asked = []
+    outcomes = executors.local(jobs(), 1, None, tmp_path, lambda job: asked.append(job.method) or 0.0)
+    assert next(outcomes)["status"] == "deferred" and asked == ["ft"]  # 0.0: long past, nothing starts
+    assert [o["status"] for o in outcomes] == ["deferred"] and asked == ["ft", "daft"]

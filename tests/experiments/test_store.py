@@ -106,3 +106,31 @@ def test_final_return_is_the_mean_of_the_last_tenth():
     curve = [{"step": s, "return_mean": float(s)} for s in range(0, 101, 5)]
     assert store.final_return(curve, 100) == pytest.approx((90 + 95 + 100) / 3)
     assert store.final_return(curve[:5], 100) == 20.0  # stopped early: its last evaluation
+
+
+def test_files_not_named_as_records_are_not_read(tmp_path):
+    """A summary.json (or any file not named s<seed>.json) beside the records is not a record: the store stays
+    readable; a file named as a record is still checked."""
+    r = record()
+    store.write_record(tmp_path, r)
+    (tmp_path / "summary.json").write_text('{"runs": 1}')
+    (tmp_path / "c" / r["task"] / "ft" / "seeds.json").write_text("[0]")
+    assert store.load_records(tmp_path) == [r]
+    (tmp_path / "c" / r["task"] / "ft" / "s1.json").write_text("{")
+    with pytest.raises(RecordError, match="not valid JSON"):
+        store.load_records(tmp_path)
+
+
+def test_a_path_in_the_identity_is_portable(monkeypatch, tmp_path):
+    """An expert given as a file under the home directory has the same run id on every machine (any home); a
+    zoo name is kept as it is (the ids of runs that name one do not change)."""
+    base = {"task": "t", "method": "ft", "seed": 0, "steps": 10}
+    ids = []
+    for home in (tmp_path / "alice", tmp_path / "bob"):
+        monkeypatch.setenv("HOME", str(home))
+        ident = store.run_identity("adapt", {**base, "expert": f"{home}/experts/hopper.safetensors"}, {}, {})
+        assert ident["options"]["expert"] == "~/experts/hopper.safetensors"
+        ids.append(store.run_id(ident))
+    assert ids[0] == ids[1]
+    zoo = store.run_identity("adapt", {**base, "expert": "hopper-cql", "dataset": "daftrl/hopper/medium-v0"}, {}, {})
+    assert zoo["options"] == {"dataset": "daftrl/hopper/medium-v0", "expert": "hopper-cql"}

@@ -2,21 +2,26 @@
 core, each pinned to its own core) or `ray` (one Ray task per job with num_cpus=1, on the cluster at RAY_ADDRESS
 or a local instance). Every executor yields each job's outcome (`grid.run_job`) as it arrives; the driver
 (`run_grid`) writes the records, so workers need no shared filesystem. Scheduling and worker management are
-the process pool's and Ray's own: nothing here retries or reorders.
+the process pool's and Ray's own: nothing here retries or reorders. A job is handed to the pool when a worker is
+free (to Ray: all at once, or one per CPU with a deadline), so its latest start time (`grid.latest_start`) is
+computed from the store as it is when the job starts.
 
 Ctrl-C / SIGTERM: running jobs checkpoint and stop (they resume when the grid is run again), no new job starts.
+An error in the driver does the same before it is raised: no queued job goes on to run unstored.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
-from daftrl.experiments.grid import Job, check_paths, job_state, run_job, start_times, stored_records
+from daftrl.experiments import grid
+from daftrl.experiments.grid import Job, check_paths, job_state, run_job, stored_records
 
 EXECUTORS = ("serial", "local", "ray")
 
@@ -39,12 +44,33 @@ def _stop_requests(on_stop=None):
             signal.signal(s, h)
 
 
+StartBy = Callable[[Job], "float | None"] | None
+"""A job -> its latest start time (`grid.latest_start`), asked for just before it starts; None: no deadline."""
+
+
+def usable_cores(cpus: str | None) -> list[int]:
+    """The cores `--cpus` names (without it: every core this process may use), checked before any worker starts:
+    ValueError in one line for a core that is not a number or that this process may not use."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if not cpus:
+        return allowed
+    try:
+        wanted = sorted({int(c) for c in cpus.split(",")})
+    except ValueError:
+        raise ValueError(f"--cpus {cpus!r}: give core numbers separated by commas, e.g. 0 or 0,1 (this process may "
+                         f"use {','.join(map(str, allowed))})") from None
+    missing = sorted(set(wanted) - set(allowed))
+    if missing:
+        raise ValueError(f"--cpus {cpus}: core(s) {','.join(map(str, missing))} not available; this process may "
+                         f"use {','.join(map(str, allowed))}")
+    return wanted
+
+
 def serial(jobs: list[Job], workers: int = 1, cpus: str | None = None, root: Path | None = None,
-           start_by: dict | None = None) -> Iterator[dict]:
+           start_by: StartBy = None) -> Iterator[dict]:
     """One job after the other in this process; a stop (the job's own checkpoint-and-stop) ends the grid."""
-    start_by = start_by or {}
     for job in jobs:
-        outcome = run_job(job, cpus, root, start_by.get(job.run_id))
+        outcome = run_job(job, cpus, root, start_by(job) if start_by else None)
         yield outcome
         if outcome["status"] == "interrupted":
             return
@@ -76,12 +102,15 @@ def _pool_job(job: Job, root: Path | None, start_by: float | None) -> dict:
 
 
 def local(jobs: list[Job], workers: int | None = None, cpus: str | None = None,
-          root: Path | None = None, start_by: dict | None = None) -> Iterator[dict]:
-    """A pool of `workers` processes (default: one per usable core), worker i pinned to the i-th usable core."""
+          root: Path | None = None, start_by: StartBy = None) -> Iterator[dict]:
+    """A pool of `workers` processes (default: one per usable core), worker i pinned to the i-th usable core.
+    A job is submitted when a worker is free, so it starts at once, with its latest start time as of then, and
+    none waits in the pool's queue. If the driver stops reading (an error while it stores a record), the running
+    jobs checkpoint and stop and the pool shuts down at once, instead of running what it had queued unstored."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    usable = sorted(int(c) for c in cpus.split(",")) if cpus else sorted(os.sched_getaffinity(0))
+    usable = usable_cores(cpus)
     workers = workers or len(usable)
     ctx = mp.get_context("spawn")  # a fresh interpreter per worker: pinned before JAX exists
     cores = ctx.Queue()
@@ -97,26 +126,35 @@ def local(jobs: list[Job], workers: int | None = None, cpus: str | None = None,
             except ProcessLookupError:
                 pass
 
+    queue, pending = iter(jobs), set()
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_pin_worker, initargs=(cores, stop_event)) as pool:
         with _stop_requests(forward_stop) as stop:
-            start_by = start_by or {}
-            pending = {pool.submit(_pool_job, job, root, start_by.get(job.run_id)) for job in jobs}
-            while pending:
-                done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
-                for future in done:
-                    if not future.cancelled():  # cancelled after a stop: it never started
-                        yield future.result()
-                if stop["signal"]:
-                    for future in pending:
-                        future.cancel()
-                    forward_stop()  # again: a job may have started after the first signal
-    return
+            try:
+                while True:
+                    while not stop["signal"] and len(pending) < workers and (job := next(queue, None)) is not None:
+                        pending.add(pool.submit(_pool_job, job, root, start_by(job) if start_by else None))
+                    if not pending:
+                        return
+                    done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        if not future.cancelled():  # cancelled after a stop: it never started
+                            yield future.result()
+                    if stop["signal"]:
+                        for future in pending:
+                            future.cancel()
+                        forward_stop()  # again: a job may have started after the first signal
+            finally:
+                if pending:  # the driver stopped reading before the end: an error, raised once the pool is down
+                    forward_stop()
+                    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def ray(jobs: list[Job], workers: int | None = None, cpus: str | None = None,
-        root: Path | None = None, start_by: dict | None = None) -> Iterator[dict]:
+        root: Path | None = None, start_by: StartBy = None) -> Iterator[dict]:
     """One Ray task per job (num_cpus=1) on the cluster at RAY_ADDRESS, or on a local Ray instance with
-    `workers` CPUs. The driver needs only the returned records (`root` is not read: workers may not see it)."""
+    `workers` CPUs. The driver needs only the returned records (`root` is not read: workers may not see it).
+    Without a deadline every task is submitted at once (Ray schedules them); with one, one per CPU (`workers`,
+    else the cluster's), each when a CPU is free, with its latest start time as of then."""
     try:
         import ray as ray_lib
     except ImportError:
@@ -130,12 +168,15 @@ def ray(jobs: list[Job], workers: int | None = None, cpus: str | None = None,
         ray_lib.init(address=address, num_cpus=None if address else (workers or len(os.sched_getaffinity(0))),
                      include_dashboard=False, log_to_driver=False, configure_logging=False)
     remote = ray_lib.remote(num_cpus=1, max_retries=0)(run_job)
+    window = len(jobs) if start_by is None else workers or max(1, int(ray_lib.cluster_resources().get("CPU", 1)))
+    queue, pending, cancelled = iter(jobs), {}, False
     try:
         with _stop_requests() as stop:
-            start_by = start_by or {}
-            pending = {remote.remote(job, start_by=start_by.get(job.run_id)): job for job in jobs}
-            cancelled = False
-            while pending:
+            while True:
+                while not stop["signal"] and len(pending) < window and (job := next(queue, None)) is not None:
+                    pending[remote.remote(job, start_by=start_by(job) if start_by else None)] = job
+                if not pending:
+                    break
                 ready, _ = ray_lib.wait(list(pending), num_returns=1, timeout=1.0)
                 for ref in ready:
                     job = pending.pop(ref)
@@ -149,6 +190,9 @@ def ray(jobs: list[Job], workers: int | None = None, cpus: str | None = None,
                         ray_lib.cancel(ref, force=False)
                     cancelled = True
     finally:
+        if pending and not cancelled:  # the driver stopped reading before the end (an error): stop the tasks
+            for ref in pending:
+                ray_lib.cancel(ref, force=False)
         if started:
             ray_lib.shutdown()
 
@@ -157,36 +201,80 @@ def run_grid(jobs: list[Job], root: str | Path, executor: str = "serial", worker
              cpus: str | None = None, quiet: bool = False, deadline: float | None = None) -> dict:
     """Run the jobs not yet in the store at `root` and store each record as it arrives. Returns counts per
     outcome: done (stored now), skipped (already stored), identical, interrupted, busy, deferred (not started:
-    it would end after `deadline`, a Unix time, at its estimated run time; see `grid.start_times`), failed
-    (with errors)."""
-    from daftrl.experiments import store
-
+    it would end after `deadline`, a Unix time, at its estimated run time; see `grid.latest_start`), failed
+    (with errors: a job's, or its record's that could not be stored), and `stale`: the stored records that
+    `grid.drift` from what their job would run now (warned about, kept and not rerun)."""
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; choose {', '.join(EXECUTORS)}")
+    usable_cores(cpus)  # a bad --cpus: one line now, not a broken pool or a failed job each later
     stored = stored_records(root)
     check_paths(jobs, root, stored)
     todo = [j for j in jobs if job_state(j, stored) != "done"]
     summary = {"skipped": len(jobs) - len(todo), "done": 0, "identical": 0, "interrupted": 0, "busy": 0,
-               "deferred": 0, "failed": 0, "errors": []}
-    start_by = start_times(todo, deadline, stored.values())
+               "deferred": 0, "failed": 0, "errors": [], "stale": grid.stale_records(jobs, stored)}
+    if summary["stale"] and not quiet:
+        warn_stale(summary["stale"])
+    start_by = None if deadline is None else _live_start_by(root, deadline, list(stored.values()))
     t0 = time.perf_counter()
     runner = {"serial": serial, "local": local, "ray": ray}[executor]
     bar = _Progress(len(todo), quiet)
-    with bar:
-        for outcome in runner(todo, workers, cpus, Path(root), start_by):
-            status = outcome["status"]
-            if status == "done":
-                record = outcome["record"]
-                written = store.write_record(root, record)
-                summary["done" if written == "written" else "identical"] += 1
-                bar.advance(f"{record['label']} {record['task']} s{record['seed']}: {record['final_return']:,.1f}")
-            else:
-                summary[status] += 1
-                if status in ("failed", "busy"):
-                    summary["errors"].append(f"{outcome['job']}: {outcome['error']}")
-                bar.advance(f"{outcome.get('job')}: {status}")
+    with bar, closing(runner(todo, workers, cpus, Path(root), start_by)) as outcomes:
+        for outcome in outcomes:  # an error here closes the runner: it stops its jobs before this raises
+            _take(outcome, root, summary, bar)
     summary["wall_time_s"] = time.perf_counter() - t0
     return summary
+
+
+def _take(outcome: dict, root: str | Path, summary: dict, bar: _Progress) -> None:
+    """Count one job's outcome and store its record; a record the store refuses (another record of the same run
+    with a different result, e.g. another machine's) counts as failed with the store's message, and the grid goes
+    on."""
+    from daftrl.experiments import store
+
+    status = outcome["status"]
+    if status == "done":
+        record = outcome["record"]
+        where = f"{record['campaign']}/{record['task']}/{record['label']}/s{record['seed']}"
+        try:
+            written = store.write_record(root, record)
+        except store.RecordError as e:
+            summary["failed"] += 1
+            summary["errors"].append(f"{where}: not stored: {e}")
+            bar.advance(f"{where}: not stored")
+            return
+        summary["done" if written == "written" else "identical"] += 1
+        bar.advance(f"{record['label']} {record['task']} s{record['seed']}: {record['final_return']:,.1f}")
+        return
+    summary[status] += 1
+    if status in ("failed", "busy"):
+        summary["errors"].append(f"{outcome['job']}: {outcome['error']}")
+    bar.advance(f"{outcome.get('job')}: {status}")
+
+
+def _live_start_by(root: str | Path, deadline: float, records: list[dict]) -> Callable[[Job], float | None]:
+    """A job -> `latest_start` from the store at `root` as it is when asked (the records stored since the grid
+    began count); the last readable state of the store if it cannot be read then."""
+    from daftrl.experiments.store import RecordError
+
+    last = {"records": records}
+
+    def start_by(job: Job) -> float | None:
+        try:
+            last["records"] = list(stored_records(root).values())
+        except (RecordError, OSError):
+            pass
+        return grid.latest_start(job, deadline, last["records"])
+
+    return start_by
+
+
+def warn_stale(stale: list[str]) -> None:
+    """Say which stored records differ from what their job would run now, and what to do about it."""
+    print(f"warning: {len(stale)} stored record(s) differ from what the grid would run now (a default changed "
+          "since they were made?); they are kept and not rerun (records are committed results). Delete a record "
+          "(and its run directory) to run it again:", file=sys.stderr)
+    for line in stale:
+        print(f"  {line}", file=sys.stderr)
 
 
 class _Progress:

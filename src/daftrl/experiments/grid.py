@@ -17,7 +17,12 @@ A grid is a TOML file of blocks (docs/experiments.md)::
 Each job is one run with a stable id (`store.run_identity`): re-running a grid skips the runs whose record is in
 the store, builds the record of runs that finished but were not stored, resumes interrupted runs from their
 checkpoints (run dirs: $DAFTRL_HOME/grid/<campaign>/<task>/<label>/s<seed>-<run id>) and never runs one twice at
-once (the run directory's lock). Jobs return records; only the driver writes the store.
+once (the run directory's lock). Jobs return records; only the driver writes the store. A campaign holds each run
+once (under one label); two campaigns may share a run.
+
+The id covers only options that differ from their defaults, so a default changed since a record was made keeps its
+id: `drift` compares the stored record's resolved configuration with the job's, and `grid status` / `grid run` show
+such records as stale (they are kept: records are committed results).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import dataclasses
 import difflib
 import itertools
 import json
+import string
 import time
 import tomllib
 import traceback
@@ -37,6 +43,9 @@ from daftrl.runs import resolve_budget
 
 KINDS = ("adapt", "cotrain")
 BLOCK_KEYS = {"campaign", "kind", "tasks", "methods", "seeds", "label", "options", "steps"}
+LABEL_FIELDS = ("method", "task", "seed")
+"""The placeholders a label may use: `{method}`, `{task}`, `{seed}`."""
+DEFAULT_STEPS = 100_000
 
 
 class GridError(ValueError):
@@ -57,6 +66,8 @@ class Job:
     method_options: dict
     run_id: str
     identity: dict
+    resolved: dict = dataclasses.field(default_factory=dict)
+    """{"config": ..., "method_config": ...}: the full configuration the job runs with now (for `drift`)."""
 
     @property
     def cell(self) -> tuple[str, str, str]:
@@ -97,32 +108,63 @@ def expand(spec: dict, where: str = "grid") -> list[Job]:
     blocks = spec.get("block") or []
     if not blocks:
         raise GridError(f"{where}: no [[block]] to run")
-    jobs: dict[str, Job] = {}
+    defaults = spec.get("defaults", {})
+    jobs: dict[tuple[str, str], Job] = {}  # (campaign, run id): two campaigns may share a run
     cells: dict[tuple, str] = {}
     for i, raw in enumerate(blocks):
-        block = {**spec.get("defaults", {}), **raw}
         here = f"{where}, block {i + 1}"
-        options = {**{k: v for k, v in spec.get("defaults", {}).items() if k not in BLOCK_KEYS},
-                   **block.get("options", {})}
-        extra = set(block) - BLOCK_KEYS - set(spec.get("defaults", {}))
+        extra = set(raw) - BLOCK_KEYS
         if extra:
             raise GridError(f"{here}: unknown key(s) {', '.join(sorted(extra))}; run and method options go in "
                             f"`options = {{...}}` (block keys: {', '.join(sorted(BLOCK_KEYS))})")
+        block = {**defaults, **raw}
+        options = block_options(defaults, raw, here)
         for key in ("tasks", "methods", "seeds"):
             if not isinstance(block.get(key), list) or not block[key]:
                 raise GridError(f"{here}: `{key}` must be a non-empty list")
-        if "steps" in block:
-            options["steps"] = block["steps"]
         for task in block["tasks"]:
             for method in block["methods"]:
                 for seed in block["seeds"]:
-                    job = make_job(block.get("campaign") or spec.get("campaign"), block.get("kind", "adapt"),
-                                   task, method, seed, options, block.get("label", "{method}"), here)
-                    if cells.setdefault(job.cell + (seed,), job.run_id) != job.run_id:
-                        raise GridError(f"{here}: {job.name()} is defined twice with different options; give the "
-                                        "variants different labels (e.g. label = \"{method}-variant\")")
-                    jobs.setdefault(job.run_id, job)
+                    job = make_job(block_campaign(spec, raw), block.get("kind", "adapt"), task, method, seed,
+                                   options, block.get("label", "{method}"), here)
+                    _add(jobs, cells, job, here)
     return list(jobs.values())
+
+
+def _add(jobs: dict[tuple[str, str], Job], cells: dict[tuple, str], job: Job, where: str) -> None:
+    """Add a job to `expand`'s jobs; a job already there (the same run under the same label) is added once.
+    GridError for one cell and seed with two configurations, or one run under two labels of a campaign (its
+    store would hold the run twice: `store.load_records` refuses that)."""
+    if cells.setdefault(job.cell + (job.seed,), job.run_id) != job.run_id:
+        raise GridError(f"{where}: {job.name()} is defined twice with different options; give the variants "
+                        "different labels (e.g. label = \"{method}-variant\")")
+    same = jobs.setdefault((job.campaign, job.run_id), job)
+    if same.label != job.label:
+        raise GridError(f"{where}: {job.name()} is the same run as {same.name()} (the same options, run "
+                        f"{job.run_id}); a campaign holds each run once: drop one of the two, or give the variant "
+                        "the options that make it one")
+
+
+def block_campaign(spec: dict, block: dict) -> str | None:
+    """A block's campaign: its own, else the one in [defaults], else the top-level one (`expand`, and the
+    blocks `grid run --campaign` selects)."""
+    return block.get("campaign") or spec.get("defaults", {}).get("campaign") or spec.get("campaign")
+
+
+def block_options(defaults: dict, block: dict, where: str = "grid") -> dict:
+    """A block's run and method options: those of [defaults] (its option keys, then its `options` table, then its
+    `steps`), then the block's own (its `options`, then its `steps`), the block's winning key by key, so a block
+    with its own `options` still gets the defaults' `options`."""
+    options: dict = {}
+    for layer in (defaults, block):
+        table = layer.get("options", {})
+        if not isinstance(table, dict):
+            raise GridError(f"{where}: `options` must be a table, e.g. options = {{ learning_starts = 10000 }}")
+        options.update({k: v for k, v in layer.items() if k not in BLOCK_KEYS})
+        options.update(table)
+        if "steps" in layer:
+            options["steps"] = layer["steps"]
+    return options
 
 
 def make_job(campaign: str | None, kind: str, task: str, method: str, seed: int, options: dict, label: str,
@@ -153,16 +195,32 @@ def make_job(campaign: str | None, kind: str, task: str, method: str, seed: int,
             raise GridError(f"{where}: {method} has no option {key!r}"
                             + (f" (did you mean {', '.join(close)}?)" if close else ""))
     run_config = {**run_defaults, **run_opts, "task": task, "method": method, "seed": int(seed)}
-    if run_config.get("steps") is None:
-        run_config["steps"] = 100_000
+    if run_config.get("steps") is None and run_config.get("source_steps") is None:  # cotrain: either gives the budget
+        run_config["steps"] = DEFAULT_STEPS
+    name = label_name(label, method, task, seed, where)
     run_cfg, method_cfg = build_configs(kind, run_config, method_opts, where)
     run_dict = json_ready(dataclasses.asdict(run_cfg))
     method_dict = json_ready(dataclasses.asdict(method_cfg))
     identity = store.run_identity(kind, run_dict, run_defaults, store.non_default(method_dict, method_defaults))
-    name = label.format(method=method, task=task, seed=seed)
+    return Job(campaign, name, kind, task, method, int(seed), run_opts, method_opts, store.run_id(identity), identity,
+               {"config": run_dict, "method_config": method_dict})
+
+
+def label_name(label: str, method: str, task: str, seed: int, where: str = "grid") -> str:
+    """A label with its placeholders filled in (LABEL_FIELDS); GridError naming the ones a label may use for any
+    other, and for a name that is not plain (it is a directory of the store)."""
+    allowed = ", ".join(f"{{{f}}}" for f in LABEL_FIELDS)
+    try:
+        unknown = [f for _, f, _, _ in string.Formatter().parse(label) if f is not None and f not in LABEL_FIELDS]
+        name = None if unknown else label.format(method=method, task=task, seed=seed)
+    except (ValueError, IndexError, KeyError, AttributeError) as e:  # "{", "{seed:x}" with a bad spec, ...
+        raise GridError(f"{where}: label {label!r} cannot be filled in ({e}); a label may use {allowed}") from None
+    if unknown:
+        raise GridError(f"{where}: label {label!r} uses {', '.join(f'{{{f}}}' for f in unknown)}, which a label cannot "
+                        f"use; a label may use {allowed} (e.g. label = \"{{method}}-variant\")")
     if not store._NAME.match(name):
         raise GridError(f"{where}: label {name!r} is not a plain name (letters, digits, . _ -)")
-    return Job(campaign, name, kind, task, method, int(seed), run_opts, method_opts, store.run_id(identity), identity)
+    return name
 
 
 def _per_task(value: Any, task: str) -> Any:
@@ -243,6 +301,35 @@ def stored_records(root: str | Path) -> dict[tuple[str, str], dict]:
     return {(r["campaign"], r["run_id"]): r for r in store.load_records(root)} if root.exists() else {}
 
 
+def drift(job: Job, record: dict) -> list[str]:
+    """How the stored record of a done job differs from what the job would run now, one "section.key: stored X, now
+    Y" per option: the run id covers only non-default options, so a default changed since the record was made
+    keeps its id, and only this comparison of the resolved configurations shows it. Only options both hold are
+    compared (one added since, with a default that keeps behaviour, is not drift); options renamed since are read
+    under their new names (`daftrl.configs.RENAMED_OPTIONS`); run-local ones (`store.NOT_IN_ID`) do not count;
+    strings are compared as `portable` makes them (a record holds no absolute path)."""
+    from daftrl.configs import RENAMED_OPTIONS
+    from daftrl.provenance import portable_tree
+
+    found = []
+    for section in ("config", "method_config"):
+        now, then = job.resolved.get(section, {}), dict(record.get(section) or {})
+        for old, new in RENAMED_OPTIONS.items():
+            if old in then and old not in now:
+                then.update(new(then.pop(old)))
+        for key in sorted(set(now) & set(then) - store.NOT_IN_ID):
+            a, b = store.canonical(then[key]), store.canonical(portable_tree(now[key]))
+            if a != b:
+                found.append(f"{section}.{key}: stored {a}, now {b}")
+    return found
+
+
+def stale_records(jobs: list[Job], stored: dict[tuple[str, str], dict]) -> list[str]:
+    """One line per done job whose record `drift`s from what the job would run now: "name: its drift"."""
+    return [f"{job.name()}: {'; '.join(d)}" for job in jobs
+            if (record := stored.get((job.campaign, job.run_id))) and (d := drift(job, record))]
+
+
 def check_paths(jobs: list[Job], root: str | Path, stored: dict[tuple[str, str], dict]) -> None:
     """GridError if a job's record path holds a record of another run (a label reused for other options)."""
     for job in jobs:
@@ -256,13 +343,15 @@ def check_paths(jobs: list[Job], root: str | Path, stored: dict[tuple[str, str],
 
 
 def status(jobs: list[Job], root: str | Path) -> list[dict]:
-    """One row per cell (campaign, task, label): counts per state and the estimated remaining core-hours (the sum
-    of `_estimate_hours` over its runs not done; None when one of them has nothing to be estimated from)."""
+    """One row per cell (campaign, task, label): counts per state, how many of its done runs are stale (their
+    record `drift`s from what the grid would run now; they count as done too) and the estimated remaining
+    core-hours (the sum of `_estimate_hours` over its runs not done; None when one of them has nothing to be
+    estimated from)."""
     stored = stored_records(root)
     rows: dict[tuple, dict] = {}
     for job in jobs:
         row = rows.setdefault(job.cell, {"campaign": job.campaign, "task": job.task, "label": job.label,
-                                         "kind": job.kind, "jobs": []})
+                                         "kind": job.kind, "stale": 0, "jobs": []})
         state = job_state(job, stored)
         row[state] = row.get(state, 0) + 1
         row["jobs"].append((job, state))
@@ -270,23 +359,37 @@ def status(jobs: list[Job], root: str | Path) -> list[dict]:
         left = [j for j, s in row["jobs"] if s not in ("done", "finished")]
         hours = [_estimate_hours(j, stored.values()) for j in left]
         row["remaining_core_hours"] = sum(hours) if None not in hours else None
-        errors: dict[str, list[int]] = {}  # one line per distinct error, with the seeds that raised it
-        for j, s in row["jobs"]:
-            if s == "failed":
-                errors.setdefault(_failure(j), []).append(j.seed)
-        row["failed_errors"] = [{"error": e, "seeds": sorted(seeds)} for e, seeds in errors.items()]
+        row["failed_errors"] = _by_seeds((_failure(j), j.seed) for j, s in row["jobs"] if s == "failed")
+        row["stale_drift"] = _by_seeds(("; ".join(d), j.seed) for j, s in row["jobs"] if s == "done"
+                                       and (d := drift(j, stored[(j.campaign, j.run_id)])))
+        row["stale"] = sum(len(d["seeds"]) for d in row["stale_drift"])
         del row["jobs"]
     return sorted(rows.values(), key=lambda r: (r["campaign"], r["task"], r["label"]))
 
 
+def _by_seeds(pairs) -> list[dict]:
+    """(message, seed) pairs as one {"error": message, "seeds": [...]} per distinct message, in order of first
+    appearance: one line per distinct error or drift, with the seeds it concerns."""
+    seeds: dict[str, list[int]] = {}
+    for message, seed in pairs:
+        seeds.setdefault(message, []).append(seed)
+    return [{"error": m, "seeds": sorted(s)} for m, s in seeds.items()]
+
+
 def start_times(jobs: list[Job], deadline: float | None, records) -> dict[str, float | None]:
-    """run id -> the latest Unix time at which the job may start and still end before `deadline`: the deadline
-    minus its estimated time left (`_estimate_hours`: the store's measured wall times, and a started run's own),
-    or the deadline itself when there is nothing to estimate from. All None without a deadline."""
-    if deadline is None:
-        return {j.run_id: None for j in jobs}
+    """run id -> `latest_start` of each job, from the same records."""
     records = list(records)
-    return {j.run_id: deadline - 3600 * (_estimate_hours(j, records) or 0.0) for j in jobs}
+    return {j.run_id: latest_start(j, deadline, records) for j in jobs}
+
+
+def latest_start(job: Job, deadline: float | None, records) -> float | None:
+    """The latest Unix time at which the job may start and still end before `deadline`: the deadline minus its
+    estimated time left (`_estimate_hours`: the store's measured wall times, and a started run's own), or the
+    deadline itself when there is nothing to estimate from; None without a deadline. The executors ask just before
+    a job starts, with the store as it is then: a record stored since the grid began informs the jobs after it."""
+    if deadline is None:
+        return None
+    return deadline - 3600 * (_estimate_hours(job, list(records)) or 0.0)
 
 
 def _estimate_hours(job: Job, records) -> float | None:
@@ -394,12 +497,15 @@ def run_job(job: Job, cpus: str | None = None, root: str | Path | None = None,
             from daftrl.provenance import apply_cpu_settings
 
             apply_cpu_settings(cpus)
+        check_run_dir(job, _dir_identity(d))
         if not RunDir(d).finished():
             result = _run(job, d)
             if result["status"] != "finished":
                 return {"status": "interrupted", "job": job.name()}
+        record = store.record_from_run(d, job.campaign, job.label)
+        check_run_dir(job, record["identity"])
         (d / "failed.json").unlink(missing_ok=True)
-        return {"status": "done", "record": store.record_from_run(d, job.campaign, job.label)}
+        return {"status": "done", "record": record}
     except RunDirBusy as e:
         return {"status": "busy", "job": job.name(), "error": str(e)}
     except Exception as e:  # noqa: BLE001 - recorded and reported; the other jobs go on
@@ -411,6 +517,25 @@ def run_job(job: Job, cpus: str | None = None, root: str | Path | None = None,
         except OSError:
             pass
         return {"status": "failed", "job": job.name(), "error": error}
+
+
+def check_run_dir(job: Job, identity: dict | None) -> None:
+    """GridError if the job's run directory holds another run than the job's (`identity`, None for a run dir with
+    nothing to resume): made when a default had another value (the directory's name holds the run id, which
+    covers non-default options only) or copied from elsewhere. Resuming it would finish that other run, and its
+    record would be stored under this job's name."""
+    if identity is None or store.run_id(identity) == job.run_id:
+        return
+    raise GridError(f"{job.run_dir()} holds run {store.run_id(identity)} ({store.canonical(identity)}), not this "
+                    f"job's run {job.run_id} ({store.canonical(job.identity)}), e.g. made before a default changed: "
+                    "delete that stale run directory to run the job again")
+
+
+def _dir_identity(d: Path) -> dict | None:
+    try:
+        return store.run_dir_identity(d)
+    except Exception:  # noqa: BLE001 - unreadable now (being written?): checked again when its record is built
+        return None
 
 
 def _stored(job: Job, root: str | Path) -> bool:
@@ -434,6 +559,8 @@ def _run_locked(job: Job, d: Path) -> dict:
 
     run = RunDir(d)
     run.lock()  # RunDirBusy if another process runs it: nothing here is touched then
+    if run.finished():  # finished by another process since `run_job` looked: nothing to resume
+        return {"status": "finished"}
     run_config = {**store.defaults_for(job.kind, job.method, job.task)[0], **job.run_options, "task": job.task,
                   "method": job.method, "seed": job.seed, "steps": job.identity["steps"]}
     run_cfg, method_cfg = build_configs(job.kind, run_config, job.method_options)

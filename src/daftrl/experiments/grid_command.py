@@ -32,13 +32,15 @@ class GridArgs:
     campaign: str | None = None
     """Without a spec: the campaign; with one: only this campaign's blocks. With store: required."""
     tasks: list[str] = dataclasses.field(default_factory=list)
+    """Without a spec (as --methods, --seeds, --steps, --kind, --label, --option): the one block to run."""
     methods: list[str] = dataclasses.field(default_factory=list)
-    seeds: list[int] = dataclasses.field(default_factory=lambda: [0])
+    seeds: list[int] = dataclasses.field(default_factory=list)
+    """Default: 0."""
     steps: int | None = None
-    kind: str = "adapt"
-    """adapt | cotrain (without a spec)."""
-    label: str = "{method}"
-    """Cell name in the store (without a spec; with store: default the run's method)."""
+    kind: str | None = None
+    """adapt (default) | cotrain."""
+    label: str | None = None
+    """Cell name in the store (default {method}; with store: default the run's method)."""
     option: list[str] = dataclasses.field(default_factory=list)
     """Run or method option name=value (repeatable), e.g. --option learning_starts=10000."""
     deadline: str | None = None
@@ -54,13 +56,10 @@ def run(args: GridArgs) -> int:
     if args.action == "store":
         return store_run(args)
     if args.spec:
-        spec = grid.load_spec(args.spec)
-        if args.campaign:
-            own = lambda b: b.get("campaign", spec.get("campaign")) == args.campaign  # noqa: E731
-            spec["block"] = [b for b in spec.get("block", []) if own(b)]
+        spec = spec_of_file(args)
     elif args.tasks and args.methods:
-        spec = grid.spec_from_flags(args.campaign, args.tasks, args.methods, args.seeds, args.steps, args.kind,
-                                    args.label, args.option)
+        spec = grid.spec_from_flags(args.campaign, args.tasks, args.methods, args.seeds or [0], args.steps,
+                                    args.kind or "adapt", args.label or "{method}", args.option)
     else:
         raise ValueError("name a grid: daftrl grid run|status|list GRID.toml, or --campaign C --tasks ... "
                          "--methods ... [--seeds ...] (see --help)")
@@ -76,16 +75,42 @@ def run(args: GridArgs) -> int:
 
     deadline = parse_deadline(args.deadline) if args.deadline else None
     res = run_grid(jobs, args.results, args.executor, args.workers, args.cpus, deadline=deadline)
-    print(f"grid: {res['done']} stored, {res['skipped']} already stored, {res['identical']} identical, "
-          f"{res['interrupted']} interrupted, {res['busy']} running elsewhere, {res['failed']} failed, "
-          f"{res['deferred']} not started before the deadline ({res['wall_time_s'] / 60:.1f} min); records in "
-          f"{args.results}/")
+    print(f"grid: {res['done']} stored, {res['skipped']} already stored"
+          + (f" ({len(res['stale'])} of them stale, see above)" if res["stale"] else "")
+          + f", {res['identical']} identical, {res['interrupted']} interrupted, {res['busy']} running elsewhere, "
+          f"{res['failed']} failed, {res['deferred']} not started before the deadline "
+          f"({res['wall_time_s'] / 60:.1f} min); records in {args.results}/")
     for error in res["errors"]:
         print(f"  {error}", file=sys.stderr)
     if res["interrupted"]:
         print("interrupted runs resume when the same command runs again", file=sys.stderr)
         return 143
     return 1 if res["failed"] else 0
+
+
+SPEC_FLAGS = ("tasks", "methods", "seeds", "steps", "kind", "label", "option")
+"""The flags that define a grid's one block on the command line: with a grid file they would be ignored."""
+
+
+def spec_of_file(args: GridArgs) -> dict:
+    """The grid file's specification, with only the blocks of `--campaign` if given (a block's campaign as
+    `expand` reads it: its own, else [defaults]', else the file's). ValueError for a flag that defines a block
+    on the command line: the file defines them."""
+    from daftrl.experiments import grid
+
+    given = [f"--{name}" for name in SPEC_FLAGS if getattr(args, name) not in (None, [])]
+    if given:
+        raise ValueError(f"{' '.join(given)}: with a grid file ({args.spec}) the blocks come from the file; set them "
+                         "there, or leave out the file to run one block from these flags")
+    spec = grid.load_spec(args.spec)
+    if args.campaign:
+        blocks = spec.get("block") or []
+        spec["block"] = [b for b in blocks if grid.block_campaign(spec, b) == args.campaign]
+        if blocks and not spec["block"]:
+            found = sorted({str(grid.block_campaign(spec, b)) for b in blocks})
+            raise ValueError(f"--campaign {args.campaign}: no block of {args.spec} is in that campaign (its "
+                             f"campaigns: {', '.join(found)})")
+    return spec
 
 
 def parse_deadline(text: str, now: float | None = None) -> float:
@@ -118,16 +143,16 @@ def print_status(rows: list[dict]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("campaign", "task", "label", "done", "running", "failed", "resumable", "pending", "core-h left",
-                  title="grid status")
+    table = Table("campaign", "task", "label", "done", "stale", "running", "failed", "resumable", "pending",
+                  "core-h left", title="grid status")
     total, unknown = 0.0, False
     for r in rows:
         hours = r["remaining_core_hours"]
         total += hours or 0.0
         unknown |= hours is None
         table.add_row(r["campaign"], r["task"], r["label"], str(r.get("done", 0) + r.get("finished", 0)),
-                      str(r.get("running", 0)), str(r.get("failed", 0)), str(r.get("interrupted", 0)),
-                      str(r.get("pending", 0)), "?" if hours is None else f"{hours:.2f}")
+                      str(r.get("stale", 0)), str(r.get("running", 0)), str(r.get("failed", 0)),
+                      str(r.get("interrupted", 0)), str(r.get("pending", 0)), "?" if hours is None else f"{hours:.2f}")
     console = Console(width=None if sys.stdout.isatty() else 160)  # a log file gets whole names
     console.print(table)
     console.print(f"remaining: {total:.1f} core-hours" + (" (+ cells with no finished run to estimate from)"
@@ -137,6 +162,15 @@ def print_status(rows: list[dict]) -> None:
             seeds = ", ".join(map(str, failure["seeds"]))
             console.print(f"failed in {r['label']} {r['task']} (seed{'s' if len(failure['seeds']) > 1 else ''} "
                           f"{seeds}): {failure['error']}", markup=False)
+    for r in rows:
+        for drift in r.get("stale_drift", []):
+            seeds = ", ".join(map(str, drift["seeds"]))
+            console.print(f"stale in {r['label']} {r['task']} (seed{'s' if len(drift['seeds']) > 1 else ''} "
+                          f"{seeds}): {drift['error']}", markup=False)
+    if any(r.get("stale") for r in rows):
+        console.print("stale: stored records that differ from what the grid would run now (a default changed since "
+                      "they were made?); they are kept and count as done; delete a record (and its run directory) "
+                      "to run it again", markup=False)
 
 
 def store_run(args: GridArgs) -> int:
@@ -146,7 +180,7 @@ def store_run(args: GridArgs) -> int:
     if not (args.spec and args.campaign):
         raise ValueError("name the run and its campaign: daftrl grid store RUN_DIR --campaign C [--label L] "
                          "[--results results]")
-    record = store.record_from_run(args.spec, args.campaign, None if args.label == "{method}" else args.label)
+    record = store.record_from_run(args.spec, args.campaign, args.label)
     written = store.write_record(args.results, record)
     print(f"{written}: {store.record_path(args.results, record)} (run {record['run_id']}, final return "
           f"{record['final_return']:,.1f})")

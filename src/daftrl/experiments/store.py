@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from daftrl.provenance import committed_provenance, portable
+from daftrl.provenance import committed_provenance, portable, portable_tree
 
 SCHEMA_VERSION = 1
 FINAL_FRACTION = 0.9
@@ -44,6 +44,8 @@ OPTIONAL_NUMBERS = ("zero_shot", "wall_time_s", "eval_time_s", "train_time_s", "
 CURVE_FIELDS = ("step", "return_mean", "return_std", "returns", "wall_time", "train_return", "falls",
                 "train_episodes")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_RECORD_FILE = re.compile(r"^s-?[0-9]+\.json$")
+"""A record's file name (`record_path`): other files in the store (a summary, a note) are not records."""
 
 
 class RecordError(ValueError):
@@ -65,12 +67,14 @@ def non_default(values: dict, defaults: dict) -> dict:
 def run_identity(kind: str, run_config: dict, run_defaults: dict, method_overrides: dict) -> dict:
     """What decides a run's result: its kind, task, method, seed and budget, the run options that differ from
     their defaults (without those in NOT_IN_ID) and the method options that differ from the method's defaults.
-    Comparing with defaults keeps ids stable when a new option is added with a default that keeps behaviour."""
+    Comparing with defaults keeps ids stable when a new option is added with a default that keeps behaviour.
+    Strings are taken as `portable` writes them, so an expert or dataset given as a path has the same id on every
+    machine (a zoo name or dataset id is unchanged by it: the ids of runs that name them stay as they were)."""
     full = {"kind": kind, **run_config}
     ident = {k: full[k] for k in ALWAYS_IN_ID if k in full}
     rest = {k: v for k, v in run_config.items() if k not in NOT_IN_ID and k not in ident}
-    ident["options"] = non_default(rest, run_defaults)
-    ident["method_options"] = dict(sorted(method_overrides.items()))
+    ident["options"] = portable_tree(non_default(rest, run_defaults))
+    ident["method_options"] = portable_tree(dict(sorted(method_overrides.items())))
     return ident
 
 
@@ -141,14 +145,15 @@ def read_record(path: str | os.PathLike) -> dict:
 
 
 def load_records(root: str | os.PathLike) -> list[dict]:
-    """Every record under `root` (a store, a campaign or a task directory), validated, sorted by path.
-    RecordError if a file is malformed, sits at the wrong path, or two files of one campaign hold the same run
-    (campaigns are separate collections: the same run may be in two, e.g. a study and the main grid)."""
+    """Every record under `root` (a store, a campaign or a task directory), validated, sorted by path: the files
+    named as records are (`s<seed>.json`), so another file kept beside them (a summary.json) is no record and is not
+    read. RecordError if a record file is malformed, sits at the wrong path, or two files of one campaign hold the
+    same run (campaigns are separate collections: the same run may be in two, e.g. a study and the main grid)."""
     root = Path(root)
     if not root.exists():
         raise RecordError(f"{root}: no such results directory")
     records, seen = [], {}
-    for path in sorted(root.rglob("s*.json")):
+    for path in sorted(p for p in root.rglob("s*.json") if _RECORD_FILE.match(p.name)):
         record = read_record(path)
         if not path.as_posix().endswith(record_path("", record).as_posix()):
             raise RecordError(f"{path}: holds {record_path('', record)}; move it there (the path is the record's "
@@ -250,15 +255,11 @@ def record_from_run(run_dir: str | os.PathLike, campaign: str, label: str | None
     if not run.finished():
         raise RecordError(f"{run.path} has no finished result.json: finish the run (`--resume`) before storing it")
     doc = json.loads(run.config_path.read_text())
-    config = dict(doc["config"])
-    method_config = config.pop("method_config", {})
-    result = json.loads(run.result_path.read_text())
     kind = checkpoint_kind(run.checkpoint)
     if kind not in ("adapt", "cotrain"):
         raise RecordError(f"{run.path} holds a {kind!r} run; the store keeps adapt and cotrain runs")
-    run_defaults, method_defaults = defaults_for(kind, config["method"], config["task"])
-    overrides = non_default(method_config, method_defaults)
-    identity = run_identity(kind, config, run_defaults, overrides)
+    config, method_config, overrides, identity = _identity_of(kind, doc)
+    result = json.loads(run.result_path.read_text())
     curve = [_curve_point(r) for r in run.rows("eval")]
     budget = int(config["steps"])
     check_complete(curve, int(result["steps"]), int(config["eval_every"]), str(run.path))
@@ -296,6 +297,31 @@ def record_from_run(run_dir: str | os.PathLike, campaign: str, label: str | None
         "note": None,
     }
     return validate(record, str(run.path))
+
+
+def run_dir_identity(run_dir: str | os.PathLike) -> dict | None:
+    """The identity (`run_identity`) of the run a run directory holds, from its config.json and its checkpoint's
+    kind, as its record will have it; None before its first checkpoint (such a run starts over) or for a run the
+    store does not keep."""
+    from daftrl.checkpoint import checkpoint_kind
+    from daftrl.rundir import RunDir
+
+    run = RunDir(run_dir)
+    if not (run.config_path.is_file() and run.has_checkpoint()):
+        return None
+    kind = checkpoint_kind(run.checkpoint)
+    if kind not in ("adapt", "cotrain"):
+        return None
+    return _identity_of(kind, json.loads(run.config_path.read_text()))[3]
+
+
+def _identity_of(kind: str, doc: dict) -> tuple[dict, dict, dict, dict]:
+    """(run config, method config, non-default method options, identity) of a run's config.json document."""
+    config = dict(doc["config"])
+    method_config = config.pop("method_config", {})
+    run_defaults, method_defaults = defaults_for(kind, config["method"], config["task"])
+    overrides = non_default(method_config, method_defaults)
+    return config, method_config, overrides, run_identity(kind, config, run_defaults, overrides)
 
 
 def check_complete(curve: list[dict], steps: int, every: int, where: str) -> None:
