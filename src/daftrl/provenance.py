@@ -100,6 +100,24 @@ def committed_provenance(prov: dict | None = None) -> dict:
     return portable_tree(provenance() if prov is None else prov)
 
 
+def usable_cores(cpus: str | None) -> list[int]:
+    """The cores `--cpus` names (e.g. '0' or '0,1'; without it, every core this process may use): ValueError in
+    one line for a core that is not a number or that this process may not use."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if not cpus:
+        return allowed
+    try:
+        wanted = sorted({int(c) for c in cpus.split(",")})
+    except ValueError:
+        raise ValueError(f"--cpus {cpus!r}: give core numbers separated by commas, e.g. 0 or 0,1 (this process may "
+                         f"use {','.join(map(str, allowed))})") from None
+    missing = sorted(set(wanted) - set(allowed))
+    if missing:
+        raise ValueError(f"--cpus {cpus}: core(s) {','.join(map(str, missing))} not available; this process may "
+                         f"use {','.join(map(str, allowed))}")
+    return wanted
+
+
 def apply_cpu_settings(cpus: str | None) -> None:
     """Restrict this process to some cores (before JAX starts its thread pool): e.g. '0' or '0,1'.
 
@@ -107,14 +125,6 @@ def apply_cpu_settings(cpus: str | None) -> None:
     (docs/benchmarks.md)."""
     if not cpus:
         return
-    allowed = sorted(os.sched_getaffinity(0))
-    try:
-        wanted = {int(c) for c in cpus.split(",")}
-    except ValueError:
-        raise ValueError(f"--cpus {cpus!r}: give core numbers separated by commas, e.g. 0 or 0,1 (this process may "
-                         f"use {','.join(map(str, allowed))})") from None
-    if not wanted <= set(allowed):
-        raise ValueError(f"--cpus {cpus}: core(s) {','.join(map(str, sorted(wanted - set(allowed))))} not available; "
-                         f"this process may use {','.join(map(str, allowed))}")
+    wanted = usable_cores(cpus)
     os.sched_setaffinity(0, wanted)
     os.environ.setdefault("OMP_NUM_THREADS", str(len(wanted)))

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from daftrl.experiments import grid
 from daftrl.experiments.grid import Job, check_paths, job_state, run_job, stored_records
+from daftrl.provenance import usable_cores
 
 EXECUTORS = ("serial", "local", "ray")
 
@@ -46,24 +47,6 @@ def _stop_requests(on_stop=None):
 
 StartBy = Callable[[Job], "float | None"] | None
 """A job -> its latest start time (`grid.latest_start`), asked for just before it starts; None: no deadline."""
-
-
-def usable_cores(cpus: str | None) -> list[int]:
-    """The cores `--cpus` names (without it: every core this process may use), checked before any worker starts:
-    ValueError in one line for a core that is not a number or that this process may not use."""
-    allowed = sorted(os.sched_getaffinity(0))
-    if not cpus:
-        return allowed
-    try:
-        wanted = sorted({int(c) for c in cpus.split(",")})
-    except ValueError:
-        raise ValueError(f"--cpus {cpus!r}: give core numbers separated by commas, e.g. 0 or 0,1 (this process may "
-                         f"use {','.join(map(str, allowed))})") from None
-    missing = sorted(set(wanted) - set(allowed))
-    if missing:
-        raise ValueError(f"--cpus {cpus}: core(s) {','.join(map(str, missing))} not available; this process may "
-                         f"use {','.join(map(str, allowed))}")
-    return wanted
 
 
 def serial(jobs: list[Job], workers: int = 1, cpus: str | None = None, root: Path | None = None,
