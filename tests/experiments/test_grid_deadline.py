@@ -31,9 +31,9 @@ def test_a_job_starts_only_if_its_estimated_time_fits(tmp_path):
     ft, = jobs(("ft",))
     measured = {"label": "ft", "task": TASK, "kind": "adapt", "method": "ft", "status": "finished", "steps": 100,
                 "wall_time_s": 50.0}  # 0.5 s per step: the 200-step job needs ~100 s
-    assert grid.start_times([ft], 1000.0, [measured]) == {ft.run_id: 900.0}
-    assert grid.start_times([ft], 1000.0, []) == {ft.run_id: 1000.0}  # nothing to estimate from: the deadline
-    assert grid.start_times([ft], None, [measured]) == {ft.run_id: None}
+    assert grid.latest_start(ft, 1000.0, [measured]) == 900.0
+    assert grid.latest_start(ft, 1000.0, []) == 1000.0  # nothing to estimate from: the deadline
+    assert grid.latest_start(ft, None, [measured]) is None
     assert grid.run_job(ft, start_by=time.time() - 1)["status"] == "deferred"
     res = run_grid([ft], tmp_path / "results", quiet=True, deadline=time.time() + 3600)
     assert (res["done"], res["deferred"]) == (1, 0)

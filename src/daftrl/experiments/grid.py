@@ -376,12 +376,6 @@ def _by_seeds(pairs) -> list[dict]:
     return [{"error": m, "seeds": sorted(s)} for m, s in seeds.items()]
 
 
-def start_times(jobs: list[Job], deadline: float | None, records) -> dict[str, float | None]:
-    """run id -> `latest_start` of each job, from the same records."""
-    records = list(records)
-    return {j.run_id: latest_start(j, deadline, records) for j in jobs}
-
-
 def latest_start(job: Job, deadline: float | None, records) -> float | None:
     """The latest Unix time at which the job may start and still end before `deadline`: the deadline minus its
     estimated time left (`_estimate_hours`: the store's measured wall times, and a started run's own), or the
