@@ -268,3 +268,110 @@ def test_write_report_on_a_small_store(tmp_path):
     assert "![hopper-x](img/results/main/hopper-x.png)" in main
     assert str(tmp_path) not in text
     assert report.write_report(tmp_path / "results", out, reps=200) == text  # byte-for-byte deterministic
+
+
+def zero_shot_record(campaign: str, task: str, seed: int, value: float = 100.0) -> dict:
+    """A zero-shot run: the expert evaluated at step 0, a one-point curve."""
+    r = make_record(campaign, task, "zero-shot", seed, value, zero_shot=value)
+    return r | {"method": "zero-shot", "steps": 0, "curve": r["curve"][:1], "final_return": value}
+
+
+CHEETAH, WALKER = "halfcheetah-broken-back-thigh", "walker-no-right-thigh"
+PANEL_CELLS = {CHEETAH: ("ft", "daft", "single-critic", "reward-shaping", "daft-omega0"),
+               WALKER: ("daft-h1", "daft-h20", "reward-shaping")}  # walker: no daft
+
+
+def panel_store(root, campaign: str = "online") -> list[dict]:
+    """Labels of the paper's Figures 2, 4 and 5 and daft-omega0 (in none), 2 seeds each, zero-shot runs on CHEETAH."""
+    records = [make_record(campaign, task, label, seed, 1000.0 + 100 * seed, robot=task.split("-")[0])
+               for task, labels in PANEL_CELLS.items() for label in labels for seed in range(2)]
+    records += [zero_shot_record(campaign, CHEETAH, seed) for seed in range(2)]
+    for r in records:
+        path = root / r["campaign"] / r["task"] / r["label"] / f"s{r['seed']}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(r))
+    return records
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """{figure file name: (legend names of its curves, zero-shot line)} of every learning-curve figure drawn."""
+    from daftrl.experiments import plots
+
+    calls, real = {}, plots.learning_curves
+
+    def spy(stem, title, series, zero_shot):
+        calls[stem.name] = ([s.name for s in series], zero_shot)
+        return real(stem, title, series, zero_shot)
+
+    monkeypatch.setattr(plots, "learning_curves", spy)
+    return calls
+
+
+def test_one_figure_per_panel_of_the_paper_and_no_label_left_out(tmp_path, drawn):
+    """Campaign online: per task one figure per paper panel with at least two of its labels there, captioned and
+    linked; the labels in none of them (daft-omega0; reward-shaping on walker, where Figure 4 has no daft) in an
+    `-other` figure, with daft where the task has it."""
+    panel_store(tmp_path / "results")
+    text = report.write_report(tmp_path / "results", tmp_path / "docs" / "results.md", reps=50)
+    figures = tmp_path / "docs" / "img" / "results" / "online"
+    assert {p.name for p in figures.glob("*-*.png") if not p.name.startswith(("profiles", "runtime"))} == {
+        f"{CHEETAH}-figure-2.png", f"{CHEETAH}-figure-4.png", f"{CHEETAH}-other.png",
+        f"{WALKER}-figure-5.png", f"{WALKER}-other.png"}
+    assert not (figures / f"{CHEETAH}.png").exists() and not (figures / f"{WALKER}.png").exists()
+    assert {name: names for name, (names, _) in drawn.items()} == {
+        f"{CHEETAH}-figure-2": ["ft (n=2)", "daft (n=2)"],  # the paper's order; zero-shot is the dashed line
+        f"{CHEETAH}-figure-4": ["daft (n=2)", "single-critic (n=2)", "reward-shaping (n=2)"],
+        f"{CHEETAH}-other": ["daft (n=2)", "daft-omega0 (n=2)"],
+        f"{WALKER}-figure-5": ["daft-h1 (n=2)", "daft-h20 (n=2)"],
+        f"{WALKER}-other": ["reward-shaping (n=2)"]}
+    cheetah = text.split(f"#### {CHEETAH}")[1].split("####")[0]
+    assert ("The paper's Figure 2: `zero-shot`, `ft`, `daft`.\n\n"
+            f"![{CHEETAH}: Figure 2](img/results/online/{CHEETAH}-figure-2.png)") in cheetah
+    assert ("The paper's Figure 4 (ablations): `daft`, `single-critic`, `reward-shaping`.\n\n"
+            f"![{CHEETAH}: Figure 4 (ablations)](img/results/online/{CHEETAH}-figure-4.png)") in cheetah
+    assert ("Labels in no figure above, with `daft`: `daft`, `daft-omega0`.\n\n"
+            f"![{CHEETAH}: other labels](img/results/online/{CHEETAH}-other.png)") in cheetah
+    assert "figure-5" not in cheetah
+    walker = text.split(f"#### {WALKER}")[1].split("####")[0]
+    assert f"The paper's Figure 5 (horizon H): `daft-h1`, `daft-h20`.\n\n![{WALKER}: Figure 5" in walker
+    assert f"Labels in no figure above: `reward-shaping`.\n\n![{WALKER}: other labels]" in walker
+
+
+def test_zero_shot_runs_are_the_dashed_line_not_a_curve(tmp_path, drawn):
+    panel_store(tmp_path / "results")
+    report.build_report(store.load_records(tmp_path / "results"), tmp_path, tmp_path / "img", reps=50)
+    names, zero_shot = drawn[f"{CHEETAH}-figure-2"]
+    assert zero_shot == pytest.approx(100.0)  # the dashed line: mean zero-shot of the task's adaptation runs
+    assert not any(name.startswith("zero-shot") for name in names) and names
+
+
+def test_a_campaign_without_panels_keeps_one_figure_of_every_label(tmp_path, drawn):
+    """The same labels in campaign `main` (no panels): one `<task>.png` per task with every label, as before;
+    campaign `online` beside it is split into panels."""
+    panel_store(tmp_path / "results", "main")
+    panel_store(tmp_path / "results", "online")
+    text = report.write_report(tmp_path / "results", tmp_path / "docs" / "results.md", reps=50)
+    main = text.split("\n## main\n")[1].split("\n## online\n")[0]
+    assert f"![{CHEETAH}](img/results/main/{CHEETAH}.png)" in main and "The paper's" not in main
+    assert f"![{WALKER}](img/results/main/{WALKER}.png)" in main
+    assert {p.name for p in (tmp_path / "docs" / "img" / "results" / "main").glob("*.png")} == {
+        f"{CHEETAH}.png", f"{WALKER}.png", "runtime.png"}
+    assert drawn[CHEETAH][0] == ["daft (n=2)", "daft-omega0 (n=2)", "ft (n=2)", "reward-shaping (n=2)",
+                                 "single-critic (n=2)", "zero-shot (n=2)"]
+    assert f"{CHEETAH}-figure-2" in drawn  # online: panels
+
+
+def test_write_report_removes_the_figures_it_no_longer_links(tmp_path):
+    panel_store(tmp_path / "results")
+    figures = tmp_path / "docs" / "img" / "results"
+    stale = [figures / "online" / f"{CHEETAH}.png", figures / "online" / f"{CHEETAH}.svg"]
+    kept = [figures / "online" / "notes.txt", figures / "gone-campaign" / "x.png"]  # not a figure; not reported
+    for path in stale + kept:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"old")
+    text = report.write_report(tmp_path / "results", tmp_path / "docs" / "results.md", reps=50)
+    assert not any(path.exists() for path in stale) and all(path.exists() for path in kept)
+    pngs = sorted(p.name for p in (figures / "online").glob("*.png"))
+    assert pngs and all(f"(img/results/online/{name})" in text for name in pngs)
+    assert sorted(p.name for p in (figures / "online").glob("*.svg")) == [n.replace(".png", ".svg") for n in pngs]

@@ -107,3 +107,16 @@ def test_no_paper_section_without_offline_source_records(tmp_path):
     text = report.build_report(records, tmp_path, tmp_path / "img", reps=50)
     assert "## online" in text and "### `daft` against each label, task by task" in text
     assert "Offline source" not in text and "paper:" not in text and "Table 2" not in text
+
+
+def test_paper_figure_panels_name_labels_of_the_online_grid():
+    jobs = grid.expand(grid.load_spec(Path(__file__).resolve().parents[2] / "grids" / "online.toml"))
+    panels = paper.PAPER_FIGURE_PANELS[jobs[0].campaign]
+    labels = {j.label for j in jobs}
+    assert list(panels) == ["Figure 2", "Figure 4 (ablations)", "Figure 5 (horizon H)"]
+    assert all(set(members) <= labels and "daft" in members for members in panels.values())
+    assert labels - {label for members in panels.values() for label in members} == {"daft-omega0"}  # drawn as other
+    assert len({report._slug(name) for name in panels}) == len(panels) and report.OTHER_SLUG not in map(
+        report._slug, panels)
+    with pytest.raises(TypeError):
+        paper.PAPER_FIGURE_PANELS["online"]["Figure 6"] = ("daft",)  # read-only

@@ -13,3 +13,15 @@ def test_committed_results_md_is_what_daftrl_report_writes(tmp_path):
     committed = (ROOT / "docs" / "results.md").read_text()
     assert text == committed, "docs/results.md is out of date: run `make results-doc` and commit it"
     assert (tmp_path / "docs" / "img" / "results").is_dir()
+
+
+def test_committed_figures_are_those_daftrl_report_writes(tmp_path):
+    """docs/img/results holds the figures the report writes and links, no more (no stale figure lingers)."""
+    out = tmp_path / "docs" / "results.md"
+    write_report(ROOT / "results", out, reps=10)  # the figure names do not depend on the bootstrap
+
+    def names(figures):
+        return sorted(path.relative_to(figures).as_posix() for path in figures.rglob("*") if path.is_file())
+
+    assert names(ROOT / "docs" / "img" / "results") == names(tmp_path / "docs" / "img" / "results"), (
+        "docs/img/results is out of date: run `make results-doc` and commit it (with the figures it removed)")

@@ -1,4 +1,5 @@
-"""Published reference numbers, never results of ours: the DAFT paper's Table 2 (offline source), as printed.
+"""Published facts of the DAFT paper, never results of ours: its Table 2 (offline source), as printed, and which
+methods its learning-curve figures (Figures 2, 4 and 5) set side by side.
 
 Source: DAFT paper, appendix C, Table 2: episode returns in the target domain, "averaged over 4 varied random
 seeds", mean ± the spread the table prints. The source is a D4RL "medium" v2 dataset of the robot (gym v2 MuJoCo
@@ -7,6 +8,10 @@ al., 2024, "Cross-domain policy adaptation by capturing representation mismatch"
 are PAR's runs, under PAR's protocol; CQL-0, CQL+SAC and DAFT are the DAFT paper's own. The campaign that
 reproduces the table is `offline-source` (grids/table2.toml); `daftrl report` sets its records next to these
 numbers, with the differences of protocol (our datasets: daftrl's medium actors on Gymnasium v5, docs/datasets.md).
+
+The figures: Figure 2 compares DAFT with FT, SGFT and the zero-shot expert; Figure 4 ablates DAFT's source term
+(one critic, or reward shaping instead); Figure 5 varies DAFT's horizon H (1, 5 = the default, 20). Campaign
+`online` (grids/online.toml) runs them; `daftrl report` draws one figure per panel of `PAPER_FIGURE_PANELS`.
 """
 
 from __future__ import annotations
@@ -53,6 +58,18 @@ PAPER_TABLE2: Mapping[str, Mapping[str, PaperCell]] = MappingProxyType({
                             for column, (mean, spread) in zip(PAPER_TABLE2_COLUMNS, cells, strict=True)})
     for task, cells in _ROWS.items()})
 """task -> paper column -> the published cell, tasks in the paper's row order. Read-only."""
+
+
+PAPER_FIGURE_PANELS: Mapping[str, Mapping[str, tuple[str, ...]]] = MappingProxyType({
+    "online": MappingProxyType({
+        "Figure 2": ("zero-shot", "ft", "ft-d", "sgft", "daft"),
+        "Figure 4 (ablations)": ("daft", "single-critic", "reward-shaping"),
+        "Figure 5 (horizon H)": ("daft-h1", "daft", "daft-h20"),
+    })})
+"""Campaign -> the paper's learning-curve figure -> our labels it sets side by side, in the paper's order. Read-only.
+Campaign `online` (grids/online.toml): `ft-d` (fresh critics) is our reading of the paper's FT, so it stays with
+Figure 2; `daft` is DAFT at its default horizon H = 5, so it is in every panel. Labels in no panel (`daft-omega0`,
+not in the paper) are drawn by `daftrl report` in a figure of their own with the campaign's reference label."""
 
 
 def paper_table2_cell(task: str, label: str) -> PaperCell | None:

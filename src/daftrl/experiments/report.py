@@ -12,7 +12,17 @@ Then per campaign (sorted by name), each section left out when it has no data:
 3. the campaign's reference label (`reference_label`: DAFT) against each other label, task by task: the difference
    of mean final returns with a 95 % Welch t-interval and whether it excludes zero (better / worse / level);
 4. per task (the DAFT paper's Figure 2): learning curves (mean over seeds, 95 % t-interval band), final returns
-   with 95 % t-intervals, early-phase returns, the normalised area under the curve, training returns and falls;
+   with 95 % t-intervals, early-phase returns, the normalised area under the curve, training returns and falls.
+   The curves: one figure of every label, `<campaign>/<task>.png`, unless the campaign has panels in
+   `daftrl.experiments.paper.PAPER_FIGURE_PANELS` (campaign `online`: the paper's Figures 2, 4 and 5). Then one
+   figure per panel of which the task has records of at least two labels, `<campaign>/<task>-<slug>.png` (the slug:
+   the panel's name before any bracket, lower case, hyphenated: `figure-2`, `figure-4`, `figure-5`), each under a
+   caption naming the panel; and, when some label of the task is in none of those figures (in no panel, or only in
+   panels with fewer than two labels on the task), one more figure `<campaign>/<task>-other.png` of those labels with
+   the campaign's reference label, so that no label goes undrawn. A label keeps its colour in every figure of its
+   campaign. In the panel figures a label of zero-shot runs is no curve when the zero-shot mean is the dashed line
+   (its one step-0 point would only repeat the line in the legend); the one figure of a campaign without panels
+   draws every label;
 5. across tasks: IQM and mean of normalised scores with stratified-bootstrap 95 % intervals, performance profiles
    and the probability of improvement of the reference label over each other label (Agarwal et al. 2021, "Deep
    reinforcement learning at the edge of the statistical precipice", NeurIPS; computed with `rliable`);
@@ -26,7 +36,8 @@ rliable aggregates) in `daftrl.experiments.stats`, the numbers of each run and t
 
 The markdown is byte-for-byte deterministic for the same records: sorted iteration, fixed float formats, a seeded
 bootstrap (rliable draws from numpy's global RNG, which `daftrl.experiments.stats` seeds and restores afterwards)
-and no dates, paths or hostnames.
+and no dates, paths or hostnames. `write_report` removes, from the figure directory of each campaign it reports
+(`<figures>/<campaign>/`), the PNG and SVG files the markdown no longer links, so that no stale figure lingers.
 """
 
 from __future__ import annotations
@@ -35,6 +46,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -51,6 +63,7 @@ from daftrl.experiments.compare import (
     select_comparison,
 )
 from daftrl.experiments.paper import (
+    PAPER_FIGURE_PANELS,
     PAPER_TABLE2,
     PAPER_TABLE2_CAMPAIGN,
     PAPER_TABLE2_COLUMNS,
@@ -388,16 +401,65 @@ def _summary_section(records: Sequence[Mapping]) -> list[str]:
             "", *blocks]
 
 
-def _task_figure(ctx: _Context, task: str, records: Sequence[Mapping], zero_shot: float | None) -> Path:
+@dataclasses.dataclass(frozen=True)
+class _Figure:
+    """One learning-curve figure of a task: its name and caption (None: the one figure of a campaign without
+    panels), the suffix of its file name and its labels, in the order of the legend."""
+
+    name: str | None
+    caption: str | None
+    slug: str | None
+    labels: tuple[str, ...]
+
+
+OTHER_SLUG = "other"
+
+
+def _slug(panel: str) -> str:
+    """The file-name part of a panel: its name before any bracket, lower case, hyphenated ("Figure 4 (ablations)" ->
+    "figure-4")."""
+    return re.sub(r"[^a-z0-9]+", "-", panel.split("(")[0].lower()).strip("-")
+
+
+def _figures(campaign: str, labels: set[str], reference: str) -> list[_Figure]:
+    """The learning-curve figures of a task with records of `labels` (the rule: the module docstring)."""
+    panels = PAPER_FIGURE_PANELS.get(campaign)
+    if not panels:
+        return [_Figure(None, None, None, tuple(sorted(labels)))]
+    out, drawn = [], set()
+    for name, members in panels.items():
+        mine = tuple(label for label in members if label in labels)
+        if len(mine) >= 2:
+            out.append(_Figure(name, f"The paper's {name}", _slug(name), mine))
+            drawn.update(mine)
+    rest = tuple(sorted(labels - drawn))
+    if rest:
+        with_reference = reference in labels and reference not in rest
+        caption = "Labels in no figure above" + (f", with `{reference}`" if with_reference else "")
+        out.append(_Figure("other labels", caption, OTHER_SLUG, ((reference,) if with_reference else ()) + rest))
+    return out
+
+
+def _task_figure(ctx: _Context, task: str, figure: _Figure, records: Sequence[Mapping],
+                 zero_shot: float | None) -> Path:
     from daftrl.experiments import plots
 
-    series = []
+    by_label: dict[str, list[tuple[bool, list[Mapping]]]] = {}
     for (label, is_partial), group in groups(records).items():
-        steps, mean, lo, hi = mean_curve([r.get("curve") or [] for r in group])
-        if len(steps):
-            series.append(plots.CurveSeries(f"{_name(label, is_partial)} (n={len(group)})", ctx.colors[label],
-                                            steps, mean, lo, hi, is_partial))
-    return plots.learning_curves(ctx.figures / task, f"{ctx.campaign}: {task}", series, zero_shot)
+        by_label.setdefault(label, []).append((is_partial, group))
+    series = []
+    for label in figure.labels:
+        for is_partial, group in by_label.get(label, []):
+            if figure.slug is not None and zero_shot is not None and all(r["method"] == "zero-shot" for r in group):
+                continue  # its step-0 evaluations are the dashed zero-shot line
+            steps, mean, lo, hi = mean_curve([r.get("curve") or [] for r in group])
+            if len(steps):
+                series.append(plots.CurveSeries(f"{_name(label, is_partial)} (n={len(group)})", ctx.colors[label],
+                                                steps, mean, lo, hi, is_partial))
+    if figure.slug is None:
+        return plots.learning_curves(ctx.figures / task, f"{ctx.campaign}: {task}", series, zero_shot)
+    return plots.learning_curves(ctx.figures / f"{task}-{figure.slug}", f"{ctx.campaign}: {task}, {figure.name}",
+                                 series, zero_shot)
 
 
 def _task_section(ctx: _Context, task: str) -> list[str]:
@@ -408,8 +470,14 @@ def _task_section(ctx: _Context, task: str) -> list[str]:
             if ref.zero_shot is not None else "no zero-shot evaluation")
     out = [f"#### {task}", "",
            f"Expert {', '.join(ref.experts) or DASH}; source return {_fmt(ref.source_return)}; {zero}; budget "
-           f"{', '.join(f'{b:,}' for b in budgets)} target steps.", "",
-           ctx.image(task, _task_figure(ctx, task, records, ref.zero_shot)), ""]
+           f"{', '.join(f'{b:,}' for b in budgets)} target steps.", ""]
+    for figure in _figures(ctx.campaign, {r["label"] for r in records}, ctx.reference):
+        png = _task_figure(ctx, task, figure, records, ref.zero_shot)
+        if figure.caption is None:
+            out += [ctx.image(task, png), ""]
+        else:
+            out += [f"{figure.caption}: {', '.join(f'`{label}`' for label in figure.labels)}.", "",
+                    ctx.image(f"{task}: {figure.name}", png), ""]
     rows = []
     for row in final_table(records):
         seeds = ", ".join(f"s{run.seed}: {_fmt(run.final)}" + (f" @ {run.steps:,}" if row.partial else "")
@@ -423,14 +491,19 @@ def _task_section(ctx: _Context, task: str) -> list[str]:
     return out + _table(header, rows)
 
 
-def _task_notes() -> list[str]:
+def _task_notes(ctx: _Context) -> list[str]:
+    panels = PAPER_FIGURE_PANELS.get(ctx.campaign)
+    figures = "" if not panels else (
+        f" Figures: one per figure of the DAFT paper ({', '.join(panels)}) with the labels of it that the task has, "
+        f"when it has at least two; the labels in none of those, with `{ctx.reference}`, in a last figure. A label "
+        "has the same colour in every figure.")
     return ["Final return: mean of the evaluations at >= 0.9 x budget target steps (a partial run: its last "
             "evaluation, at the step after @); mean over seeds with a 95 % t-interval (Student t quantile). "
             f"At {' / '.join(_steps(s) for s in EARLY_STEPS)}: the evaluation at that target step or the nearest one "
             "before it. AUC / budget: the mean return over [0, budget] (trapezoid rule; runs that reached the budget). "
             "Train return: mean training-episode return over the logged points; falls: terminations during training "
             "(mean over seeds). (k/n): only k of the n runs have the value. Curves: mean over seeds with a 95 % "
-            "t-interval band; dotted = partial runs.", ""]
+            f"t-interval band; dotted = partial runs.{figures}", ""]
 
 
 def _finals(records: Sequence[Mapping]) -> dict[tuple[str, str], list[tuple[int, float]]]:
@@ -563,20 +636,32 @@ def build_report(records: Sequence[Mapping], out_dir: Path, figures: Path, reps:
                        out_dir, reps, seed)
         out += [f"## {campaign}", ""] + _cells_section(ctx) + _glance_section(ctx) + _paper_section(ctx)
         out += _versus_section(ctx)
-        out += ["### Per task", ""] + _task_notes()
+        out += ["### Per task", ""] + _task_notes(ctx)
         for task in ctx.tasks():
             out += _task_section(ctx, task)
         out += _across_section(ctx) + _runtime_section(ctx)
     return "\n".join(out).rstrip("\n") + "\n"
 
 
+def _remove_stale_figures(text: str, out_dir: Path, directories: Sequence[Path]) -> None:
+    """Delete the PNG and SVG files in `directories` whose PNG the markdown `text` (in `out_dir`) does not link."""
+    linked = {(out_dir / link).resolve() for link in re.findall(r"!\[[^\]]*\]\(([^)\s]+\.png)\)", text)}
+    for directory in directories:
+        for path in sorted(directory.glob("*")) if directory.is_dir() else []:
+            if path.suffix in (".png", ".svg") and path.is_file() and path.with_suffix(".png").resolve() not in linked:
+                path.unlink()
+
+
 def write_report(root: Path, out: Path, figures: Path | None = None, reps: int = 2000, seed: int = 0) -> str:
     """Write the markdown report of the results store `root` to `out` and its figures (PNG + SVG) to `figures`
-    (default `out.parent / "img" / out.stem`); return the markdown."""
+    (default `out.parent / "img" / out.stem`), removing the figures of its campaigns that it no longer links; return
+    the markdown."""
     out = Path(out)
     figures = Path(figures) if figures is not None else out.parent / "img" / out.stem
-    text = build_report(iter_records(Path(root)), out.parent, figures, reps, seed)
+    records = iter_records(Path(root))
+    text = build_report(records, out.parent, figures, reps, seed)
     from daftrl.checkpoint import atomic_write_bytes
 
     atomic_write_bytes(out, text.encode())
+    _remove_stale_figures(text, out.parent, [figures / c for c in sorted({r["campaign"] for r in records})])
     return text
