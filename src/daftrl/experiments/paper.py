@@ -63,12 +63,14 @@ PAPER_TABLE2: Mapping[str, Mapping[str, PaperCell]] = MappingProxyType({
 PAPER_FIGURE_PANELS: Mapping[str, Mapping[str, tuple[str, ...]]] = MappingProxyType({
     "online": MappingProxyType({
         "Figure 2": ("zero-shot", "ft", "ft-d", "sgft", "daft"),
-        "Figure 4 (ablations)": ("daft", "single-critic", "reward-shaping"),
+        "Figure 4 (ablations)": ("daft", "single-critic", "reward-shaping", "single-critic-tar"),
         "Figure 5 (horizon H)": ("daft-h1", "daft", "daft-h20"),
     })})
 """Campaign -> the paper's learning-curve figure -> our labels it sets side by side, in the paper's order. Read-only.
 Campaign `online` (grids/online.toml): `ft-d` (fresh critics) is our reading of the paper's FT, so it stays with
-Figure 2; `daft` is DAFT at its default horizon H = 5, so it is in every panel. Labels in no panel (`daft-omega0`,
+Figure 2; `single-critic-tar` (the single critic with its actor on target states only, a check added after the
+`single-critic` cell had run) stays with Figure 4; `daft` is DAFT at its default horizon H = 5, so it is in every
+panel. Labels in no panel (`daft-omega0`,
 not in the paper) are drawn by `daftrl report` in a figure of their own with the campaign's reference label."""
 
 
