@@ -375,3 +375,17 @@ def test_write_report_removes_the_figures_it_no_longer_links(tmp_path):
     pngs = sorted(p.name for p in (figures / "online").glob("*.png"))
     assert pngs and all(f"(img/results/online/{name})" in text for name in pngs)
     assert sorted(p.name for p in (figures / "online").glob("*.svg")) == [n.replace(".png", ".svg") for n in pngs]
+
+
+def test_label_colors_stay_put_while_a_panel_campaigns_labels_arrive():
+    from daftrl.experiments.paper import PAPER_FIGURE_PANELS
+    from daftrl.experiments.report import label_colors
+
+    every = {label for members in PAPER_FIGURE_PANELS["online"].values() for label in members} | {"daft-omega0"}
+    full = label_colors("online", every)
+    assert len(set(full.values())) == len(every)  # 11 labels, no colour shared
+    early = label_colors("online", {"daft", "ft", "zero-shot", "single-critic"})
+    assert early == {label: full[label] for label in early}
+    assert full["daft"] == "#1f77b4"  # the reference label first
+    # a campaign without panels keeps the sorted labels on matplotlib's default cycle
+    assert label_colors("legacy-adapt", {"ft", "daft", "zero-shot"}) == {"daft": "C0", "ft": "C1", "zero-shot": "C2"}

@@ -623,6 +623,27 @@ def _runtime_section(ctx: _Context) -> list[str]:
     return out + _table(header, table) + [ctx.image("runtime", png), ""]
 
 
+_TAB20 = ("#1f77b4", "#aec7e8", "#ff7f0e", "#ffbb78", "#2ca02c", "#98df8a", "#d62728", "#ff9896", "#9467bd", "#c5b0d5",
+          "#8c564b", "#c49c94", "#e377c2", "#f7b6d2", "#7f7f7f", "#c7c7c7", "#bcbd22", "#dbdb8d", "#17becf", "#9edae5")
+"""matplotlib's tab20 palette, for a campaign with more labels than the default cycle's 10 colours."""
+
+
+def label_colors(campaign: str, labels: set[str]) -> dict[str, str]:
+    """One colour per label of a campaign: the campaign's reference label first, then the labels of its paper panels
+    (`PAPER_FIGURE_PANELS`, in panel order, whether or not they have records yet), then the others sorted, so a
+    label keeps its colour while a campaign's labels arrive; a campaign with panels draws on tab20, one without on
+    matplotlib's default cycle (tab20 beyond 10 labels): no two labels share a colour up to 20."""
+    panels = PAPER_FIGURE_PANELS.get(campaign)
+    if panels is None:  # sorted labels on the default cycle (tab20 beyond 10 labels)
+        order = sorted(labels)
+        palette = [f"C{i}" for i in range(10)] if len(order) <= 10 else list(_TAB20)
+    else:  # a palette of 20 whatever has arrived, so no colour moves when a label arrives
+        panel_labels = [label for members in panels.values() for label in members]
+        order = list(dict.fromkeys([reference_label(campaign), *panel_labels, *sorted(labels)]))
+        palette = list(_TAB20)
+    return {label: palette[i % len(palette)] for i, label in enumerate(order) if label in labels}
+
+
 def build_report(records: Sequence[Mapping], out_dir: Path, figures: Path, reps: int = 2000, seed: int = 0) -> str:
     """The markdown of `records` (figures written under `figures`, linked relative to `out_dir`)."""
     records = sorted(records, key=lambda r: (r["campaign"], r["task"], r["label"], r["seed"], r["run_id"]))
@@ -631,8 +652,7 @@ def build_report(records: Sequence[Mapping], out_dir: Path, figures: Path, reps:
            "not edit by hand.", ""] + _summary_section(records)
     for campaign in sorted({r["campaign"] for r in records}):
         mine = [r for r in records if r["campaign"] == campaign]
-        labels = sorted({r["label"] for r in mine})
-        ctx = _Context(campaign, mine, {label: f"C{i % 10}" for i, label in enumerate(labels)}, figures / campaign,
+        ctx = _Context(campaign, mine, label_colors(campaign, {r["label"] for r in mine}), figures / campaign,
                        out_dir, reps, seed)
         out += [f"## {campaign}", ""] + _cells_section(ctx) + _glance_section(ctx) + _paper_section(ctx)
         out += _versus_section(ctx)
