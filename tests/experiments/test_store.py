@@ -1,6 +1,7 @@
 """The results store: records are validated on write and read, ids are stable, conflicts are never overwritten."""
 
 import copy
+import dataclasses
 import json
 
 import pytest
@@ -134,3 +135,95 @@ def test_a_path_in_the_identity_is_portable(monkeypatch, tmp_path):
     assert ids[0] == ids[1]
     zoo = store.run_identity("adapt", {**base, "expert": "hopper-cql", "dataset": "daftrl/hopper/medium-v0"}, {}, {})
     assert zoo["options"] == {"dataset": "daftrl/hopper/medium-v0", "expert": "hopper-cql"}
+
+
+# ----------------------------------------------------------------------------- the learner's Q on the curve
+def test_each_curve_point_has_the_mean_q_of_the_training_rows_since_the_previous_evaluation():
+    rows = [{"kind": "eval", "step": 0, "return_mean": 1.0},
+            {"kind": "train", "step": 100, "episode_return": 5.0},  # before learning starts: no q
+            {"kind": "train", "step": 200, "q": 2.0},
+            {"kind": "eval", "step": 200, "return_mean": 2.0},
+            {"kind": "train", "step": 300, "q": 4.0}, {"kind": "train", "step": 400, "q": -1e13},
+            {"kind": "eval", "step": 400, "return_mean": 3.0},
+            {"kind": "train", "step": 500, "episode_return": 5.0},
+            {"kind": "eval", "step": 500, "return_mean": 4.0}]
+    curve = store.curve_of(rows)
+    assert [p["q"] for p in curve] == [None, 2.0, (4.0 - 1e13) / 2, None]
+    assert [p["return_mean"] for p in curve] == [1.0, 2.0, 3.0, 4.0]
+    assert all(set(p) == set(store.CURVE_FIELDS) for p in curve)
+    assert [p["q"] for p in store.curve_of([r for r in rows if r["kind"] == "eval"])] == [None] * 4  # zero-shot
+
+
+def test_q_is_optional_on_a_curve_point_and_finite_when_given(tmp_path):
+    old = record()  # a record made before q: its points have no such field
+    assert store.write_record(tmp_path, old) == "written"
+    assert store.load_records(tmp_path) == [old]
+    with_q = copy.deepcopy(old)
+    with_q["curve"][0]["q"] = None
+    with_q["curve"][1]["q"] = -1e13  # the reward-shaping ablation's Q goes that far: finite is all that is asked
+    assert store.validate(with_q)["run_id"] == old["run_id"]  # the curve is not part of the identity
+    with_q["curve"][1]["q"] = float("nan")
+    with pytest.raises(RecordError, match=r"curve\[1\]\.q is not finite"):
+        store.validate(with_q)
+
+
+TINY_DAFT = {"steps": 200, "eval_every": 100, "eval_episodes": 1, "batch_size": 32, "learning_starts": 32,
+             "log_every": 50}
+
+
+@pytest.fixture
+def stored_run(tmp_path):
+    """A tiny DAFT run of a grid, stored, and its record as it was before q (every point without it)."""
+    from daftrl.experiments import grid
+    from daftrl.experiments.executors import run_grid
+
+    spec = {"campaign": "tiny", "defaults": TINY_DAFT,
+            "block": [{"tasks": ["hopper-big-head"], "methods": ["daft"], "seeds": [0]}]}
+    [job] = grid.expand(spec)
+    assert run_grid([job], tmp_path / "results", quiet=True)["done"] == 1
+    path = job.record_path(tmp_path / "results")
+    new = store.read_record(path)
+    old = new | {"curve": [{k: v for k, v in p.items() if k != "q"} for p in new["curve"]]}
+    path.write_text(store.dumps(old))
+    return job, path, new, old
+
+
+def test_refresh_adds_q_to_a_record_made_before_it_and_changes_nothing_else(stored_run):
+    job, path, new, old = stored_run
+    assert [p["q"] is None for p in new["curve"]] == [True, False, False]  # step 0 has none; log_every 50
+    assert store.read_record(path) == old
+    assert store.refresh_record(path, job.run_dir()) == "refreshed"
+    refreshed = store.read_record(path)
+    assert refreshed == new and refreshed["run_id"] == old["run_id"] == job.run_id
+    assert path.read_text() == store.dumps(new)
+    assert {k: v for k, v in refreshed.items() if k != "curve"} == {k: v for k, v in old.items() if k != "curve"}
+    assert [{k: v for k, v in p.items() if k != "q"} for p in refreshed["curve"]] == old["curve"]
+    assert store.refresh_record(path, job.run_dir()) == "identical"
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda r: r.update(final_return=r["final_return"] + 1e-9), "final_return"),  # floats compared exactly
+    (lambda r: r["curve"][1].update(return_mean=r["curve"][1]["return_mean"] + 1.0), r"curve\[1\]\.return_mean"),
+    (lambda r: r.update(note="hand-made"), "note"),
+    (lambda r: r["curve"][2].update(q=123.0), r"curve\[2\]\.q"),  # a q it holds already must agree too
+])
+def test_refresh_refuses_a_record_its_run_directory_does_not_rebuild(stored_run, edit, field):
+    job, path, _, old = stored_run
+    edited = copy.deepcopy(old)
+    edit(edited)
+    path.write_text(store.dumps(edited))
+    with pytest.raises(RecordError, match=f"field {field} differs"):
+        store.refresh_record(path, job.run_dir())
+    assert store.read_record(path) == edited  # kept as it was
+
+
+def test_grid_refresh_command_refreshes_the_runs_records(stored_run, capsys):
+    from daftrl.experiments import grid_command
+
+    job, path, new, _ = stored_run
+    results = path.parents[3]
+    args = grid_command.GridArgs(action="refresh", spec=str(job.run_dir()), results=str(results))
+    assert grid_command.run(args) == 0
+    assert store.read_record(path) == new and f"refreshed: {path}" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="has no record"):
+        grid_command.run(dataclasses.replace(args, campaign="other"))

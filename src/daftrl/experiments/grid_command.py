@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from pathlib import Path
 from typing import Literal
 
 from tyro.conf import Positional
@@ -12,15 +13,17 @@ from tyro.conf import Positional
 @dataclasses.dataclass
 class GridArgs:
     """Run an experiment grid in pieces (`grid run`), see where it stands (`grid status`), list its jobs
-    (`grid list`) or store finished run directories made outside a grid (`grid store RUN_DIR ...`).
+    (`grid list`), store finished run directories made outside a grid (`grid store RUN_DIR ...`) or rebuild the
+    stored records of a run directory with this daftrl (`grid refresh RUN_DIR`: adds the curve's `q` to records
+    made before it; replaces a record only if everything it holds is unchanged).
 
     The grid is a TOML file (docs/experiments.md) or one block given by --tasks/--methods/--seeds. Re-running
     skips runs whose record is in the store, resumes interrupted ones, and stores each record as it finishes:
     commit results/ to keep them across machines."""
 
-    action: Positional[Literal["run", "status", "list", "store"]] = "run"
+    action: Positional[Literal["run", "status", "list", "store", "refresh"]] = "run"
     spec: Positional[str | None] = None
-    """Grid TOML file (run, status, list); with store: the run directory to store."""
+    """Grid TOML file (run, status, list); with store or refresh: the run directory."""
     executor: str = "serial"
     """serial | local (a process per core, pinned) | ray (RAY_ADDRESS or a local Ray instance)."""
     workers: int | None = None
@@ -30,7 +33,8 @@ class GridArgs:
     results: str = "results"
     """The results store (a directory; commit it)."""
     campaign: str | None = None
-    """Without a spec: the campaign; with one: only this campaign's blocks. With store: required."""
+    """Without a spec: the campaign; with one: only this campaign's blocks. With store: required; with refresh:
+    only the record of this campaign (default: the run's record in every campaign of the store)."""
     tasks: list[str] = dataclasses.field(default_factory=list)
     """Without a spec (as --methods, --seeds, --steps, --kind, --label, --option): the one block to run."""
     methods: list[str] = dataclasses.field(default_factory=list)
@@ -55,6 +59,8 @@ def run(args: GridArgs) -> int:
 
     if args.action == "store":
         return store_run(args)
+    if args.action == "refresh":
+        return refresh_run(args)
     if args.spec:
         spec = spec_of_file(args)
     elif args.tasks and args.methods:
@@ -185,3 +191,34 @@ def store_run(args: GridArgs) -> int:
     print(f"{written}: {store.record_path(args.results, record)} (run {record['run_id']}, final return "
           f"{record['final_return']:,.1f})")
     return 0
+
+
+def refresh_run(args: GridArgs) -> int:
+    """`daftrl grid refresh RUN_DIR [--campaign C] [--results results]`: rebuild the records of the store that hold
+    this run directory's run (`store.refresh_record`), in every campaign or in --campaign's. Returns 1 if one was
+    refused (it is kept as it was, and the reason is printed)."""
+    from daftrl.experiments import store
+
+    if not args.spec:
+        raise ValueError("name the run directory: daftrl grid refresh RUN_DIR [--campaign C] [--results results]")
+    identity = store.run_dir_identity(args.spec)
+    if identity is None:
+        raise ValueError(f"{args.spec}: not the directory of an adapt or cotrain run with a checkpoint")
+    wanted = store.run_id(identity)
+    paths = [p for p in sorted(Path(args.results).rglob("s*.json")) if store.is_record_file(p)]
+    found = 0
+    failed = 0
+    for path in paths:
+        record = store.read_record(path)
+        if record["run_id"] != wanted or (args.campaign and record["campaign"] != args.campaign):
+            continue
+        found += 1
+        try:
+            print(f"{store.refresh_record(path, args.spec)}: {path} (run {wanted})")
+        except store.RecordError as e:
+            failed += 1
+            print(e, file=sys.stderr)
+    if not found:
+        raise ValueError(f"{args.spec}: its run {wanted} has no record in {args.results}"
+                         + (f" (campaign {args.campaign})" if args.campaign else "") + "; store it with `grid store`")
+    return 1 if failed else 0

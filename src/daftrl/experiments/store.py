@@ -42,7 +42,11 @@ REQUIRED = {
 OPTIONAL_NUMBERS = ("zero_shot", "wall_time_s", "eval_time_s", "train_time_s", "updates_per_s",
                     "projected_wall_time_s")
 CURVE_FIELDS = ("step", "return_mean", "return_std", "returns", "wall_time", "train_return", "falls",
-                "train_episodes")
+                "train_episodes", "q")
+"""The fields of a curve point (docs/experiments.md). `q` (the learner's mean Q on its training batches since the
+previous evaluation, `mean_q`) came later: a record without it is as valid, and `refresh_record` adds it."""
+TRAIN_FIELDS = ("q",)
+"""The curve fields taken from the training rows of the run's log (the others are its evaluation row's)."""
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _RECORD_FILE = re.compile(r"^s-?[0-9]+\.json$")
 """A record's file name (`record_path`): other files in the store (a summary, a note) are not records."""
@@ -135,6 +139,11 @@ def record_path(root: str | os.PathLike, record: dict) -> Path:
     return Path(root) / record["campaign"] / record["task"] / record["label"] / f"s{record['seed']}.json"
 
 
+def is_record_file(path: str | os.PathLike) -> bool:
+    """Whether the file name is a record's (`s<seed>.json`); other files in the store are not records."""
+    return bool(_RECORD_FILE.match(Path(path).name))
+
+
 def read_record(path: str | os.PathLike) -> dict:
     path = Path(path)
     try:
@@ -199,6 +208,62 @@ def write_record(root: str | os.PathLike, record: dict) -> str:
     return "written"
 
 
+def refresh_record(path: str | os.PathLike, run_dir: str | os.PathLike) -> str:
+    """Rebuild the record stored at `path` from its run directory with this daftrl and replace the file with it
+    (atomically), to add the curve fields added since it was made (`q`). Only if the rebuilt record holds the stored
+    one: every field equal (floats exactly), its curve points equal once the fields a stored point lacks
+    (`TRAIN_FIELDS`) are left out. Returns "refreshed", or "identical" when the file holds the rebuilt record already
+    (nothing is written). RecordError naming the first field that differs otherwise (another run, a run directory
+    that changed, or a record made by code that builds records otherwise): the file is left as it was."""
+    from daftrl.checkpoint import atomic_write_bytes
+
+    path = Path(path)
+    stored = read_record(path)
+    rebuilt = record_from_run(run_dir, stored["campaign"], stored["label"])
+    new_text = dumps(rebuilt)
+    if path.read_text() == new_text:
+        return "identical"
+    fresh = json.loads(new_text)  # as the file will hold it (tuples as lists)
+    comparable = dict(fresh)
+    if len(fresh["curve"]) == len(stored["curve"]):
+        comparable["curve"] = [{k: v for k, v in new.items() if k in old or k not in TRAIN_FIELDS}
+                               for old, new in zip(stored["curve"], fresh["curve"], strict=True)]
+    difference = _first_difference(stored, comparable)
+    if difference is not None:
+        raise RecordError(f"{path}: not refreshed from {run_dir}: {difference}; the stored record is kept")
+    atomic_write_bytes(path, new_text.encode())
+    return "refreshed"
+
+
+def _first_difference(stored: Any, rebuilt: Any, where: str = "") -> str | None:
+    """Where `stored` and `rebuilt` (JSON values) first differ, as "field X differs: stored ..., rebuilt ..."; None
+    if they are equal (numbers by value, floats exactly; true is not 1)."""
+    if isinstance(stored, dict) and isinstance(rebuilt, dict):
+        for key in sorted(set(stored) | set(rebuilt)):
+            name = f"{where}.{key}" if where else key
+            if key not in stored or key not in rebuilt:
+                side = "stored record" if key not in stored else "rebuilt record"
+                return f"field {name} is missing from the {side}"
+            difference = _first_difference(stored[key], rebuilt[key], name)
+            if difference is not None:
+                return difference
+        return None
+    if isinstance(stored, list) and isinstance(rebuilt, list) and len(stored) == len(rebuilt):
+        for i, (a, b) in enumerate(zip(stored, rebuilt, strict=True)):
+            difference = _first_difference(a, b, f"{where}[{i}]")
+            if difference is not None:
+                return difference
+        return None
+    if stored == rebuilt and isinstance(stored, bool) == isinstance(rebuilt, bool):
+        return None
+    a, b = json.dumps(stored), json.dumps(rebuilt)
+    start = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    start = max(0, start - 30) if isinstance(stored, str) and isinstance(rebuilt, str) else 0
+    shorten = lambda t: ("..." if start else "") + (t[start:start + 80] + "..." if len(t) > start + 80  # noqa: E731
+                                                     else t[start:])
+    return f"field {where or 'record'} differs: stored {shorten(a)}, rebuilt {shorten(b)}"
+
+
 def dumps(record: dict) -> str:
     """A record as JSON text: one line per top-level field and per curve point (small, and readable in diffs)."""
     lines = []
@@ -260,11 +325,12 @@ def record_from_run(run_dir: str | os.PathLike, campaign: str, label: str | None
         raise RecordError(f"{run.path} holds a {kind!r} run; the store keeps adapt and cotrain runs")
     config, method_config, overrides, identity = _identity_of(kind, doc)
     result = json.loads(run.result_path.read_text())
-    curve = [_curve_point(r) for r in run.rows("eval")]
+    rows = run.rows()
+    curve = curve_of(rows)
     budget = int(config["steps"])
     check_complete(curve, int(result["steps"]), int(config["eval_every"]), str(run.path))
     evals = [p for p in curve if p["step"] > 0]
-    eval_times = [r.get("eval_seconds") for r in run.rows("eval")]
+    eval_times = [r.get("eval_seconds") for r in rows if r.get("kind") == "eval"]
     eval_time = sum(eval_times) if eval_times and None not in eval_times else None
     wall = float(result["wall_time"])
     train_time = wall - eval_time if eval_time is not None else None
@@ -336,8 +402,28 @@ def check_complete(curve: list[dict], steps: int, every: int, where: str) -> Non
                           "run directory and run it again")
 
 
-def _curve_point(row: dict) -> dict:
-    return {k: row.get(k) for k in CURVE_FIELDS}
+def curve_of(rows: list[dict]) -> list[dict]:
+    """A record's curve from a run's log rows (metrics.jsonl, in order): one point per evaluation row, with its
+    evaluation fields and `q` = `mean_q` of the training rows since the previous evaluation."""
+    evals = [r for r in rows if r.get("kind") == "eval"]
+    trains = [r for r in rows if r.get("kind") == "train"]
+    curve, previous = [], None
+    for row in evals:
+        point = {k: row.get(k) for k in CURVE_FIELDS if k not in TRAIN_FIELDS}
+        point["q"] = mean_q(trains, previous, row["step"])
+        curve.append(point)
+        previous = row["step"]
+    return curve
+
+
+def mean_q(train_rows: list[dict], after: int | None, upto: int) -> float | None:
+    """Mean of the `q` (the critic's mean Q on its batch) of the training rows logged at steps in (`after`, `upto`]
+    (`after` None: the first evaluation, which has none before it); None when none of them has a `q` (step 0, a
+    zero-shot run, a method that logs no Q)."""
+    if after is None:
+        return None
+    values = [float(r["q"]) for r in train_rows if after < r.get("step", -1) <= upto and r.get("q") is not None]
+    return float(sum(values) / len(values)) if values else None
 
 
 def _robot(task: str) -> str | None:
