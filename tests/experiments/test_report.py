@@ -298,11 +298,17 @@ def drawn(monkeypatch):
     """{figure file name: (legend names of its curves, zero-shot line)} of every learning-curve figure drawn."""
     from daftrl.experiments import plots
 
-    calls, real = {}, plots.learning_curves
+    class Drawn(dict):
+        q: dict  # {figure file name: its Q series} of the figures drawn with Q on the right
 
-    def spy(stem, title, series, zero_shot):
+    calls, real = Drawn(), plots.learning_curves
+    calls.q = {}
+
+    def spy(stem, title, series, zero_shot, **kwargs):
         calls[stem.name] = ([s.name for s in series], zero_shot)
-        return real(stem, title, series, zero_shot)
+        if kwargs.get("q_series") is not None:
+            calls.q[stem.name] = kwargs["q_series"]
+        return real(stem, title, series, zero_shot, **kwargs)
 
     monkeypatch.setattr(plots, "learning_curves", spy)
     return calls
@@ -334,7 +340,8 @@ def test_one_figure_per_panel_of_the_paper_and_no_label_left_out(tmp_path, drawn
             f"![{CHEETAH}: other labels](img/results/online/{CHEETAH}-other.png)") in cheetah
     assert "figure-5" not in cheetah
     walker = text.split(f"#### {WALKER}")[1].split("####")[0]
-    assert f"The paper's Figure 5 (horizon H): `daft-h1`, `daft-h20`.\n\n![{WALKER}: Figure 5" in walker
+    assert (f"The paper's Figure 5 (horizon H): `daft-h1` (no Q logged), `daft-h20` (no Q logged).\n\n"
+            f"![{WALKER}: Figure 5") in walker  # records made without the learner's Q
     assert f"Labels in no figure above: `reward-shaping`.\n\n![{WALKER}: other labels]" in walker
 
 
@@ -389,3 +396,43 @@ def test_label_colors_stay_put_while_a_panel_campaigns_labels_arrive():
     assert full["daft"] == "#1f77b4"  # the reference label first
     # a campaign without panels keeps the sorted labels on matplotlib's default cycle
     assert label_colors("legacy-adapt", {"ft", "daft", "zero-shot"}) == {"daft": "C0", "ft": "C1", "zero-shot": "C2"}
+
+
+def test_figure_5_draws_the_learners_q_of_the_labels_that_logged_it(tmp_path, drawn):
+    """The paper's Figure 5 shows Q beside the returns (`PAPER_FIGURE_Q_PANELS`): the mean over seeds of the curve
+    points' q, for the labels whose records all have it; the others are named in the caption. No other figure
+    gets a Q axis."""
+    from daftrl.experiments.paper import PAPER_FIGURE_PANELS, PAPER_FIGURE_Q_PANELS
+
+    assert all(set(names) <= set(PAPER_FIGURE_PANELS[c]) for c, names in PAPER_FIGURE_Q_PANELS.items())
+    panel_store(tmp_path / "results")  # no q anywhere: walker's daft-h1 and daft-h20 are drawn without Q
+    FOOT = "walker-broken-right-foot"  # noqa: N806
+    records = []
+    for label, q in (("daft-h1", 10.0), ("daft", 20.0), ("daft-h20", None)):
+        for seed in range(2):
+            r = make_record("online", FOOT, label, seed, 1000.0 + 100 * seed, robot="walker")
+            for p in r["curve"][1:]:
+                if q is not None:
+                    p["q"] = q + seed + p["step"] / BUDGET
+            r["curve"][0]["q"] = None  # step 0: nothing learnt yet
+            records.append(r)
+    records[-1]["curve"][-1]["q"] = 5.0  # one daft-h20 seed has q: the label is still not drawn, not all have it
+    for r in records:
+        store.write_record(tmp_path / "results", r)
+    text = report.write_report(tmp_path / "results", tmp_path / "docs" / "results.md", reps=50)
+    q = drawn.q[f"{FOOT}-figure-5"]
+    assert [s.name for s in q] == ["daft-h1 (n=2)", "daft (n=2)"]
+    assert list(q[0].steps) == list(range(10_000, BUDGET + 1, 10_000))
+    assert q[0].mean == pytest.approx([10.5 + s / BUDGET for s in q[0].steps])  # mean over the two seeds
+    assert q[1].mean == pytest.approx([20.5 + s / BUDGET for s in q[1].steps]) and q[1].lo is not None
+    assert [s.color for s in q] == [report.label_colors("online", {"daft-h1", "daft"})[label]
+                                    for label in ("daft-h1", "daft")]  # the label's colour
+    assert drawn[f"{FOOT}-figure-5"][0] == ["daft-h1 (n=2)", "daft (n=2)", "daft-h20 (n=2)"]  # returns: all
+    assert set(drawn.q) == {f"{FOOT}-figure-5"}  # Figures 2 and 4, and walker's Figure 5 (no q): one axis
+    foot = text.split(f"#### {FOOT}")[1].split("####")[0]
+    assert ("The paper's Figure 5 (horizon H): `daft-h1`, `daft`, `daft-h20` (no Q logged). Right: the learner's Q "
+            "over training") in foot
+    walker = text.split(f"#### {WALKER}")[1].split("####")[0]
+    assert ("The paper's Figure 5 (horizon H): `daft-h1` (no Q logged), `daft-h20` (no Q logged).\n\n"
+            in walker)
+    assert (tmp_path / "docs" / "img" / "results" / "online" / f"{FOOT}-figure-5.png").is_file()

@@ -74,6 +74,13 @@ panel. Labels in no panel (`daft-omega0`,
 not in the paper) are drawn by `daftrl report` in a figure of their own with the campaign's reference label."""
 
 
+PAPER_FIGURE_Q_PANELS: Mapping[str, frozenset[str]] = MappingProxyType({
+    "online": frozenset({"Figure 5 (horizon H)"})})
+"""Campaign -> its panels of `PAPER_FIGURE_PANELS` that also show the learner's Q over training, on the right of the
+returns, as the paper's Figure 5 does (its H changes how far the critic bootstraps, so its Q is part of the story).
+`daftrl report` draws it from the curve points' `q` of the labels whose records all have it."""
+
+
 def paper_table2_cell(task: str, label: str) -> PaperCell | None:
     """The published cell our `label` on `task` is compared with; None if the task or label is not in Table 2."""
     column = PAPER_TABLE2_LABELS.get(label)

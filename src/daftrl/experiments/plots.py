@@ -68,16 +68,33 @@ def _save(fig, stem: Path) -> Path:
     return png
 
 
-def learning_curves(stem: Path, title: str, series: Sequence[CurveSeries], zero_shot: float | None) -> Path:
-    """Return against target steps per series (partial runs dotted), the 95 % band shaded, zero-shot dashed."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6.4, 4.2))
-    ax = fig.subplots()
+def _curves(ax, series: Sequence[CurveSeries]) -> None:
     for s in series:
         ax.plot(s.steps, s.mean, color=s.color, ls=":" if s.partial else "-", lw=1.5, label=s.name)
         if s.lo is not None and s.hi is not None:
             ax.fill_between(s.steps, s.lo, s.hi, color=s.color, alpha=0.2, lw=0)
+
+
+def learning_curves(stem: Path, title: str, series: Sequence[CurveSeries], zero_shot: float | None,
+                    q_series: Sequence[CurveSeries] | None = None) -> Path:
+    """Return against target steps per series (partial runs dotted), the 95 % band shaded, zero-shot dashed; with
+    `q_series` (the paper's Figure 5), a second axis on the right: the learner's mean Q against target steps."""
+    from matplotlib.figure import Figure
+
+    if q_series is None:
+        fig = Figure(figsize=(6.4, 4.2))
+        ax = fig.subplots()
+    else:
+        fig = Figure(figsize=(11.5, 4.2))
+        ax, q_ax = fig.subplots(1, 2)
+        _curves(q_ax, q_series)
+        q_ax.set_xlabel("target steps")
+        q_ax.set_ylabel("Q (mean over the training batches)")
+        q_ax.set_title("learner's Q", fontsize=10)
+        q_ax.grid(alpha=0.3)
+        if q_series:
+            q_ax.legend(fontsize=8)
+    _curves(ax, series)
     if zero_shot is not None:
         ax.axhline(zero_shot, color="0.3", ls="--", lw=1, label="zero-shot")
     ax.set_xlabel("target steps")

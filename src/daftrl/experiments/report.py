@@ -17,12 +17,14 @@ Then per campaign (sorted by name), each section left out when it has no data:
    `daftrl.experiments.paper.PAPER_FIGURE_PANELS` (campaign `online`: the paper's Figures 2, 4 and 5). Then one
    figure per panel of which the task has records of at least two labels, `<campaign>/<task>-<slug>.png` (the slug:
    the panel's name before any bracket, lower case, hyphenated: `figure-2`, `figure-4`, `figure-5`), each under a
-   caption naming the panel; and, when some label of the task is in none of those figures (in no panel, or only in
-   panels with fewer than two labels on the task), one more figure `<campaign>/<task>-other.png` of those labels with
-   the campaign's reference label, so that no label goes undrawn. A label keeps its colour in every figure of its
-   campaign. In the panel figures a label of zero-shot runs is no curve when the zero-shot mean is the dashed line
-   (its one step-0 point would only repeat the line in the legend); the one figure of a campaign without panels
-   draws every label;
+   caption naming the panel (a panel of `PAPER_FIGURE_Q_PANELS`, the paper's Figure 5, also draws on the right the
+   learner's Q over training, the curve points' `q` averaged as the returns are, of the labels whose records all have
+   it; the caption marks the others "(no Q logged)"); and, when some label of the task is in none of those figures
+   (in no panel, or only in panels with fewer than two labels on the task), one more figure
+   `<campaign>/<task>-other.png` of those labels with the campaign's reference label, so that no label goes
+   undrawn. A label keeps its colour in every figure of its campaign. In the panel figures a label of zero-shot runs
+   is no curve when the zero-shot mean is the dashed line (its one step-0 point would only repeat the line in the
+   legend); the one figure of a campaign without panels draws every label;
 5. across tasks: IQM and mean of normalised scores with stratified-bootstrap 95 % intervals, performance profiles
    and the probability of improvement of the reference label over each other label (Agarwal et al. 2021, "Deep
    reinforcement learning at the edge of the statistical precipice", NeurIPS; computed with `rliable`);
@@ -64,6 +66,7 @@ from daftrl.experiments.compare import (
 )
 from daftrl.experiments.paper import (
     PAPER_FIGURE_PANELS,
+    PAPER_FIGURE_Q_PANELS,
     PAPER_TABLE2,
     PAPER_TABLE2_CAMPAIGN,
     PAPER_TABLE2_COLUMNS,
@@ -410,6 +413,7 @@ class _Figure:
     caption: str | None
     slug: str | None
     labels: tuple[str, ...]
+    shows_q: bool = False  # a panel of `PAPER_FIGURE_Q_PANELS`: the learner's Q on the right
 
 
 OTHER_SLUG = "other"
@@ -430,7 +434,8 @@ def _figures(campaign: str, labels: set[str], reference: str) -> list[_Figure]:
     for name, members in panels.items():
         mine = tuple(label for label in members if label in labels)
         if len(mine) >= 2:
-            out.append(_Figure(name, f"The paper's {name}", _slug(name), mine))
+            out.append(_Figure(name, f"The paper's {name}", _slug(name), mine,
+                               name in PAPER_FIGURE_Q_PANELS.get(campaign, ())))
             drawn.update(mine)
     rest = tuple(sorted(labels - drawn))
     if rest:
@@ -440,6 +445,23 @@ def _figures(campaign: str, labels: set[str], reference: str) -> list[_Figure]:
     return out
 
 
+def _has_q(record: Mapping) -> bool:
+    """Whether the record's curve holds the learner's Q (`q`, logged since records have it) at some evaluation."""
+    return any(p.get("q") is not None for p in record.get("curve") or [])
+
+
+def _q_curve(record: Mapping) -> list[dict]:
+    """The record's Q over training as a curve `mean_curve` averages (its `q` in place of the return)."""
+    return [{"step": p["step"], "return_mean": p["q"]} for p in record.get("curve") or [] if p.get("q") is not None]
+
+
+def _without_q(figure: _Figure, records: Sequence[Mapping]) -> list[str]:
+    """The labels of a figure showing Q (`_Figure.shows_q`) that it draws no Q of: some record of theirs lacks it."""
+    if not figure.shows_q:
+        return []
+    return [label for label in figure.labels if not all(_has_q(r) for r in records if r["label"] == label)]
+
+
 def _task_figure(ctx: _Context, task: str, figure: _Figure, records: Sequence[Mapping],
                  zero_shot: float | None) -> Path:
     from daftrl.experiments import plots
@@ -447,19 +469,25 @@ def _task_figure(ctx: _Context, task: str, figure: _Figure, records: Sequence[Ma
     by_label: dict[str, list[tuple[bool, list[Mapping]]]] = {}
     for (label, is_partial), group in groups(records).items():
         by_label.setdefault(label, []).append((is_partial, group))
-    series = []
+    series, q_series, no_q = [], [], _without_q(figure, records)
     for label in figure.labels:
         for is_partial, group in by_label.get(label, []):
             if figure.slug is not None and zero_shot is not None and all(r["method"] == "zero-shot" for r in group):
                 continue  # its step-0 evaluations are the dashed zero-shot line
+            name = f"{_name(label, is_partial)} (n={len(group)})"
             steps, mean, lo, hi = mean_curve([r.get("curve") or [] for r in group])
             if len(steps):
-                series.append(plots.CurveSeries(f"{_name(label, is_partial)} (n={len(group)})", ctx.colors[label],
-                                                steps, mean, lo, hi, is_partial))
+                series.append(plots.CurveSeries(name, ctx.colors[label], steps, mean, lo, hi, is_partial))
+            if figure.shows_q and label not in no_q:
+                steps, mean, lo, hi = mean_curve([_q_curve(r) for r in group])
+                if len(steps):
+                    q_series.append(plots.CurveSeries(name, ctx.colors[label], steps, mean, lo, hi, is_partial))
     if figure.slug is None:
         return plots.learning_curves(ctx.figures / task, f"{ctx.campaign}: {task}", series, zero_shot)
-    return plots.learning_curves(ctx.figures / f"{task}-{figure.slug}", f"{ctx.campaign}: {task}, {figure.name}",
-                                 series, zero_shot)
+    stem, title = ctx.figures / f"{task}-{figure.slug}", f"{ctx.campaign}: {task}, {figure.name}"
+    if q_series:
+        return plots.learning_curves(stem, title, series, zero_shot, q_series=q_series)
+    return plots.learning_curves(stem, title, series, zero_shot)
 
 
 def _task_section(ctx: _Context, task: str) -> list[str]:
@@ -476,8 +504,12 @@ def _task_section(ctx: _Context, task: str) -> list[str]:
         if figure.caption is None:
             out += [ctx.image(task, png), ""]
         else:
-            out += [f"{figure.caption}: {', '.join(f'`{label}`' for label in figure.labels)}.", "",
-                    ctx.image(f"{task}: {figure.name}", png), ""]
+            no_q = _without_q(figure, records)
+            labels = ", ".join(f"`{label}`" + (" (no Q logged)" if label in no_q else "") for label in figure.labels)
+            q = (" Right: the learner's Q over training, the mean over its training batches since the previous "
+                 "evaluation (mean over seeds, 95 % t-interval band)." if figure.shows_q and len(no_q) < len(
+                     figure.labels) else "")
+            out += [f"{figure.caption}: {labels}.{q}", "", ctx.image(f"{task}: {figure.name}", png), ""]
     rows = []
     for row in final_table(records):
         seeds = ", ".join(f"s{run.seed}: {_fmt(run.final)}" + (f" @ {run.steps:,}" if row.partial else "")
