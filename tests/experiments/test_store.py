@@ -217,6 +217,18 @@ def test_refresh_refuses_a_record_its_run_directory_does_not_rebuild(stored_run,
     assert store.read_record(path) == edited  # kept as it was
 
 
+def test_refresh_keeps_the_stored_provenance_of_a_record_built_in_another_checkout(stored_run):
+    """A record built in another checkout writes the grid file's path otherwise (`portable`): that is no reason to
+    refuse, and the stored provenance stays."""
+    job, path, new, old = stored_run
+    elsewhere = copy.deepcopy(old)
+    elsewhere["provenance"]["command"] = "daftrl grid run .../online.toml --cpus 1"
+    path.write_text(store.dumps(elsewhere))
+    assert store.refresh_record(path, job.run_dir()) == "refreshed"
+    refreshed = store.read_record(path)
+    assert refreshed["provenance"] == elsewhere["provenance"] and refreshed["curve"] == new["curve"]
+
+
 def test_grid_refresh_command_refreshes_the_runs_records(stored_run, capsys):
     from daftrl.experiments import grid_command
 

@@ -208,30 +208,36 @@ def write_record(root: str | os.PathLike, record: dict) -> str:
     return "written"
 
 
+PORTABLE_FIELDS = ("provenance", "resumes")
+"""Record fields that depend on the checkout that builds the record (a command's paths inside it are written
+relative, `portable`), not on the run: `refresh_record` keeps the stored ones."""
+
+
 def refresh_record(path: str | os.PathLike, run_dir: str | os.PathLike) -> str:
-    """Rebuild the record stored at `path` from its run directory with this daftrl and replace the file with it
-    (atomically), to add the curve fields added since it was made (`q`). Only if the rebuilt record holds the stored
-    one: every field equal (floats exactly), its curve points equal once the fields a stored point lacks
-    (`TRAIN_FIELDS`) are left out. Returns "refreshed", or "identical" when the file holds the rebuilt record already
-    (nothing is written). RecordError naming the first field that differs otherwise (another run, a run directory
-    that changed, or a record made by code that builds records otherwise): the file is left as it was."""
+    """Add to the record stored at `path` the curve fields added since it was made (`TRAIN_FIELDS`: `q`), rebuilt
+    from its run directory with this daftrl, and replace the file (atomically). Only if the rebuilt record holds the
+    stored one: every field equal (floats exactly), its curve points equal once the fields a stored point lacks are
+    left out, except `PORTABLE_FIELDS`, which are kept as stored. Returns "refreshed", or "identical" when the file
+    already holds every field (nothing is written). RecordError naming the first field that differs otherwise
+    (another run, a run directory that changed, or a record made by code that builds records otherwise): the file
+    is left as it was."""
     from daftrl.checkpoint import atomic_write_bytes
 
     path = Path(path)
     stored = read_record(path)
-    rebuilt = record_from_run(run_dir, stored["campaign"], stored["label"])
-    new_text = dumps(rebuilt)
-    if path.read_text() == new_text:
-        return "identical"
-    fresh = json.loads(new_text)  # as the file will hold it (tuples as lists)
-    comparable = dict(fresh)
+    fresh = json.loads(dumps(record_from_run(run_dir, stored["campaign"], stored["label"])))  # as a file holds it
+    comparable = {k: (stored[k] if k in PORTABLE_FIELDS and k in stored else v) for k, v in fresh.items()}
     if len(fresh["curve"]) == len(stored["curve"]):
         comparable["curve"] = [{k: v for k, v in new.items() if k in old or k not in TRAIN_FIELDS}
                                for old, new in zip(stored["curve"], fresh["curve"], strict=True)]
     difference = _first_difference(stored, comparable)
     if difference is not None:
         raise RecordError(f"{path}: not refreshed from {run_dir}: {difference}; the stored record is kept")
-    atomic_write_bytes(path, new_text.encode())
+    refreshed = {**stored, "curve": [{**new, **old} for old, new in zip(stored["curve"], fresh["curve"], strict=True)]}
+    text = dumps(validate(refreshed, str(path)))
+    if path.read_text() == text:
+        return "identical"
+    atomic_write_bytes(path, text.encode())
     return "refreshed"
 
 
