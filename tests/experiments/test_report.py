@@ -400,8 +400,8 @@ def test_label_colors_stay_put_while_a_panel_campaigns_labels_arrive():
 
 def test_figure_5_draws_the_learners_q_of_the_labels_that_logged_it(tmp_path, drawn):
     """The paper's Figure 5 shows Q beside the returns (`PAPER_FIGURE_Q_PANELS`): the mean over seeds of the curve
-    points' q, for the labels whose records all have it; the others are named in the caption. No other figure
-    gets a Q axis."""
+    points' q over the records that have it; a label some of whose records lack it is named in the caption with how
+    many have it. No other figure gets a Q axis."""
     from daftrl.experiments.paper import PAPER_FIGURE_PANELS, PAPER_FIGURE_Q_PANELS
 
     assert all(set(names) <= set(PAPER_FIGURE_PANELS[c]) for c, names in PAPER_FIGURE_Q_PANELS.items())
@@ -416,21 +416,23 @@ def test_figure_5_draws_the_learners_q_of_the_labels_that_logged_it(tmp_path, dr
                     p["q"] = q + seed + p["step"] / BUDGET
             r["curve"][0]["q"] = None  # step 0: nothing learnt yet
             records.append(r)
-    records[-1]["curve"][-1]["q"] = 5.0  # one daft-h20 seed has q: the label is still not drawn, not all have it
+    records[-1]["curve"][-1]["q"] = 5.0  # one daft-h20 seed has q: drawn over that seed, the caption says so
     for r in records:
         store.write_record(tmp_path / "results", r)
     text = report.write_report(tmp_path / "results", tmp_path / "docs" / "results.md", reps=50)
     q = drawn.q[f"{FOOT}-figure-5"]
-    assert [s.name for s in q] == ["daft-h1 (n=2)", "daft (n=2)"]
+    assert [s.name for s in q] == ["daft-h1 (n=2)", "daft (n=2)", "daft-h20 (n=1)"]
+    assert list(q[2].steps) == [BUDGET] and list(q[2].mean) == [5.0]
     assert list(q[0].steps) == list(range(10_000, BUDGET + 1, 10_000))
     assert q[0].mean == pytest.approx([10.5 + s / BUDGET for s in q[0].steps])  # mean over the two seeds
     assert q[1].mean == pytest.approx([20.5 + s / BUDGET for s in q[1].steps]) and q[1].lo is not None
-    assert [s.color for s in q] == [report.label_colors("online", {"daft-h1", "daft"})[label]
-                                    for label in ("daft-h1", "daft")]  # the label's colour
+    assert [s.color for s in q] == [report.label_colors("online", {"daft-h1", "daft", "daft-h20"})[label]
+                                    for label in ("daft-h1", "daft", "daft-h20")]  # the label's colour
     assert drawn[f"{FOOT}-figure-5"][0] == ["daft-h1 (n=2)", "daft (n=2)", "daft-h20 (n=2)"]  # returns: all
     assert set(drawn.q) == {f"{FOOT}-figure-5"}  # Figures 2 and 4, and walker's Figure 5 (no q): one axis
     foot = text.split(f"#### {FOOT}")[1].split("####")[0]
-    assert ("The paper's Figure 5 (horizon H): `daft-h1`, `daft`, `daft-h20` (no Q logged). Right: the learner's Q "
+    assert ("The paper's Figure 5 (horizon H): `daft-h1`, `daft`, `daft-h20` (Q of 1 of 2 seeds). Right: the "
+            "learner's Q "
             "over training") in foot
     walker = text.split(f"#### {WALKER}")[1].split("####")[0]
     assert ("The paper's Figure 5 (horizon H): `daft-h1` (no Q logged), `daft-h20` (no Q logged).\n\n"

@@ -18,11 +18,11 @@ Then per campaign (sorted by name), each section left out when it has no data:
    figure per panel of which the task has records of at least two labels, `<campaign>/<task>-<slug>.png` (the slug:
    the panel's name before any bracket, lower case, hyphenated: `figure-2`, `figure-4`, `figure-5`), each under a
    caption naming the panel (a panel of `PAPER_FIGURE_Q_PANELS`, the paper's Figure 5, also draws on the right the
-   learner's Q over training, the curve points' `q` averaged as the returns are, of the labels whose records all have
-   it; the caption marks the others "(no Q logged)"); and, when some label of the task is in none of those figures
-   (in no panel, or only in panels with fewer than two labels on the task), one more figure
-   `<campaign>/<task>-other.png` of those labels with the campaign's reference label, so that no label goes
-   undrawn. A label keeps its colour in every figure of its campaign. In the panel figures a label of zero-shot runs
+   learner's Q over training, the curve points' `q` averaged as the returns are, over the records that have it; the
+   caption marks a label whose records lack it, "(no Q logged)" or "(Q of k of n seeds)"); and, when some label of
+   the task is in none of those figures (in no panel, or only in panels with fewer than two labels on the task), one
+   more figure `<campaign>/<task>-other.png` of those labels with the campaign's reference label, so that no label
+   goes undrawn. A label keeps its colour in every figure of its campaign. In the panel figures a label of zero-shot runs
    is no curve when the zero-shot mean is the dashed line (its one step-0 point would only repeat the line in the
    legend); the one figure of a campaign without panels draws every label;
 5. across tasks: IQM and mean of normalised scores with stratified-bootstrap 95 % intervals, performance profiles
@@ -455,11 +455,19 @@ def _q_curve(record: Mapping) -> list[dict]:
     return [{"step": p["step"], "return_mean": p["q"]} for p in record.get("curve") or [] if p.get("q") is not None]
 
 
-def _without_q(figure: _Figure, records: Sequence[Mapping]) -> list[str]:
-    """The labels of a figure showing Q (`_Figure.shows_q`) that it draws no Q of: some record of theirs lacks it."""
+def _q_note(figure: _Figure, records: Sequence[Mapping]) -> dict[str, str]:
+    """label -> what the caption says of its Q, for the labels of a figure showing Q (`_Figure.shows_q`) of which
+    some records lack it (records made before curves had `q`, whose run directory was not at hand to refresh
+    them): "no Q logged", or "Q of k of n seeds" (the Q curve is the mean over the k)."""
     if not figure.shows_q:
-        return []
-    return [label for label in figure.labels if not all(_has_q(r) for r in records if r["label"] == label)]
+        return {}
+    out = {}
+    for label in figure.labels:
+        mine = [r for r in records if r["label"] == label]
+        k = sum(_has_q(r) for r in mine)
+        if k < len(mine):
+            out[label] = "no Q logged" if k == 0 else f"Q of {k} of {len(mine)} seeds"
+    return out
 
 
 def _task_figure(ctx: _Context, task: str, figure: _Figure, records: Sequence[Mapping],
@@ -469,7 +477,7 @@ def _task_figure(ctx: _Context, task: str, figure: _Figure, records: Sequence[Ma
     by_label: dict[str, list[tuple[bool, list[Mapping]]]] = {}
     for (label, is_partial), group in groups(records).items():
         by_label.setdefault(label, []).append((is_partial, group))
-    series, q_series, no_q = [], [], _without_q(figure, records)
+    series, q_series = [], []
     for label in figure.labels:
         for is_partial, group in by_label.get(label, []):
             if figure.slug is not None and zero_shot is not None and all(r["method"] == "zero-shot" for r in group):
@@ -478,10 +486,12 @@ def _task_figure(ctx: _Context, task: str, figure: _Figure, records: Sequence[Ma
             steps, mean, lo, hi = mean_curve([r.get("curve") or [] for r in group])
             if len(steps):
                 series.append(plots.CurveSeries(name, ctx.colors[label], steps, mean, lo, hi, is_partial))
-            if figure.shows_q and label not in no_q:
-                steps, mean, lo, hi = mean_curve([_q_curve(r) for r in group])
+            with_q = [r for r in group if _has_q(r)] if figure.shows_q else []
+            if with_q:
+                steps, mean, lo, hi = mean_curve([_q_curve(r) for r in with_q])
                 if len(steps):
-                    q_series.append(plots.CurveSeries(name, ctx.colors[label], steps, mean, lo, hi, is_partial))
+                    q_series.append(plots.CurveSeries(f"{_name(label, is_partial)} (n={len(with_q)})",
+                                                      ctx.colors[label], steps, mean, lo, hi, is_partial))
     if figure.slug is None:
         return plots.learning_curves(ctx.figures / task, f"{ctx.campaign}: {task}", series, zero_shot)
     stem, title = ctx.figures / f"{task}-{figure.slug}", f"{ctx.campaign}: {task}, {figure.name}"
@@ -504,11 +514,12 @@ def _task_section(ctx: _Context, task: str) -> list[str]:
         if figure.caption is None:
             out += [ctx.image(task, png), ""]
         else:
-            no_q = _without_q(figure, records)
-            labels = ", ".join(f"`{label}`" + (" (no Q logged)" if label in no_q else "") for label in figure.labels)
+            notes = _q_note(figure, records)
+            labels = ", ".join(f"`{label}`" + (f" ({notes[label]})" if label in notes else "")
+                               for label in figure.labels)
             q = (" Right: the learner's Q over training, the mean over its training batches since the previous "
-                 "evaluation (mean over seeds, 95 % t-interval band)." if figure.shows_q and len(no_q) < len(
-                     figure.labels) else "")
+                 "evaluation (mean over the seeds that logged it, 95 % t-interval band)." if figure.shows_q and sum(
+                     v == "no Q logged" for v in notes.values()) < len(figure.labels) else "")
             out += [f"{figure.caption}: {labels}.{q}", "", ctx.image(f"{task}: {figure.name}", png), ""]
     rows = []
     for row in final_table(records):
