@@ -22,8 +22,8 @@ Then per campaign (sorted by name), each section left out when it has no data:
    caption marks a label whose records lack it, "(no Q logged)" or "(Q of k of n seeds)"); and, when some label of
    the task is in none of those figures (in no panel, or only in panels with fewer than two labels on the task), one
    more figure `<campaign>/<task>-other.png` of those labels with the campaign's reference label, so that no label
-   goes undrawn. A label keeps its colour in every figure of its campaign. In the panel figures a label of zero-shot runs
-   is no curve when the zero-shot mean is the dashed line (its one step-0 point would only repeat the line in the
+   goes undrawn. A label keeps its colour in every figure of its campaign. In the panel figures a label of zero-shot
+   runs is no curve when the zero-shot mean is the dashed line (its one step-0 point would only repeat the line in the
    legend); the one figure of a campaign without panels draws every label;
 5. across tasks: IQM and mean of normalised scores with stratified-bootstrap 95 % intervals, performance profiles
    and the probability of improvement of the reference label over each other label (Agarwal et al. 2021, "Deep
