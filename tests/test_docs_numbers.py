@@ -86,6 +86,47 @@ def test_online_reading_intervals_are_the_welch_intervals_of_the_tables_seeds():
         assert [_number(v) for v in numbers] == [round(x) for x in welch_interval(daft, ft)], (task, numbers)
 
 
+ABLATION_TABLES = {
+    "| task | DAFT (5) | single-critic (3) | reward-shaping (3) | FT (5) |": (("daft", 5), ("single-critic", 3),
+                                                                          ("reward-shaping", 3), ("ft", 5)),
+    "| task | DAFT H = 1 (3) | DAFT H = 5 (5) | DAFT H = 20 (3) |": (("daft-h1", 3), ("daft", 5), ("daft-h20", 3)),
+}
+"""The ablation tables of docs/adaptation.md (the paper's Figures 4 and 5): header -> (label, seeds) per column."""
+
+
+def _ablation_rows():
+    return [(header, task) for header in ABLATION_TABLES if header.split("|")[2].strip() in ADAPTATION
+            for task in sorted(adaptation_table(header))]
+
+
+@pytest.mark.parametrize(("header", "task"), _ablation_rows())
+def test_ablation_tables_match_the_committed_results(header, task):
+    cells = adaptation_table(header)[task]
+    for cell, (label, seeds) in zip(cells, ABLATION_TABLES[header], strict=True):
+        _check_cell(cell, _finals(ONLINE_CAMPAIGN, task, label), seeds, (task, label))
+
+
+def test_ablation_intervals_are_the_welch_intervals_of_the_tables_seeds():
+    """Every "LABEL on TASK +d [lo, hi]" the ablation reading quotes: the 95 % Welch interval of LABEL - DAFT over
+    the seeds of the tables."""
+    from daftrl.experiments.stats import welch_interval
+
+    seeds = {label: n for columns in ABLATION_TABLES.values() for label, n in columns}
+    text = _flat(ADAPTATION.split("### Ablations")[1].split("\n### ")[0]) if "### Ablations" in ADAPTATION else ""
+    quoted = re.findall(r"`([a-z0-9-]+)` on ([a-z-]+) ([+-][\d,]+) \[([+-]?[\d,]+), ([+-]?[\d,]+)\]", text)
+    assert "### Ablations" in ADAPTATION and quoted, "docs/adaptation.md has no ablation intervals"
+    figure_4 = next(iter(ABLATION_TABLES))
+    assert {(label, task) for label, task, *_ in quoted} >= {
+        (label, task) for task in adaptation_table(figure_4) for label, _ in ABLATION_TABLES[figure_4][1:3]}
+    for count, of in re.findall(r"(\d+) of the (\d+) intervals exclude 0", text):
+        excluding = sum((_number(lo) > 0) or (_number(hi) < 0) for *_, lo, hi in quoted)
+        assert (int(count), int(of)) == (excluding, len(quoted)), (count, of)
+    for label, task, *numbers in quoted:
+        mine = _finals(ONLINE_CAMPAIGN, task, label)[:seeds[label]]
+        daft = _finals(ONLINE_CAMPAIGN, task, "daft")[:seeds["daft"]]
+        assert [_number(v) for v in numbers] == [round(x) for x in welch_interval(mine, daft)], (label, task)
+
+
 @pytest.mark.parametrize("task", sorted(adaptation_table(OFFLINE_TABLE)))
 def test_offline_source_table_matches_the_committed_results(task):
     for cell, label in zip(adaptation_table(OFFLINE_TABLE)[task], ("cql-0", "cql-sac", "daft-cql"), strict=True):
