@@ -369,19 +369,25 @@ def test_a_campaign_without_panels_keeps_one_figure_of_every_label(tmp_path, dra
     assert f"{CHEETAH}-figure-2" in drawn  # online: panels
 
 
-def test_write_report_removes_the_figures_it_no_longer_links(tmp_path):
+@pytest.mark.parametrize("out_name", ["results.md", "my results (v2).md"])  # links with a space and brackets
+def test_write_report_removes_the_figures_it_no_longer_links(tmp_path, out_name):
     panel_store(tmp_path / "results")
-    figures = tmp_path / "docs" / "img" / "results"
+    out = tmp_path / "docs" / out_name
+    figures = out.parent / "img" / out.stem
     stale = [figures / "online" / f"{CHEETAH}.png", figures / "online" / f"{CHEETAH}.svg"]
-    kept = [figures / "online" / "notes.txt", figures / "gone-campaign" / "x.png"]  # not a figure; not reported
+    kept = [figures / "online" / "notes.txt", figures / "gone-campaign" / "x.png",  # not a figure; not reported
+            figures / "online" / "hand-made.png"]  # in a campaign's folder, but the previous report did not link it
     for path in stale + kept:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"old")
-    text = report.write_report(tmp_path / "results", tmp_path / "docs" / "results.md", reps=50)
+    out.write_text(f"# Results\n\n![old]({stale[0].relative_to(out.parent)})\n")  # the previous report linked it
+    text = report.write_report(tmp_path / "results", out, reps=50)
     assert not any(path.exists() for path in stale) and all(path.exists() for path in kept)
-    pngs = sorted(p.name for p in (figures / "online").glob("*.png"))
-    assert pngs and all(f"(img/results/online/{name})" in text for name in pngs)
+    assert report.write_report(tmp_path / "results", out, reps=50) == text  # again: its own figures stay
+    pngs = sorted(p.name for p in (figures / "online").glob("*.png") if p.name != "hand-made.png")
+    assert pngs and all(f"(img/{out.stem}/online/{name})" in text for name in pngs)
     assert sorted(p.name for p in (figures / "online").glob("*.svg")) == [n.replace(".png", ".svg") for n in pngs]
+    assert all((figures / "online" / name).stat().st_size > 3 for name in pngs)  # drawn, not the old bytes
 
 
 def test_label_colors_stay_put_while_a_panel_campaigns_labels_arrive():

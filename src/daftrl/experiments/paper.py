@@ -78,7 +78,8 @@ PAPER_FIGURE_Q_PANELS: Mapping[str, frozenset[str]] = MappingProxyType({
     "online": frozenset({"Figure 5 (horizon H)"})})
 """Campaign -> its panels of `PAPER_FIGURE_PANELS` that also show the learner's Q over training, on the right of the
 returns, as the paper's Figure 5 does (its H changes how far the critic bootstraps, so its Q is part of the story).
-`daftrl report` draws it from the curve points' `q` of the labels whose records all have it."""
+`daftrl report` draws it from the curve points' `q`, per label over the records that have it (the caption says
+when some lack it)."""
 
 
 def paper_table2_cell(task: str, label: str) -> PaperCell | None:

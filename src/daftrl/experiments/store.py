@@ -43,8 +43,9 @@ OPTIONAL_NUMBERS = ("zero_shot", "wall_time_s", "eval_time_s", "train_time_s", "
                     "projected_wall_time_s")
 CURVE_FIELDS = ("step", "return_mean", "return_std", "returns", "wall_time", "train_return", "falls",
                 "train_episodes", "q")
-"""The fields of a curve point (docs/experiments.md). `q` (the learner's mean Q on its training batches since the
-previous evaluation, `mean_q`) came later: a record without it is as valid, and `refresh_record` adds it."""
+"""The fields of a curve point (docs/experiments.md). `q` (the mean of the learner's Q logged on its training
+batches, one every `log_every` steps, since the previous evaluation) came later: a record without it is as valid,
+and `refresh_record` adds it."""
 TRAIN_FIELDS = ("q",)
 """The curve fields taken from the training rows of the run's log (the others are its evaluation row's)."""
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -216,11 +217,11 @@ relative, `portable`), not on the run: `refresh_record` keeps the stored ones.""
 def refresh_record(path: str | os.PathLike, run_dir: str | os.PathLike) -> str:
     """Add to the record stored at `path` the curve fields added since it was made (`TRAIN_FIELDS`: `q`), rebuilt
     from its run directory with this daftrl, and replace the file (atomically). Only if the rebuilt record holds the
-    stored one: every field equal (floats exactly), its curve points equal once the fields a stored point lacks are
-    left out, except `PORTABLE_FIELDS`, which are kept as stored. Returns "refreshed", or "identical" when the file
-    already holds every field (nothing is written). RecordError naming the first field that differs otherwise
-    (another run, a run directory that changed, or a record made by code that builds records otherwise): the file
-    is left as it was."""
+    stored one: every field equal (floats exactly), its curve points equal once the `TRAIN_FIELDS` a stored point
+    lacks are left out, except `PORTABLE_FIELDS`, which are kept as stored. Returns "refreshed", or "identical" when
+    the file already reads as the refreshed record would be written (nothing is written). RecordError naming the
+    first field that differs otherwise (another run, a run directory that changed, or a record made by code that
+    builds records otherwise): the file is left as it was."""
     from daftrl.checkpoint import atomic_write_bytes
 
     path = Path(path)
