@@ -129,9 +129,11 @@ def test_ablation_intervals_are_the_welch_intervals_of_the_tables_seeds():
     figure_4 = next(iter(ABLATION_TABLES))
     assert {(label, task) for label, task, *_ in quoted} >= {
         (label, task) for task in adaptation_table(figure_4) for label, _ in ABLATION_TABLES[figure_4][1:3]}
-    for count, of in re.findall(r"(\d+) of the (\d+) intervals exclude 0", text):
-        excluding = sum((_number(lo) > 0) or (_number(hi) < 0) for *_, lo, hi in quoted)
-        assert (int(count), int(of)) == (excluding, len(quoted)), (count, of)
+    for bullet in text.split(" - "):  # a count of the intervals a bullet quotes, in that bullet
+        mine = re.findall(r"`[a-z0-9-]+` on [a-z-]+ [+-][\d,]+ \[([+-]?[\d,]+), ([+-]?[\d,]+)\]", bullet)
+        for count, of in re.findall(r"(\d+) of the (\d+) intervals exclude 0", bullet):
+            excluding = sum((_number(lo) > 0) or (_number(hi) < 0) for lo, hi in mine)
+            assert (int(count), int(of)) == (excluding, len(mine)), (count, of)
     for label, task, *numbers in quoted:
         mine = _finals(ONLINE_CAMPAIGN, task, label)[:seeds[label]]
         daft = _finals(ONLINE_CAMPAIGN, task, "daft")[:seeds["daft"]]
