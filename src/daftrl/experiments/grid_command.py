@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from pathlib import Path
 from typing import Literal
 
 from tyro.conf import Positional
@@ -205,13 +204,12 @@ def refresh_run(args: GridArgs) -> int:
     if identity is None:
         raise ValueError(f"{args.spec}: not the directory of an adapt or cotrain run with a checkpoint")
     wanted = store.run_id(identity)
-    paths = [p for p in sorted(Path(args.results).rglob("s*.json")) if store.is_record_file(p)]
     found = 0
     failed = 0
-    for path in paths:
-        record = store.read_record(path)
+    for record in store.load_records(args.results):
         if record["run_id"] != wanted or (args.campaign and record["campaign"] != args.campaign):
             continue
+        path = store.record_path(args.results, record)
         found += 1
         try:
             print(f"{store.refresh_record(path, args.spec)}: {path} (run {wanted})")

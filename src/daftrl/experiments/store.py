@@ -140,11 +140,6 @@ def record_path(root: str | os.PathLike, record: dict) -> Path:
     return Path(root) / record["campaign"] / record["task"] / record["label"] / f"s{record['seed']}.json"
 
 
-def is_record_file(path: str | os.PathLike) -> bool:
-    """Whether the file name is a record's (`s<seed>.json`); other files in the store are not records."""
-    return bool(_RECORD_FILE.match(Path(path).name))
-
-
 def read_record(path: str | os.PathLike) -> dict:
     path = Path(path)
     try:
