@@ -120,3 +120,116 @@ def test_paper_figure_panels_name_labels_of_the_online_grid():
         report._slug, panels)
     with pytest.raises(TypeError):
         paper.PAPER_FIGURE_PANELS["online"]["Figure 6"] = ("daft",)  # read-only
+
+
+# ------------------------------------------------------------------------------------- the paper's claims, checked
+
+CHEETAH, WALKER = "halfcheetah-broken-back-thigh", "walker-no-right-thigh"
+ROOT = Path(__file__).resolve().parents[2]
+PAPER_TEXT = ROOT.parent / "shared" / "paper" / "daft-paper.txt"  # beside the repository, as in CI
+LEVEL, LOW, HIGH = [1050.0, 1150.0, 1250.0], [500.0, 600.0, 700.0], [2000.0, 2100.0, 2200.0]  # against DAFT's
+
+
+def online_claim_records() -> list[dict]:
+    """Campaign online, DAFT at 1000, 1100, 1200 on both tasks; against it a claim that holds (reward-shaping below
+    it on both), one that fails (ft level on both), one that partly holds (sgft below on one, level on the other),
+    one with a missing seed (single-critic: one run on walker), a label not run (ft-d), the horizon H = 1 level on
+    HalfCheetah (holds), H = 20 above it there (a 'level' claim that fails) and no run of either on Walker."""
+    cells = {(CHEETAH, "daft"): [1000.0, 1100.0, 1200.0], (WALKER, "daft"): [1000.0, 1100.0, 1200.0],
+             (CHEETAH, "reward-shaping"): LOW, (WALKER, "reward-shaping"): LOW,
+             (CHEETAH, "ft"): LEVEL, (WALKER, "ft"): LEVEL,
+             (CHEETAH, "sgft"): LOW, (WALKER, "sgft"): LEVEL,
+             (CHEETAH, "single-critic"): LOW, (WALKER, "single-critic"): [500.0],
+             (CHEETAH, "daft-h1"): LEVEL, (CHEETAH, "daft-h20"): HIGH}
+    records = [make_record("online", task, label, seed, final) | {"method": label.split("-h")[0]}
+               for (task, label), finals in cells.items() for seed, final in enumerate(finals)]
+    records.append(make_record("online", WALKER, "ft-d", 0, 900.0, steps=50_000))  # partial: ft-d has no finished run
+    return records
+
+
+def claim_lines(text: str, campaign: str) -> list[str]:
+    """The claim lines of a campaign's block of the Summary."""
+    summary = text.split("\n## Summary\n")[1].split("\n## ")[0]
+    block = summary.split(f"### {campaign}: ")[1].split("\n### ")[0]
+    return block.split("The paper's claims, checked on the final return:\n\n")[1].strip().splitlines()
+
+
+FIG2 = '- Section 4, Figure 2: "our approach (DAFT) outperforms FT and SGFT in all the scenarios". '
+FIG4 = ('- Appendix D, Figure 4: "our proposed formulation outperforms the other formulations in all the '
+        'environments". ')
+FIG5_CHEETAH = '- Appendix D, Figure 5: "for half-cheetah the effect of horizon is negligible". '
+FIG5_WALKER = '- Appendix D, Figure 5: "for walker, a longer horizon length=20 performs best". '
+
+
+def test_summary_checks_the_papers_claims_on_the_final_return(tmp_path):
+    text = report.build_report(online_claim_records(), tmp_path, tmp_path / "img", reps=50)
+    assert claim_lines(text, "online") == [
+        FIG2 + "`daft` better than `ft`: on 0 of 2 tasks (worse on 0, level on 2): **not reproduced**.",
+        FIG2 + "`daft` better than `sgft`: on 1 of 2 tasks (worse on 0, level on 1): **partly** (1 of 2).",
+        FIG2 + "`daft` better than `ft-d` (FT with fresh critics: our reading of the paper's FT): not run yet (no "
+               "finished run of `ft-d`).",
+        FIG4 + "`daft` better than `single-critic`: on 1 of 2 tasks (worse on 0, level on 0, +1 without an "
+               "interval): **partly** (1 of 2).",
+        FIG4 + "`daft` better than `reward-shaping`: on 2 of 2 tasks (worse on 0, level on 0): **reproduced**.",
+        FIG5_CHEETAH + "`daft-h1` level with `daft`: on 1 of 1 task (better on 0, worse on 0): **reproduced**.",
+        FIG5_CHEETAH + "`daft-h20` level with `daft`: on 0 of 1 task (better on 1, worse on 0): **not reproduced**.",
+        FIG5_WALKER + "`daft-h20` better than `daft`: on 0 of 1 task (worse on 0, level on 0, +1 without an "
+                      "interval): **not checked** (no task has 2 finished runs a side).",
+        FIG5_WALKER + "`daft-h20` better than `daft-h1`: on 0 of 1 task (worse on 0, level on 0, +1 without an "
+                      "interval): **not checked** (no task has 2 finished runs a side).",
+    ]
+    summary = text.split("\n## Summary\n")[1].split("\n## online\n")[0]
+    # after the campaign's table and its named lines; the intro says so
+    assert summary.index("- v `sgft`: **better** on final return") < summary.index("The paper's claims, checked")
+    assert "then the DAFT paper's claims about the campaign, in its words" in summary
+
+
+def test_offline_source_checks_table2s_claim_on_the_tasks_of_both_labels(tmp_path):
+    text = report.build_report(offline_source_records(), tmp_path, tmp_path / "img", reps=50)
+    # cql-sac alone on hopper-x: not one of the claim's tasks; the partial daft-cql s3 does not count
+    assert claim_lines(text, CAMPAIGN) == [
+        '- Appendix C, Table 2: "clearly outperform fine tuning". `daft-cql` better than `cql-sac`: on 2 of 2 tasks '
+        "(worse on 0, level on 0): **reproduced**."]
+
+
+def test_no_claims_for_a_campaign_the_paper_says_nothing_of(tmp_path):
+    records = [make_record("legacy-adapt", CHEETAH, label, seed, final) for label, finals in
+               (("daft", [1000.0, 1100.0, 1200.0]), ("ft", LOW)) for seed, final in enumerate(finals)]
+    text = report.build_report(records, tmp_path, tmp_path / "img", reps=50)
+    assert "### legacy-adapt: `daft` v each label" in text and "The paper's claims" not in text
+
+
+def test_claim_verdicts():
+    dash = report.DASH
+    assert report._claim_verdict(["better", "better"], "better") == "**reproduced**"
+    assert report._claim_verdict(["level", "worse"], "better") == "**not reproduced**"
+    assert report._claim_verdict(["level", dash], "better") == "**not reproduced**"
+    assert report._claim_verdict(["better", dash], "better") == "**partly** (1 of 2)"
+    assert report._claim_verdict(["level", "better"], "level") == "**partly** (1 of 2)"
+    assert report._claim_verdict([dash], "level").startswith("**not checked**")
+    with pytest.raises(ValueError):
+        paper.PaperClaim("Figure 2", "words", "daft", "ft", "worse")
+
+
+def test_paper_claims_name_labels_and_tasks_of_their_grids():
+    grids = {"online": "online.toml", paper.PAPER_TABLE2_CAMPAIGN: "table2.toml"}
+    assert set(paper.PAPER_CLAIMS) == set(grids)
+    for campaign, name in grids.items():
+        jobs = grid.expand(grid.load_spec(ROOT / "grids" / name))
+        assert {j.campaign for j in jobs} == {campaign}
+        tasks_of: dict[str, set[str]] = {}
+        for j in jobs:
+            tasks_of.setdefault(j.label, set()).add(j.task)
+        for claim in paper.PAPER_CLAIMS[campaign]:
+            assert claim.reference in tasks_of and claim.other in tasks_of, claim
+            shared = tasks_of[claim.reference] & tasks_of[claim.other]
+            assert shared and set(claim.tasks or shared) <= shared, claim
+    with pytest.raises(TypeError):
+        paper.PAPER_CLAIMS["online"] = ()  # read-only
+
+
+@pytest.mark.skipif(not PAPER_TEXT.is_file(), reason=f"the paper's text is not at {PAPER_TEXT}")
+def test_paper_claims_quote_the_paper_verbatim():
+    text = " ".join(PAPER_TEXT.read_text().split())
+    quotes = {claim.quote for claims in paper.PAPER_CLAIMS.values() for claim in claims}
+    assert quotes and [q for q in sorted(quotes) if q not in text] == []

@@ -12,6 +12,9 @@ numbers, with the differences of protocol (our datasets: daftrl's medium actors 
 The figures: Figure 2 compares DAFT with FT, SGFT and the zero-shot expert; Figure 4 ablates DAFT's source term
 (one critic, or reward shaping instead); Figure 5 varies DAFT's horizon H (1, 5 = the default, 20). Campaign
 `online` (grids/online.toml) runs them; `daftrl report` draws one figure per panel of `PAPER_FIGURE_PANELS`.
+
+The claims: what the paper's text says of those comparisons (`PAPER_CLAIMS`, in its words), which `daftrl report`
+checks on our records' final returns.
 """
 
 from __future__ import annotations
@@ -80,6 +83,52 @@ PAPER_FIGURE_Q_PANELS: Mapping[str, frozenset[str]] = MappingProxyType({
 returns, as the paper's Figure 5 does (its H changes how far the critic bootstraps, so its Q is part of the story).
 `daftrl report` draws it from the curve points' `q`, per label over the records that have it (the caption says
 when some lack it)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PaperClaim:
+    """One claim of the paper, in its words, as a comparison of two of our labels on the final return: `expected`
+    ("better" or "level") is the word the paper's claim gives to the `reference` label's mean final return minus the
+    `other` label's, on each of `tasks` (None: every task of the campaign with runs of both labels)."""
+
+    where: str  # the paper's section and figure or table
+    quote: str  # the paper's words, verbatim
+    reference: str
+    other: str
+    expected: str
+    tasks: tuple[str, ...] | None = None
+    note: str | None = None  # how a label stands for the paper's method, when that is our reading
+
+    def __post_init__(self) -> None:
+        if self.expected not in ("better", "level"):
+            raise ValueError(f"expected must be 'better' or 'level', not {self.expected!r}")
+
+
+_FIG2 = ("Section 4, Figure 2", "our approach (DAFT) outperforms FT and SGFT in all the scenarios")
+_FIG4 = ("Appendix D, Figure 4", "our proposed formulation outperforms the other formulations in all the environments")
+_FIG5_CHEETAH = ("Appendix D, Figure 5", "for half-cheetah the effect of horizon is negligible")
+_FIG5_WALKER = ("Appendix D, Figure 5", "for walker, a longer horizon length=20 performs best")
+
+PAPER_CLAIMS: Mapping[str, tuple[PaperClaim, ...]] = MappingProxyType({
+    "online": (
+        PaperClaim(*_FIG2, "daft", "ft", "better"),
+        PaperClaim(*_FIG2, "daft", "sgft", "better"),
+        PaperClaim(*_FIG2, "daft", "ft-d", "better", note="FT with fresh critics: our reading of the paper's FT"),
+        PaperClaim(*_FIG4, "daft", "single-critic", "better"),
+        PaperClaim(*_FIG4, "daft", "reward-shaping", "better"),
+        PaperClaim(*_FIG5_CHEETAH, "daft-h1", "daft", "level", ("halfcheetah-broken-back-thigh",)),
+        PaperClaim(*_FIG5_CHEETAH, "daft-h20", "daft", "level", ("halfcheetah-broken-back-thigh",)),
+        PaperClaim(*_FIG5_WALKER, "daft-h20", "daft", "better", ("walker-no-right-thigh",)),
+        PaperClaim(*_FIG5_WALKER, "daft-h20", "daft-h1", "better", ("walker-no-right-thigh",)),
+    ),
+    PAPER_TABLE2_CAMPAIGN: (
+        PaperClaim("Appendix C, Table 2", "clearly outperform fine tuning", "daft-cql", "cql-sac", "better"),
+    ),
+})
+"""Campaign -> the paper's claims about the methods that campaign runs, as our labels, in the paper's order.
+Read-only. The quotes: Section 4 (online source, Figure 2), appendix D (ablations: Figure 4, the source term;
+Figure 5, the horizon H, where `daft` is H = 5) and the caption of Table 2 (appendix C, offline source, where
+`cql-sac` is the paper's CQL+SAC fine tuning). `daftrl report` checks each on our records."""
 
 
 def paper_table2_cell(task: str, label: str) -> PaperCell | None:

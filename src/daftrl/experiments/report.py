@@ -2,7 +2,8 @@
 
 At the top, a summary: per campaign, its reference label against each other label, counted over the tasks on
 which the 95 % Welch interval of the difference lies above, below or around 0, for every metric of `METRICS` (final
-return, early returns, area under the curve, training return, falls), and the tasks where it is better or worse.
+return, early returns, area under the curve, training return, falls), the tasks where it is better or worse, and
+the DAFT paper's claims about the campaign (`daftrl.experiments.paper.PAPER_CLAIMS`) checked on the final return.
 
 Then per campaign (sorted by name), each section left out when it has no data:
 
@@ -65,6 +66,7 @@ from daftrl.experiments.compare import (
     select_comparison,
 )
 from daftrl.experiments.paper import (
+    PAPER_CLAIMS,
     PAPER_FIGURE_PANELS,
     PAPER_FIGURE_Q_PANELS,
     PAPER_TABLE2,
@@ -72,6 +74,7 @@ from daftrl.experiments.paper import (
     PAPER_TABLE2_COLUMNS,
     PAPER_TABLE2_LABELS,
     PaperCell,
+    PaperClaim,
     paper_table2_cell,
 )
 from daftrl.experiments.run_metrics import (
@@ -354,39 +357,92 @@ def _tally(comparisons: Sequence[Comparison]) -> str:
     return text + (f" ({', '.join(notes)})" if notes else "")
 
 
+def _summary_table(records: Sequence[Mapping], reference: str, others: Sequence[str]) -> list[str]:
+    """One campaign's table of the summary (`_tally` per label and metric), then per label the tasks where the
+    reference is better or worse, and the labels with no interval on any task."""
+    comparisons = [compare(records, reference, metric) for metric in METRICS]
+    rows, named, undecided = [], [], []
+    for label in others:
+        cells = [_tally([c for (other, _), c in by_task.items() if other == label]) for by_task in comparisons]
+        if all(cell == DASH for cell in cells):
+            undecided.append(f"`{label}`")
+            continue
+        rows.append([f"`{label}`", *cells])
+        clauses = []
+        for word in ("better", "worse"):
+            found = [f"{metric.name} ({', '.join(f'`{task}`' for task in tasks)})"
+                     for metric, by_task in zip(METRICS, comparisons, strict=True)
+                     if (tasks := [task for (other, task), c in by_task.items() if other == label and c.word == word])]
+            if found:
+                clauses.append(f"**{word}** on " + ", ".join(found))
+        if clauses:
+            named.append(f"- v `{label}`: " + "; ".join(clauses))
+    if undecided:
+        named.append(f"- Not compared (fewer than 2 finished runs on a side on every task): {', '.join(undecided)}")
+    return (_table(["label", *(m.name for m in METRICS)], rows) if rows else []) + named
+
+
+def _claim_tasks(records: Sequence[Mapping], claim: PaperClaim) -> list[str]:
+    """The tasks a claim is checked on: its own, or (None) every task of `records` with a run of both its labels."""
+    if claim.tasks is not None:
+        return list(claim.tasks)
+    tasks: dict[str, set[str]] = {}
+    for r in records:
+        tasks.setdefault(r["label"], set()).add(r["task"])
+    return sorted(tasks.get(claim.reference, set()) & tasks.get(claim.other, set()))
+
+
+def _claim_verdict(words: Sequence[str], expected: str) -> str:
+    """**reproduced** when every task has an interval with the expected word, **not reproduced** when no task has
+    it though some have an interval, **not checked** when none has an interval, **partly** (k of n) otherwise."""
+    k, decided = words.count(expected), sum(w != DASH for w in words)
+    if decided == 0:
+        return "**not checked** (no task has 2 finished runs a side)"
+    if k == len(words):
+        return "**reproduced**"
+    return "**not reproduced**" if k == 0 else f"**partly** ({k} of {len(words)})"
+
+
+def _claim_line(records: Sequence[Mapping], claim: PaperClaim, by_task: Mapping[tuple[str, str], Comparison]) -> str:
+    """One claim in the paper's words, then the words of our final returns on its tasks (`by_task`: `compare` of
+    `records` against `claim.reference` on the final return) and the verdict (`_claim_verdict`)."""
+    relation = "better than" if claim.expected == "better" else "level with"
+    head = (f"- {claim.where}: \"{claim.quote}\". `{claim.reference}` {relation} `{claim.other}`"
+            + (f" ({claim.note})" if claim.note else ""))
+    finished = {r["label"] for r in records if not partial(r)}
+    missing = [f"`{label}`" for label in (claim.reference, claim.other) if label not in finished]
+    tasks = _claim_tasks(records, claim)
+    if missing or not tasks:
+        return head + (f": not run yet (no finished run of {' or '.join(missing)})." if missing
+                       else ": not run yet (no task with runs of both).")
+    words = [by_task[claim.other, task].word if (claim.other, task) in by_task else DASH for task in tasks]
+    rest = [f"{word} on {words.count(word)}" for word in ("better", "worse", "level") if word != claim.expected]
+    rest += [f"+{words.count(DASH)} without an interval"] * (DASH in words)
+    return (f"{head}: on {words.count(claim.expected)} of {_tasks(len(tasks))} ({', '.join(rest)}): "
+            f"{_claim_verdict(words, claim.expected)}.")
+
+
+def _claims_lines(records: Sequence[Mapping], campaign: str) -> list[str]:
+    """The paper's claims about a campaign (`PAPER_CLAIMS`), one line each (`_claim_line`); none without claims."""
+    claims = PAPER_CLAIMS.get(campaign, ())
+    by_reference = {ref: compare(records, ref, METRICS[0]) for ref in dict.fromkeys(c.reference for c in claims)}
+    lines = [_claim_line(records, claim, by_reference[claim.reference]) for claim in claims]
+    return ["The paper's claims, checked on the final return:", "", *lines, ""] if lines else []
+
+
 def _summary_section(records: Sequence[Mapping]) -> list[str]:
     """The top of the report: per campaign, its reference label against each other label, counted over tasks
-    for every metric of METRICS, then per label the tasks where the reference is better or worse."""
+    for every metric of METRICS, then per label the tasks where the reference is better or worse, then the DAFT
+    paper's claims about the campaign, checked on the final return."""
     blocks = []
     for campaign in sorted({r["campaign"] for r in records}):
         mine = [r for r in records if r["campaign"] == campaign]
         reference = reference_label(campaign)
         others = _other_labels(mine, reference)
-        if not others:
+        if not others:  # the reference has no finished run, or no other label learns: nothing to set it against
             continue
-        comparisons = [compare(mine, reference, metric) for metric in METRICS]
-        rows, named, undecided = [], [], []
-        for label in others:
-            cells = [_tally([c for (other, _), c in by_task.items() if other == label])
-                     for by_task in comparisons]
-            if all(cell == DASH for cell in cells):
-                undecided.append(f"`{label}`")
-                continue
-            rows.append([f"`{label}`", *cells])
-            clauses = []
-            for word in ("better", "worse"):
-                found = [f"{metric.name} ({', '.join(f'`{task}`' for task in tasks)})"
-                         for metric, by_task in zip(METRICS, comparisons, strict=True)
-                         if (tasks := [task for (other, task), c in by_task.items()
-                                       if other == label and c.word == word])]
-                if found:
-                    clauses.append(f"**{word}** on " + ", ".join(found))
-            if clauses:
-                named.append(f"- v `{label}`: " + "; ".join(clauses))
-        if undecided:
-            named.append(f"- Not compared (fewer than 2 finished runs on a side on every task): {', '.join(undecided)}")
         blocks += [f"### {campaign}: `{reference}` v each label", ""]
-        blocks += (_table(["label", *(m.name for m in METRICS)], rows) if rows else []) + named + [""]
+        blocks += _summary_table(mine, reference, others) + [""] + _claims_lines(mine, campaign)
     if not blocks:
         return []
     return ["## Summary", "",
@@ -402,7 +458,9 @@ def _summary_section(records: Sequence[Mapping]) -> list[str]:
             "Each interval is at 95 % on its own, with no correction for the number of tasks or metrics. The "
             "intervals of the final return are in each campaign's 'against each label' section; for the other "
             "metrics the 'Per task' tables give each label's mean. Below each table, the tasks where the reference "
-            "is better or worse than the label, metric by metric.",
+            "is better or worse than the label, metric by metric, and then the DAFT paper's claims about the "
+            "campaign, in its words, each checked by the same final-return intervals on the claim's tasks "
+            "(reproduced: the paper's word on every one of them).",
             "", *blocks]
 
 
