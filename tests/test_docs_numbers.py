@@ -90,8 +90,10 @@ ABLATION_TABLES = {
     "| task | DAFT (5) | single-critic (3) | reward-shaping (3) | FT (5) |": (("daft", 5), ("single-critic", 3),
                                                                           ("reward-shaping", 3), ("ft", 5)),
     "| task | DAFT H = 1 (3) | DAFT H = 5 (5) | DAFT H = 20 (3) |": (("daft-h1", 3), ("daft", 5), ("daft-h20", 3)),
+    "| task | DAFT (5) | DAFT omega = 0 (3) | FT (5) |": (("daft", 5), ("daft-omega0", 3), ("ft", 5)),
 }
-"""The ablation tables of docs/adaptation.md (the paper's Figures 4 and 5): header -> (label, seeds) per column."""
+"""The ablation tables of docs/adaptation.md (the paper's Figures 4 and 5, and our `daft-omega0`): header ->
+(label, seeds) per column."""
 
 
 def _ablation_rows():
