@@ -170,6 +170,8 @@ def test_summary_checks_the_papers_claims_on_the_final_return(tmp_path):
                "finished run of `ft-d`).",
         FIG4 + "`daft` better than `single-critic`: on 1 of 2 tasks (worse on 0, level on 0, +1 without an "
                "interval): **partly** (1 of 2).",
+        FIG4 + "`daft` better than `single-critic-tar` (the single critic with its actor on target states only: our "
+               "other reading of appendix D): not run yet (no finished run of `single-critic-tar`).",
         FIG4 + "`daft` better than `reward-shaping`: on 2 of 2 tasks (worse on 0, level on 0): **reproduced**.",
         FIG5_CHEETAH + "`daft-h1` level with `daft`: on 1 of 1 task (better on 0, worse on 0): **reproduced**.",
         FIG5_CHEETAH + "`daft-h20` level with `daft`: on 0 of 1 task (better on 1, worse on 0): **not reproduced**.",

@@ -115,6 +115,8 @@ PAPER_CLAIMS: Mapping[str, tuple[PaperClaim, ...]] = MappingProxyType({
         PaperClaim(*_FIG2, "daft", "sgft", "better"),
         PaperClaim(*_FIG2, "daft", "ft-d", "better", note="FT with fresh critics: our reading of the paper's FT"),
         PaperClaim(*_FIG4, "daft", "single-critic", "better"),
+        PaperClaim(*_FIG4, "daft", "single-critic-tar", "better",
+                   note="the single critic with its actor on target states only: our other reading of appendix D"),
         PaperClaim(*_FIG4, "daft", "reward-shaping", "better"),
         PaperClaim(*_FIG5_CHEETAH, "daft-h1", "daft", "level", ("halfcheetah-broken-back-thigh",)),
         PaperClaim(*_FIG5_CHEETAH, "daft-h20", "daft", "level", ("halfcheetah-broken-back-thigh",)),
