@@ -382,43 +382,41 @@ def _summary_table(records: Sequence[Mapping], reference: str, others: Sequence[
     return (_table(["label", *(m.name for m in METRICS)], rows) if rows else []) + named
 
 
-def _claim_tasks(records: Sequence[Mapping], claim: PaperClaim) -> list[str]:
-    """The tasks a claim is checked on: its own, or (None) every task of `records` with a run of both its labels."""
-    if claim.tasks is not None:
-        return list(claim.tasks)
-    tasks: dict[str, set[str]] = {}
-    for r in records:
-        tasks.setdefault(r["label"], set()).add(r["task"])
-    return sorted(tasks.get(claim.reference, set()) & tasks.get(claim.other, set()))
-
-
 def _claim_verdict(words: Sequence[str], expected: str) -> str:
     """**reproduced** when every task has an interval with the expected word, **not reproduced** when no task has
-    it though some have an interval, **not checked** when none has an interval, **partly** (k of n) otherwise."""
-    k, decided = words.count(expected), sum(w != DASH for w in words)
-    if decided == 0:
+    it though some have an interval, **not checked** when none has an interval, **partly** (k of n; m not checked)
+    otherwise."""
+    n, k, unchecked = len(words), words.count(expected), words.count(DASH)
+    if unchecked == n:
         return "**not checked** (no task has 2 finished runs a side)"
-    if k == len(words):
+    if k == n:
         return "**reproduced**"
-    return "**not reproduced**" if k == 0 else f"**partly** ({k} of {len(words)})"
+    if k == 0:
+        return "**not reproduced**" + (f" ({unchecked} of {n} not checked)" if unchecked else "")
+    return f"**partly** ({k} of {n}" + (f"; {unchecked} not checked" if unchecked else "") + ")"
 
 
 def _claim_line(records: Sequence[Mapping], claim: PaperClaim, by_task: Mapping[tuple[str, str], Comparison]) -> str:
     """One claim in the paper's words, then the words of our final returns on its tasks (`by_task`: `compare` of
-    `records` against `claim.reference` on the final return) and the verdict (`_claim_verdict`)."""
+    `records` against `claim.reference` on the final return), each interval for a "level" claim (level only says
+    that the interval contains 0, so its width is part of the answer), and the verdict (`_claim_verdict`)."""
     relation = "better than" if claim.expected == "better" else "level with"
     head = (f"- {claim.where}: \"{claim.quote}\". `{claim.reference}` {relation} `{claim.other}`"
             + (f" ({claim.note})" if claim.note else ""))
     finished = {r["label"] for r in records if not partial(r)}
     missing = [f"`{label}`" for label in (claim.reference, claim.other) if label not in finished]
-    tasks = _claim_tasks(records, claim)
-    if missing or not tasks:
-        return head + (f": not run yet (no finished run of {' or '.join(missing)})." if missing
-                       else ": not run yet (no task with runs of both).")
-    words = [by_task[claim.other, task].word if (claim.other, task) in by_task else DASH for task in tasks]
+    if missing:
+        return head + f": not run yet (no finished run of {' or '.join(missing)})."
+    found = [by_task.get((claim.other, task)) for task in claim.tasks]
+    words = [c.word if c is not None else DASH for c in found]
+    if all(word == DASH for word in words):
+        return f"{head}: {_claim_verdict(words, claim.expected)}."
     rest = [f"{word} on {words.count(word)}" for word in ("better", "worse", "level") if word != claim.expected]
     rest += [f"+{words.count(DASH)} without an interval"] * (DASH in words)
-    return (f"{head}: on {words.count(claim.expected)} of {_tasks(len(tasks))} ({', '.join(rest)}): "
+    widths = [f"`{task}` {_signed(c.diff)} [{_signed(c.lo)}, {_signed(c.hi)}]"
+              for task, c in zip(claim.tasks, found, strict=True) if c is not None and c.lo is not None]
+    widths = f"; {', '.join(widths)}" if claim.expected == "level" and widths else ""
+    return (f"{head}: on {words.count(claim.expected)} of {_tasks(len(words))} ({', '.join(rest)}{widths}): "
             f"{_claim_verdict(words, claim.expected)}.")
 
 
@@ -459,8 +457,9 @@ def _summary_section(records: Sequence[Mapping]) -> list[str]:
             "intervals of the final return are in each campaign's 'against each label' section; for the other "
             "metrics the 'Per task' tables give each label's mean. Below each table, the tasks where the reference "
             "is better or worse than the label, metric by metric, and then the DAFT paper's claims about the "
-            "campaign, in its words, each checked by the same final-return intervals on the claim's tasks "
-            "(reproduced: the paper's word on every one of them).",
+            "campaign's final returns, in its words, each checked by the same final-return intervals on every task "
+            "the claim covers (reproduced: the paper's word on every one of them; a task without an interval "
+            "counts as not checked).",
             "", *blocks]
 
 
