@@ -552,11 +552,10 @@ def _task_figure(ctx: _Context, task: str, figure: _Figure, records: Sequence[Ma
                     q_series.append(plots.CurveSeries(f"{_name(label, is_partial)} (n={len(with_q)})",
                                                       ctx.colors[label], steps, mean, lo, hi, is_partial))
     if figure.slug is None:
-        return plots.learning_curves(ctx.figures / task, f"{ctx.campaign}: {task}", series, zero_shot)
-    stem, title = ctx.figures / f"{task}-{figure.slug}", f"{ctx.campaign}: {task}, {figure.name}"
-    if q_series:
-        return plots.learning_curves(stem, title, series, zero_shot, q_series=q_series)
-    return plots.learning_curves(stem, title, series, zero_shot)
+        stem, title = ctx.figures / task, f"{ctx.campaign}: {task}"
+    else:
+        stem, title = ctx.figures / f"{task}-{figure.slug}", f"{ctx.campaign}: {task}, {figure.name}"
+    return plots.learning_curves(stem, title, series, zero_shot, q_series=q_series or None)  # no Q: one panel
 
 
 def _task_section(ctx: _Context, task: str) -> list[str]:
